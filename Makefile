@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: MIT
+# wsgitrace: .bpf.c -> .bpf.o -> .skel.h -> daemon, plus unit tests, fuzzers,
+# integration tests and benchmarks. `make run` and `make test` install what
+# they need first (scripts/deps.sh).
+
+OUT := build
+CLANG ?= clang
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+CC ?= cc
+CFLAGS ?= -g -O2
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+DEP := -MMD -MP
+COMMON := -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUT) \
+	-DWT_VERSION='"$(VERSION)"' -DWT_GIT_REV='"$(GIT_REV)"'
+LIBS := -lbpf -lelf -lz -lmicrohttpd -lm
+
+# Modules that need the kernel (BPF skeleton, /proc); everything else in
+# user/ is pure and linked into the unit tests and fuzzers too.
+KERNEL_SRCS := user/main.c user/capture.c user/discover.c
+LIB_SRCS := $(filter-out $(KERNEL_SRCS),$(wildcard user/*.c))
+LIB_OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(LIB_SRCS))
+KERNEL_OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(filter $(wildcard user/*.c),$(KERNEL_SRCS)))
+
+# Unit tests and fuzzers are built with sanitizers, in their own folder.
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_OBJS := $(patsubst user/%.c,$(OUT)/san/%.o,$(LIB_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
+FZ_OBJS := $(patsubst user/%.c,$(OUT)/fz/%.o,$(LIB_SRCS))
+FUZZ_SECONDS ?= 20
+
+.DELETE_ON_ERROR:
+.PHONY: all deps run test unit fuzz integration bench clean
+
+all: $(OUT)/wsgitrace
+
+deps:
+	@bash scripts/deps.sh
+
+$(OUT) $(OUT)/obj $(OUT)/san $(OUT)/fz $(OUT)/tests $(OUT)/fuzz:
+	@mkdir -p $@
+
+# Kernel side: CO-RE object against the committed vmlinux.h.
+$(OUT)/wsgitrace.bpf.o: bpf/wsgitrace.bpf.c | $(OUT)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux \
+		-Wall -Werror -MMD -MP -c $< -o $@
+
+$(OUT)/wsgitrace.skel.h: $(OUT)/wsgitrace.bpf.o
+	$(BPFTOOL) gen skeleton $< name wsgitrace_bpf > $@
+
+$(OUT)/obj/%.o: user/%.c | $(OUT)/obj
+	$(CC) $(CFLAGS) $(WARN) $(COMMON) $(DEP) -c $< -o $@
+
+# capture.c includes the skeleton.
+$(OUT)/obj/capture.o: $(OUT)/wsgitrace.skel.h
+
+$(OUT)/wsgitrace: $(LIB_OBJS) $(KERNEL_OBJS)
+	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+$(OUT)/san/%.o: user/%.c | $(OUT)/san
+	clang -g -O1 $(SAN) $(WARN) $(COMMON) $(DEP) -c $< -o $@
+
+$(OUT)/fz/%.o: user/%.c | $(OUT)/fz
+	clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(COMMON) $(DEP) -c $< -o $@
+
+$(OUT)/tests/%: tests/unit/%.c $(SAN_OBJS) | $(OUT)/tests
+	clang -g -O1 $(SAN) $(WARN) $(COMMON) $(DEP) $< $(SAN_OBJS) -lcmocka -lmicrohttpd -lm -o $@
+
+$(OUT)/fuzz/%: tests/fuzz/%.c $(FZ_OBJS) | $(OUT)/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(COMMON) $(DEP) $< $(FZ_OBJS) -lmicrohttpd -lm -o $@
+
+unit: $(UNIT_BINS)
+	@bash scripts/run-unit.sh $(UNIT_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@bash scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+integration: $(OUT)/wsgitrace
+	@/usr/bin/python3 tests/integration/run.py
+
+run: deps $(OUT)/wsgitrace
+	$(OUT)/wsgitrace $(ARGS)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory integration
+
+bench: deps $(OUT)/wsgitrace
+	@/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(OUT)
+
+-include $(wildcard $(OUT)/*.d $(OUT)/obj/*.d $(OUT)/san/*.d $(OUT)/fz/*.d $(OUT)/tests/*.d $(OUT)/fuzz/*.d)

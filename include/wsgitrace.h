@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Types shared by the kernel side (bpf/wsgitrace.bpf.c) and the daemon.
+ * Fixed-width fields only, widest first, so both compilers lay them out the
+ * same way with no holes.
+ */
+#ifndef WSGITRACE_H
+#define WSGITRACE_H
+
+/*
+ * Bytes of each socket call's data copied to userspace. Enough for a request
+ * line with a long path plus the framing headers of a typical request, and for
+ * a response's status line and headers; body bytes past this are never copied.
+ */
+#define WT_CAP 512
+/* Data events whose copy fits here use the small ring record. */
+#define WT_SMALL_CAP 64
+
+#define WT_COMM_LEN 16
+#define WT_ARGS_LEN 256
+
+enum wt_event_type {
+	WT_EV_DATA = 1,  /* a recv or send on a tracked inbound connection */
+	WT_EV_CLOSE = 2, /* the connection was closed (TCP state change) */
+	WT_EV_EXEC = 3,  /* a process exec'd a server; args[] holds its argv */
+	WT_EV_FORK = 4,  /* a traced process forked; pid is the child */
+	WT_EV_EXIT = 5,  /* a traced process exited */
+};
+
+enum wt_dir {
+	WT_DIR_RECV = 0,
+	WT_DIR_SEND = 1,
+};
+
+/* wt_data_event.flags */
+#define WT_F_NODATA 0x01 /* the bytes were not in user memory (sendfile) */
+#define WT_F_UNIX 0x02   /* AF_UNIX stream: no close event will come */
+#define WT_F_NEW 0x04    /* first event the kernel side saw on this socket */
+
+/*
+ * One socket call on a connection that the kernel side classified as
+ * inbound: the traced process received something that starts like an HTTP
+ * request or a uwsgi packet on it.
+ */
+struct wt_data_event {
+	__u64 ts_ns; /* CLOCK_MONOTONIC when the call had moved its bytes */
+	__u64 sk;    /* kernel socket address: with ino, the connection id */
+	__u64 ino;   /* socket inode number: tells a reused sk apart */
+	__u32 tgid;
+	__u32 tid;
+	__s32 len;      /* bytes the call moved: its return value, > 0 */
+	__u16 cap_len;  /* valid bytes in data[] */
+	__u8 type;      /* WT_EV_DATA or WT_EV_CLOSE */
+	__u8 dir;       /* enum wt_dir */
+	__u8 flags;     /* WT_F_* */
+	__u8 pad[7];
+	__u8 data[WT_CAP];
+};
+
+/* The same record with the short copy: both share the leading fields. */
+struct wt_small_event {
+	__u64 ts_ns;
+	__u64 sk;
+	__u64 ino;
+	__u32 tgid;
+	__u32 tid;
+	__s32 len;
+	__u16 cap_len;
+	__u8 type;
+	__u8 dir;
+	__u8 flags;
+	__u8 pad[7];
+	__u8 data[WT_SMALL_CAP];
+};
+
+/*
+ * Process lifecycle: exec of a server, fork and exit of a traced process.
+ * `type` sits at the same offset (38) in every record, so a reader looks at
+ * it first to know which struct it holds.
+ */
+struct wt_proc_event {
+	__u64 ts_ns;
+	__u64 pad0;
+	__u64 pad1;
+	__u32 pid;  /* the exec'ing, new or exiting process (tgid) */
+	__u32 ppid; /* its parent */
+	__s32 args_len;
+	__u16 pad2;
+	__u8 type; /* WT_EV_EXEC, WT_EV_FORK or WT_EV_EXIT: same offset as above */
+	__u8 pad3[9];
+	char comm[WT_COMM_LEN];
+	char args[WT_ARGS_LEN]; /* argv, NUL separated, for WT_EV_EXEC */
+};
+
+/* Counters the kernel side keeps, one slot each in a per-CPU array. */
+enum wt_kstat {
+	WT_KS_RB_LOST = 0,     /* ring buffer full: record not written */
+	WT_KS_EVENTS,          /* records written */
+	WT_KS_READ_FAIL,       /* user buffer could not be read */
+	WT_KS_REGS_FAIL,       /* syscall registers could not be found */
+	WT_KS_CONN_NEW,        /* inbound connections classified */
+	WT_KS_IGNORED_CALLS,   /* socket calls of traced processes not sent */
+	WT_KS_MAX,
+};
+
+/* Value of the traced-process map. */
+struct wt_proc {
+	__u64 since_ns;
+	__u32 root; /* the traced ancestor: the server's master */
+	__u32 flags;
+};
+
+#endif /* WSGITRACE_H */
