@@ -1,0 +1,687 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * wsgitrace kernel side: follow the client sockets of WSGI server processes.
+ *
+ * Two capture paths feed one handler (handle_io):
+ *  - sockets (default where the kernel has them, 6.4+): raw tracepoints
+ *    sock_send_length/sock_recv_length fire inside sock_sendmsg/recvmsg in the
+ *    caller's context, and cost nothing to calls that are not socket I/O. The
+ *    syscall's buffer comes from the user registers saved on the task's kernel
+ *    stack. TCP closes come from sock:inet_sock_set_state.
+ *  - syscalls (fallback): sys_enter/sys_exit tracepoints of the I/O syscalls.
+ *    Every syscall on the node pays the tracepoint slow path while they are
+ *    attached (../shared/notes/hook-costs.md), so this path only loads when
+ *    the socket tracepoints are missing or --hooks=syscalls asks for it.
+ *
+ * Which processes: a hash map of traced tgids, filled by the daemon (servers
+ * already running, and new ones it sees exec) and here at fork (children of
+ * traced processes). Every program looks its process up
+ * there first and returns if it is not traced.
+ *
+ * Which sockets: a connection becomes tracked when a traced process receives
+ * on it bytes that start like an HTTP request or a uwsgi packet. Connections
+ * the process opened itself send first and never match, so outbound traffic
+ * (databases, the uWSGI router's backend side) costs a 16-byte peek at most.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "wsgitrace.h"
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define MSG_PEEK 2
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* x86_64 syscall numbers: the only ABI this object reads registers of. */
+#define NR_read 0
+#define NR_write 1
+#define NR_close 3
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendfile 40
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+
+#define USER_CS 0x33 /* __USER_CS: pt_regs->cs of a 64-bit user task */
+#define MAX_IOV 4
+
+enum tcp_states_wt {
+	WT_TCP_ESTABLISHED = 1,
+	WT_TCP_FIN_WAIT1 = 4,
+	WT_TCP_CLOSE = 7,
+	WT_TCP_CLOSE_WAIT = 8,
+	WT_TCP_LAST_ACK = 9,
+};
+
+const volatile bool auto_discover = true; /* exec of gunicorn/uwsgi starts tracing */
+const volatile __u32 self_tgid = 0;
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* One entry per traced process; workers of a big server farm fit easily. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct wt_proc);
+} procs SEC(".maps");
+
+struct conn {
+	__u64 ino;
+	__u32 tgid;
+	__u32 flags;
+};
+
+/*
+ * Inbound connections. LRU so that AF_UNIX connections, whose close no
+ * tracepoint reports on the sockets path, age out instead of filling it; the
+ * daemon resizes it (--max-conns) before load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, struct conn);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+struct kstats {
+	__u64 v[WT_KS_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kstats);
+} kstats SEC(".maps");
+
+/* Room past the record so a masked offset plus a masked length always fits. */
+struct scratch {
+	struct wt_data_event ev;
+	__u8 spill[WT_CAP];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wt_proc_event);
+} proc_scratch SEC(".maps");
+
+/* Syscalls path: arguments saved at sys_enter, keyed by tid. */
+struct call_args {
+	__u64 nr;
+	__u64 fd;
+	__u64 buf;
+	__u64 len;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct call_args);
+} inflight SEC(".maps");
+
+/*
+ * Where the user registers sit on the kernel stack depends on THREAD_SIZE
+ * (16 KiB, 32 KiB with KASAN) and on FRED's 16-byte padding (6.9+). Found on
+ * first use by looking for the user code segment, then remembered.
+ */
+int regs_layout = -1;
+
+static __always_inline void kstat_inc(__u32 idx)
+{
+	__u32 zero = 0;
+	struct kstats *s = bpf_map_lookup_elem(&kstats, &zero);
+
+	if (s && idx < WT_KS_MAX)
+		s->v[idx]++;
+}
+
+static __always_inline struct pt_regs *regs_at(void *stack, int layout)
+{
+	__u32 size = (layout & 1) ? 32768 : 16384;
+	__u32 pad = (layout & 2) ? 16 : 0;
+
+	return (struct pt_regs *)(stack + size - pad) - 1;
+}
+
+static __always_inline struct pt_regs *user_regs(void)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	void *stack = BPF_CORE_READ(task, stack);
+	__u64 cs = 0;
+	int layout = regs_layout;
+
+	if (!stack)
+		return NULL;
+	if (layout >= 0)
+		return regs_at(stack, layout);
+	for (int i = 0; i < 4; i++) {
+		struct pt_regs *r = regs_at(stack, i);
+
+		if (bpf_probe_read_kernel(&cs, sizeof(cs), &r->cs) == 0 && (cs & 0xffff) == USER_CS) {
+			regs_layout = i;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static __always_inline __u64 sock_ino(struct sock *sk)
+{
+	struct socket *so = BPF_CORE_READ(sk, sk_socket);
+	struct socket_alloc *sa;
+
+	if (!so)
+		return 0;
+	sa = container_of(so, struct socket_alloc, socket);
+	return BPF_CORE_READ(sa, vfs_inode.i_ino);
+}
+
+/* A request line ("GET /", "OPTIONS *", "GET http:") or a uwsgi packet header. */
+static __always_inline bool looks_like_request(const __u8 *b, long n)
+{
+	int i;
+
+	if (n >= 8 && b[3] == 0) {
+		__u16 size = b[1] | (b[2] << 8);
+		__u16 klen = b[4] | (b[5] << 8);
+
+		if (size >= 4 && klen >= 1 && klen <= 64 && klen + 2 <= size &&
+		    b[6] >= 'A' && b[6] <= 'Z')
+			return true;
+	}
+	if (n < 3)
+		return false;
+#pragma unroll
+	for (i = 0; i < 14; i++) {
+		__u8 c = b[i];
+
+		if (i >= n)
+			return false;
+		if (c == ' ')
+			break;
+		if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
+			return false;
+	}
+	if (i < 1 || i >= 14 || i + 1 >= n)
+		return false;
+	return b[i + 1] == '/' || b[i + 1] == '*' || b[i + 1] == 'h';
+}
+
+/*
+ * Copy up to `want` bytes of what the call moved into dst. For the vectored
+ * calls the first MAX_IOV buffers are walked in order; uWSGI's writev puts
+ * headers and body in two.
+ */
+static __always_inline __u32 copy_data(__u8 *dst, __u64 nr, __u64 buf, __u64 len, long ret, __u32 want)
+{
+	__u32 n = ret < want ? ret : want;
+	struct iovec iov[MAX_IOV] = {};
+	__u64 iovp = 0, iovcnt = 0;
+	__u32 off = 0;
+
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_recvfrom:
+	case NR_sendto:
+		n &= (WT_CAP * 2 - 1);
+		if (n > WT_CAP)
+			n = WT_CAP;
+		if (bpf_probe_read_user(dst, n, (void *)buf))
+			return 0;
+		return n;
+	case NR_readv:
+	case NR_writev:
+		iovp = buf;
+		iovcnt = len;
+		break;
+	case NR_sendmsg:
+	case NR_recvmsg: {
+		struct user_msghdr mh = {};
+
+		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)buf))
+			return 0;
+		iovp = (__u64)mh.msg_iov;
+		iovcnt = mh.msg_iovlen;
+		break;
+	}
+	default:
+		return 0;
+	}
+	if (iovcnt > MAX_IOV)
+		iovcnt = MAX_IOV;
+	if (bpf_probe_read_user(iov, sizeof(iov[0]) * MAX_IOV, (void *)iovp))
+		if (bpf_probe_read_user(iov, sizeof(iov[0]), (void *)iovp))
+			return 0;
+#pragma unroll
+	for (int i = 0; i < MAX_IOV; i++) {
+		__u32 take;
+
+		if (i >= iovcnt || off >= n)
+			break;
+		take = n - off;
+		if (iov[i].iov_len < take)
+			take = iov[i].iov_len;
+		take &= (WT_CAP - 1) | WT_CAP;
+		if (take > WT_CAP)
+			take = WT_CAP;
+		if (bpf_probe_read_user(dst + (off & (WT_CAP - 1)), take, iov[i].iov_base))
+			break;
+		off += take;
+	}
+	return off > WT_CAP ? WT_CAP : off;
+}
+
+static __always_inline void submit(void *rec, __u64 size)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	/*
+	 * The daemon drains the ring on a timer: a wakeup per record costs the
+	 * server's workers about a fifth of their throughput on a busy node.
+	 * Wake it only when the ring is half full and about to lose records.
+	 */
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, rec, size, flags))
+		kstat_inc(WT_KS_RB_LOST);
+	else
+		kstat_inc(WT_KS_EVENTS);
+}
+
+static __always_inline void emit_close(__u64 sk, struct conn *c)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+
+	if (!s)
+		return;
+	s->ev.ts_ns = bpf_ktime_get_ns();
+	s->ev.sk = sk;
+	s->ev.ino = c->ino;
+	s->ev.tgid = c->tgid;
+	s->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	s->ev.len = 0;
+	s->ev.cap_len = 0;
+	s->ev.type = WT_EV_CLOSE;
+	s->ev.dir = WT_DIR_SEND;
+	s->ev.flags = c->flags;
+	submit(&s->ev, offsetof(struct wt_data_event, data));
+}
+
+/*
+ * One socket call of a traced process that moved `ret` bytes. (nr, buf, len)
+ * describe the syscall: its number, its buffer (or iovec or msghdr) and
+ * length (or iovec count).
+ */
+static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 tgid,
+				     __u64 nr, __u64 buf, __u64 len)
+{
+	__u64 key = (__u64)sk;
+	__u32 zero = 0, want, n;
+	struct scratch *s;
+	struct conn *c, nc = {};
+	__u16 family, type;
+	__u64 ino, size;
+	__u8 flags = 0;
+
+	if (ret <= 0 || !sk)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+		return 0;
+	type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
+	if (type != SOCK_STREAM)
+		return 0;
+	if (family == AF_UNIX)
+		flags |= WT_F_UNIX;
+	ino = sock_ino(sk);
+
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && c->ino != ino) {
+		/* The sk was freed and reused for a new socket we never saw close. */
+		emit_close(key, c);
+		bpf_map_delete_elem(&conns, &key);
+		c = NULL;
+	}
+	if (!c) {
+		if (dir != WT_DIR_RECV) {
+			kstat_inc(WT_KS_IGNORED_CALLS);
+			return 0;
+		}
+		/* A peek is enough to tell a request from other traffic. */
+		n = copy_data(s->ev.data, nr, buf, len, ret, 16);
+		if (!looks_like_request(s->ev.data, n)) {
+			kstat_inc(WT_KS_IGNORED_CALLS);
+			return 0;
+		}
+		nc.ino = ino;
+		nc.tgid = tgid;
+		nc.flags = flags;
+		bpf_map_update_elem(&conns, &key, &nc, BPF_ANY);
+		flags |= WT_F_NEW;
+		kstat_inc(WT_KS_CONN_NEW);
+	}
+
+	want = WT_CAP;
+	if (nr == NR_sendfile || nr == NR_close) {
+		flags |= WT_F_NODATA;
+		n = 0;
+	} else {
+		n = copy_data(s->ev.data, nr, buf, len, ret, want);
+		if (n == 0)
+			flags |= WT_F_NODATA;
+	}
+	if (n == 0 && !(flags & WT_F_NODATA))
+		kstat_inc(WT_KS_READ_FAIL);
+
+	s->ev.ts_ns = bpf_ktime_get_ns();
+	s->ev.sk = key;
+	s->ev.ino = ino;
+	s->ev.tgid = tgid;
+	s->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	s->ev.len = ret > 0x7fffffff ? 0x7fffffff : ret;
+	s->ev.cap_len = n;
+	s->ev.type = WT_EV_DATA;
+	s->ev.dir = dir;
+	s->ev.flags = flags;
+	size = offsetof(struct wt_data_event, data) + n;
+	/* Keep the verifier's bound: the compiler knows n <= WT_CAP, it does not. */
+	barrier_var(size);
+	if (size > sizeof(struct wt_data_event))
+		size = sizeof(struct wt_data_event);
+	submit(&s->ev, size);
+	return 0;
+}
+
+static __always_inline bool traced(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&procs, &tgid) != NULL;
+}
+
+/* ---- sockets path ------------------------------------------------------ */
+
+static __always_inline int on_sock_io(struct bpf_raw_tracepoint_args *ctx, __u8 dir)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct sock *sk = (void *)ctx->args[0];
+	long ret = (int)ctx->args[1];
+	int msg_flags = (int)ctx->args[2];
+	struct pt_regs *regs;
+	__u64 nr = 0, buf = 0, len = 0;
+
+	if (!traced(tgid))
+		return 0;
+	if (ret <= 0 || (dir == WT_DIR_RECV && (msg_flags & MSG_PEEK)))
+		return 0;
+	regs = user_regs();
+	if (!regs) {
+		kstat_inc(WT_KS_REGS_FAIL);
+		return 0;
+	}
+	nr = BPF_CORE_READ(regs, orig_ax);
+	buf = BPF_CORE_READ(regs, si);
+	len = BPF_CORE_READ(regs, dx);
+	return handle_io(sk, ret, dir, tgid, nr, buf, len);
+}
+
+SEC("raw_tp/sock_send_length")
+int sock_send(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_sock_io(ctx, WT_DIR_SEND);
+}
+
+SEC("raw_tp/sock_recv_length")
+int sock_recv(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_sock_io(ctx, WT_DIR_RECV);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 key = (__u64)ctx->skaddr;
+	int ns = ctx->newstate;
+	struct conn *c;
+
+	/* The server's close() moves the socket to one of these, in its context. */
+	if (ns != WT_TCP_FIN_WAIT1 && ns != WT_TCP_LAST_ACK && ns != WT_TCP_CLOSE)
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	emit_close(key, c);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* ---- syscalls path ----------------------------------------------------- */
+
+static __always_inline struct sock *fd_sock(__u64 fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct file *f = NULL;
+	struct socket *so;
+	umode_t mode;
+
+	if (fd >= max || !fds)
+		return NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	so = BPF_CORE_READ(f, private_data);
+	if (!so)
+		return NULL;
+	return BPF_CORE_READ(so, sk);
+}
+
+static __always_inline int sys_enter(__u64 nr, __u64 fd, __u64 buf, __u64 len)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct call_args a = { .nr = nr, .fd = fd, .buf = buf, .len = len };
+
+	if (!traced(id >> 32))
+		return 0;
+	bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int sys_exit(long ret, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	struct call_args *a;
+	struct call_args args;
+	struct sock *sk;
+
+	a = bpf_map_lookup_elem(&inflight, &tid);
+	if (!a)
+		return 0;
+	args = *a;
+	bpf_map_delete_elem(&inflight, &tid);
+	if (ret <= 0)
+		return 0;
+	sk = fd_sock(args.fd);
+	if (!sk)
+		return 0;
+	return handle_io(sk, ret, dir, tgid, args.nr, args.buf, args.len);
+}
+
+#define SYS_PAIR(name, nrv, dirv)                                              \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                            \
+	int sys_enter_##name(struct trace_event_raw_sys_enter *ctx)            \
+	{                                                                      \
+		return sys_enter(nrv, ctx->args[0], ctx->args[1], ctx->args[2]); \
+	}                                                                      \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+	int sys_exit_##name(struct trace_event_raw_sys_exit *ctx)              \
+	{                                                                      \
+		return sys_exit(ctx->ret, dirv);                               \
+	}
+
+SYS_PAIR(read, NR_read, WT_DIR_RECV)
+SYS_PAIR(recvfrom, NR_recvfrom, WT_DIR_RECV)
+SYS_PAIR(readv, NR_readv, WT_DIR_RECV)
+SYS_PAIR(recvmsg, NR_recvmsg, WT_DIR_RECV)
+SYS_PAIR(write, NR_write, WT_DIR_SEND)
+SYS_PAIR(sendto, NR_sendto, WT_DIR_SEND)
+SYS_PAIR(writev, NR_writev, WT_DIR_SEND)
+SYS_PAIR(sendmsg, NR_sendmsg, WT_DIR_SEND)
+SYS_PAIR(sendfile64, NR_sendfile, WT_DIR_SEND)
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct sock *sk;
+	struct conn *c;
+	__u64 key;
+
+	if (!traced(tgid))
+		return 0;
+	sk = fd_sock(ctx->args[0]);
+	if (!sk)
+		return 0;
+	key = (__u64)sk;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	emit_close(key, c);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* ---- processes --------------------------------------------------------- */
+
+/*
+ * Every exec is reported with its argv when discovery is on: the daemon
+ * decides (by command line) and adds the process before it has loaded its
+ * app, let alone forked workers. Execs are rare enough that the wakeup this
+ * record forces costs nothing measurable.
+ */
+SEC("raw_tp/sched_process_exec")
+int proc_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct wt_proc_event *e;
+	unsigned long as, ae;
+	long n;
+
+	if (!auto_discover && !traced(tgid))
+		return 0;
+	if (tgid == self_tgid)
+		return 0;
+	e = bpf_map_lookup_elem(&proc_scratch, &zero);
+	if (!e)
+		return 0;
+	as = BPF_CORE_READ(task, mm, arg_start);
+	ae = BPF_CORE_READ(task, mm, arg_end);
+	n = ae - as;
+	if (n > WT_ARGS_LEN)
+		n = WT_ARGS_LEN;
+	if (n <= 0)
+		return 0;
+	if (bpf_probe_read_user(e->args, n & (WT_ARGS_LEN * 2 - 1) & 0x1ff, (void *)as))
+		return 0;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = tgid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->args_len = n;
+	e->type = WT_EV_EXEC;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), BPF_RB_FORCE_WAKEUP))
+		kstat_inc(WT_KS_RB_LOST);
+	else
+		kstat_inc(WT_KS_EVENTS);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_fork")
+int proc_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (void *)ctx->args[0];
+	struct task_struct *child = (void *)ctx->args[1];
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 cpid = BPF_CORE_READ(child, pid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct wt_proc *pp, p = {};
+	struct wt_proc_event *e;
+	__u32 zero = 0;
+
+	if (cpid != ctgid) /* a new thread, not a process */
+		return 0;
+	pp = bpf_map_lookup_elem(&procs, &ptgid);
+	if (!pp)
+		return 0;
+	p.since_ns = bpf_ktime_get_ns();
+	p.root = pp->root;
+	bpf_map_update_elem(&procs, &ctgid, &p, BPF_ANY);
+	e = bpf_map_lookup_elem(&proc_scratch, &zero);
+	if (!e)
+		return 0;
+	e->ts_ns = p.since_ns;
+	e->pid = ctgid;
+	e->ppid = ptgid;
+	e->args_len = 0;
+	e->type = WT_EV_FORK;
+	submit(e, offsetof(struct wt_proc_event, args));
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int proc_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (void *)ctx->args[0];
+	__u32 pid = BPF_CORE_READ(task, pid);
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct wt_proc_event *e;
+	__u32 zero = 0;
+
+	if (pid != tgid)
+		return 0;
+	if (bpf_map_delete_elem(&procs, &tgid))
+		return 0;
+	e = bpf_map_lookup_elem(&proc_scratch, &zero);
+	if (!e)
+		return 0;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = tgid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->args_len = 0;
+	e->type = WT_EV_EXIT;
+	submit(e, offsetof(struct wt_proc_event, args));
+	return 0;
+}

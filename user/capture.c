@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Capture: open -> configure rodata and map sizes -> load -> attach, and the
+ * ring buffer the kernel side writes to. Only the programs of the chosen hook
+ * set are loaded, so the syscall tracepoints (which slow every syscall on the
+ * node) are never attached unless they are the path in use.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/types.h>
+
+#include "capture.h"
+#include "wsgitrace.h"
+#include "wsgitrace.skel.h"
+
+struct capture {
+	struct wsgitrace_bpf *skel;
+	struct ring_buffer *rb;
+	capture_event_fn fn;
+	void *ctx;
+	enum wt_hooks hooks;
+	int ncpu;
+};
+
+static bool verbose_libbpf;
+
+static int print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !verbose_libbpf)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct capture *c = ctx;
+
+	c->fn(data, size, c->ctx);
+	return 0;
+}
+
+/* The socket tracepoints exist from 6.4; their BTF typedef says so without tracefs. */
+static bool kernel_has_sock_tracepoints(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool has;
+
+	if (!btf)
+		return false;
+	has = btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) > 0 &&
+	      btf__find_by_name_kind(btf, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	return has;
+}
+
+static void set_autoload_syscalls(struct wsgitrace_bpf *s, bool on)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, s->obj) {
+		if (strncmp(bpf_program__section_name(p), "tracepoint/syscalls/", 20) == 0)
+			bpf_program__set_autoload(p, on);
+	}
+	bpf_program__set_autoload(s->progs.sock_send, !on);
+	bpf_program__set_autoload(s->progs.sock_recv, !on);
+}
+
+int capture_open(struct capture **out, const struct capture_opts *o, capture_event_fn fn,
+		 void *ctx, char *err, size_t errlen)
+{
+	struct capture *c;
+	int e;
+
+	*out = NULL;
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "wsgitrace needs root (or CAP_BPF, CAP_PERFMON and "
+			 "CAP_SYS_RESOURCE) to load its probes: run it with sudo");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		snprintf(err, errlen, "this kernel has no BTF at /sys/kernel/btf/vmlinux: wsgitrace "
+			 "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's and most "
+			 "distributions' kernels are)");
+		return -ENOENT;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->fn = fn;
+	c->ctx = ctx;
+	c->ncpu = libbpf_num_possible_cpus();
+	verbose_libbpf = o->verbose;
+	libbpf_set_print(print_fn);
+
+	c->hooks = o->hooks;
+	if (c->hooks == WT_HOOKS_AUTO)
+		c->hooks = kernel_has_sock_tracepoints() ? WT_HOOKS_SOCKETS : WT_HOOKS_SYSCALLS;
+	else if (c->hooks == WT_HOOKS_SOCKETS && !kernel_has_sock_tracepoints()) {
+		snprintf(err, errlen, "this kernel lacks the sock_send_length/sock_recv_length "
+			 "tracepoints (added in 6.4): use --hooks=syscalls or --hooks=auto");
+		e = -ENOTSUP;
+		goto fail;
+	}
+
+	c->skel = wsgitrace_bpf__open();
+	if (!c->skel) {
+		e = -errno;
+		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(-e));
+		goto fail;
+	}
+	c->skel->rodata->auto_discover = o->auto_discover;
+	c->skel->rodata->self_tgid = getpid();
+	if (o->ringbuf_bytes)
+		bpf_map__set_max_entries(c->skel->maps.events, o->ringbuf_bytes);
+	if (o->max_conns)
+		bpf_map__set_max_entries(c->skel->maps.conns, o->max_conns);
+	set_autoload_syscalls(c->skel, c->hooks == WT_HOOKS_SYSCALLS);
+
+	e = wsgitrace_bpf__load(c->skel);
+	if (e) {
+		snprintf(err, errlen, "cannot load the BPF programs (%s): the kernel refused "
+			 "them; run with -v to see the verifier's log, and check that BPF is not "
+			 "disabled (kernel.unprivileged_bpf_disabled does not matter as root, but "
+			 "lockdown=confidentiality or a seccomp profile does)", strerror(-e));
+		goto fail;
+	}
+	e = wsgitrace_bpf__attach(c->skel);
+	if (e) {
+		snprintf(err, errlen, "cannot attach the probes (%s): the kernel needs "
+			 "tracepoint and raw tracepoint BPF programs", strerror(-e));
+		goto fail;
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_record, c, NULL);
+	if (!c->rb) {
+		e = -errno;
+		snprintf(err, errlen, "cannot map the ring buffer: %s", strerror(-e));
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	capture_close(c);
+	return e < 0 ? e : -e;
+}
+
+int capture_trace_pid(struct capture *c, uint32_t pid, uint32_t root)
+{
+	struct wt_proc p = { .root = root };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	p.since_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	if (bpf_map__update_elem(c->skel->maps.procs, &pid, sizeof(pid), &p, sizeof(p), BPF_NOEXIST) &&
+	    errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+bool capture_is_traced(struct capture *c, uint32_t pid)
+{
+	struct wt_proc p;
+
+	return bpf_map__lookup_elem(c->skel->maps.procs, &pid, sizeof(pid), &p, sizeof(p), 0) == 0;
+}
+
+int capture_fd(const struct capture *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
+}
+
+int capture_consume(struct capture *c)
+{
+	return ring_buffer__consume(c->rb);
+}
+
+void capture_kstats(const struct capture *c, uint64_t *out, size_t n)
+{
+	__u32 zero = 0;
+	size_t vsz = sizeof(__u64) * WT_KS_MAX;
+	__u64 *vals = calloc(c->ncpu, vsz);
+
+	memset(out, 0, n * sizeof(*out));
+	if (!vals)
+		return;
+	if (bpf_map__lookup_elem(c->skel->maps.kstats, &zero, sizeof(zero), vals, vsz * c->ncpu, 0) == 0) {
+		for (int cpu = 0; cpu < c->ncpu; cpu++)
+			for (size_t i = 0; i < n && i < WT_KS_MAX; i++)
+				out[i] += vals[cpu * WT_KS_MAX + i];
+	}
+	free(vals);
+}
+
+const char *capture_hooks_name(const struct capture *c)
+{
+	return c->hooks == WT_HOOKS_SYSCALLS ? "syscalls" : "sockets";
+}
+
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	wsgitrace_bpf__destroy(c->skel);
+	free(c);
+}

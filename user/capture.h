@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Capture: the BPF object's lifecycle (open, configure, load, attach) and its ring. */
+#ifndef WT_CAPTURE_H
+#define WT_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum wt_hooks {
+	WT_HOOKS_AUTO = 0,  /* sockets where the kernel has them, else syscalls */
+	WT_HOOKS_SOCKETS,   /* raw tracepoints sock_send_length/sock_recv_length */
+	WT_HOOKS_SYSCALLS,  /* sys_enter/sys_exit of the I/O syscalls */
+};
+
+struct capture_opts {
+	bool auto_discover;   /* exec of gunicorn/uwsgi starts tracing it */
+	enum wt_hooks hooks;
+	size_t ringbuf_bytes; /* power of two */
+	uint32_t max_conns;   /* kernel-side connection table */
+	bool verbose;         /* libbpf debug output */
+};
+
+/* Called for each ring record; `data` holds one of the structs of wsgitrace.h. */
+typedef void (*capture_event_fn)(const void *data, size_t size, void *ctx);
+
+struct capture;
+
+/* Returns 0, or -errno with a message in err that says what to do. */
+int capture_open(struct capture **out, const struct capture_opts *o, capture_event_fn fn,
+		 void *ctx, char *err, size_t errlen);
+/* Start tracing pid; root is the server process it belongs to. */
+int capture_trace_pid(struct capture *c, uint32_t pid, uint32_t root);
+bool capture_is_traced(struct capture *c, uint32_t pid);
+/* The fd to poll: readable when the kernel side asks to be drained early. */
+int capture_fd(const struct capture *c);
+/* Drain every record in the ring; returns records handled or -errno. */
+int capture_consume(struct capture *c);
+/* Sum over CPUs of the kernel-side counters (enum wt_kstat). */
+void capture_kstats(const struct capture *c, uint64_t *out, size_t n);
+const char *capture_hooks_name(const struct capture *c);
+void capture_close(struct capture *c);
+
+#endif /* WT_CAPTURE_H */
