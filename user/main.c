@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wsgitrace: request latency of gunicorn and uWSGI servers, traced from the
+ * kernel, served as Prometheus metrics.
+ *
+ * open/configure/load/attach the probes (capture.c) -> find the servers
+ * already running (discover.c) -> listen on /metrics (httpd.c) -> loop:
+ * drain the ring on a timer, feed the connection tracker (conntrack.c),
+ * aggregate completed requests (agg.c), render on scrape (expose.c).
+ * One thread, no locks.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/types.h>
+
+#include "agg.h"
+#include "capture.h"
+#include "conntrack.h"
+#include "discover.h"
+#include "expose.h"
+#include "httpd.h"
+#include "proctab.h"
+#include "service.h"
+#include "strbuf.h"
+#include "trace_json.h"
+#include "wsgitrace.h"
+
+#define MAX_PIDS 64
+
+static struct env {
+	const char *listen;
+	uint32_t pids[MAX_PIDS];
+	size_t npids;
+	const char *service_name;
+	double buckets[AGG_MAX_BUCKETS];
+	size_t nbuckets;
+	bool trace;
+	bool verbose;
+	bool fold_ids;
+	size_t max_series;
+	uint32_t max_conns;
+	enum wt_hooks hooks;
+	unsigned poll_ms;
+	size_t ringbuf_mb;
+} env = {
+	.listen = "0.0.0.0:9464",
+	.fold_ids = true,
+	.max_series = 10000,
+	.max_conns = 262144,
+	.hooks = WT_HOOKS_AUTO,
+	.poll_ms = 50,
+	.ringbuf_mb = 8,
+};
+
+const char *argp_program_version = "wsgitrace " WT_VERSION " (" WT_GIT_REV ")";
+const char *argp_program_bug_address = "the project's issue tracker";
+static const char doc[] =
+	"Request latency of gunicorn and uWSGI servers, traced from the kernel and "
+	"served as Prometheus metrics. No change to the app, no restart.\n"
+	"\n"
+	"By default every process whose command line runs gunicorn or uWSGI, already "
+	"running or started later, and every process they fork, is traced.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  wsgitrace                         # trace all servers, metrics on :9464/metrics\n"
+	"  wsgitrace -l 127.0.0.1:9100       # listen elsewhere\n"
+	"  wsgitrace -p 4242 -s shop         # only server 4242 and its workers\n"
+	"  wsgitrace -t                      # also print one JSON line per request\n"
+	"  wsgitrace -b 0.01,0.1,1           # other histogram buckets (seconds)";
+
+enum {
+	OPT_MAX_SERIES = 0x100,
+	OPT_MAX_CONNS,
+	OPT_HOOKS,
+	OPT_POLL_MS,
+	OPT_RINGBUF_MB,
+	OPT_NO_FOLD,
+};
+
+static const struct argp_option opts[] = {
+	{ "listen", 'l', "ADDR:PORT", 0, "Serve /metrics here (default 0.0.0.0:9464; [::]:PORT for IPv6)", 0 },
+	{ "pid", 'p', "PID", 0, "Trace this process and its descendants instead of discovering servers (repeatable)", 0 },
+	{ "service-name", 's', "NAME", 0, "service_name label (default: the WSGI app on the server's command line)", 0 },
+	{ "buckets", 'b', "LIST", 0, "Histogram upper bounds in seconds, comma separated, increasing", 0 },
+	{ "trace", 't', NULL, 0, "Print one JSON line per completed request on stdout", 0 },
+	{ "max-series", OPT_MAX_SERIES, "N", 0, "Histogram series kept (default 10000); more go to route=\"_overflow\" and are counted", 0 },
+	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Connections tracked at once (default 262144)", 0 },
+	{ "hooks", OPT_HOOKS, "auto|sockets|syscalls", 0, "Capture path (default auto: sockets where the kernel has them)", 0 },
+	{ "poll-ms", OPT_POLL_MS, "MS", 0, "How often the ring buffer is drained (default 50)", 0 },
+	{ "ringbuf-mb", OPT_RINGBUF_MB, "MB", 0, "Ring buffer size, a power of two (default 8)", 0 },
+	{ "no-fold-ids", OPT_NO_FOLD, NULL, 0, "Keep id-like path segments instead of folding them to {id}", 0 },
+	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf, verifier)", 0 },
+	{},
+};
+
+static int parse_ulong(const char *arg, const char *what, unsigned long min, unsigned long max,
+		       unsigned long *out, struct argp_state *state)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max) {
+		argp_error(state, "%s must be a whole number from %lu to %lu, not '%s'", what, min, max, arg);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	char err[256];
+	unsigned long v;
+
+	switch (key) {
+	case 'l':
+		env.listen = arg;
+		break;
+	case 'p':
+		if (env.npids == MAX_PIDS)
+			argp_error(state, "at most %d --pid options", MAX_PIDS);
+		if (parse_ulong(arg, "--pid", 1, INT_MAX, &v, state) == 0)
+			env.pids[env.npids++] = v;
+		break;
+	case 's':
+		if (!*arg || strlen(arg) >= WT_SERVICE_MAX)
+			argp_error(state, "--service-name must be 1 to %d characters", WT_SERVICE_MAX - 1);
+		env.service_name = arg;
+		break;
+	case 'b':
+		if (agg_parse_buckets(arg, env.buckets, AGG_MAX_BUCKETS, &env.nbuckets, err, sizeof(err)))
+			argp_error(state, "--buckets: %s", err);
+		break;
+	case 't':
+		env.trace = true;
+		break;
+	case 'v':
+		env.verbose = true;
+		break;
+	case OPT_MAX_SERIES:
+		if (parse_ulong(arg, "--max-series", 1, 10000000, &v, state) == 0)
+			env.max_series = v;
+		break;
+	case OPT_MAX_CONNS:
+		if (parse_ulong(arg, "--max-conns", 1024, 16777216, &v, state) == 0)
+			env.max_conns = v;
+		break;
+	case OPT_HOOKS:
+		if (!strcmp(arg, "auto"))
+			env.hooks = WT_HOOKS_AUTO;
+		else if (!strcmp(arg, "sockets"))
+			env.hooks = WT_HOOKS_SOCKETS;
+		else if (!strcmp(arg, "syscalls"))
+			env.hooks = WT_HOOKS_SYSCALLS;
+		else
+			argp_error(state, "--hooks must be auto, sockets or syscalls, not '%s'", arg);
+		break;
+	case OPT_POLL_MS:
+		if (parse_ulong(arg, "--poll-ms", 1, 10000, &v, state) == 0)
+			env.poll_ms = v;
+		break;
+	case OPT_RINGBUF_MB:
+		if (parse_ulong(arg, "--ringbuf-mb", 1, 1024, &v, state) == 0) {
+			if (v & (v - 1))
+				argp_error(state, "--ringbuf-mb must be a power of two, not %lu", v);
+			env.ringbuf_mb = v;
+		}
+		break;
+	case OPT_NO_FOLD:
+		env.fold_ids = false;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s' (servers are found by themselves; "
+			   "use --pid to pick one)", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+struct app {
+	struct capture *cap;
+	struct conntrack *ct;
+	struct agg *agg;
+	struct httpd *httpd;
+	struct proctab *procs;
+	struct strbuf line;
+	uint64_t events;
+	uint64_t malformed;
+	uint64_t scrapes;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static const char *service_of(struct app *a, uint32_t pid)
+{
+	static char buf[WT_SERVICE_MAX];
+	const char *s;
+	char args[4096];
+	int n;
+
+	if (env.service_name)
+		return env.service_name;
+	s = proctab_get(a->procs, pid);
+	if (s)
+		return s;
+	/* A fork whose record was lost: its command line is its master's. */
+	n = proc_cmdline(pid, args, sizeof(args));
+	if (n <= 0)
+		return "unknown";
+	service_from_args(args, n, buf, sizeof(buf));
+	proctab_set(a->procs, pid, buf);
+	return buf;
+}
+
+static void on_request(const struct wt_request *rq, void *ctx)
+{
+	struct app *a = ctx;
+	const char *svc = service_of(a, rq->tgid);
+
+	agg_observe_request(a->agg, svc, rq, env.fold_ids);
+	if (env.trace) {
+		sb_reset(&a->line);
+		trace_json_format(&a->line, rq, svc);
+		sb_putc(&a->line, '\n');
+		if (sb_ok(&a->line))
+			fwrite(a->line.buf, 1, a->line.len, stdout);
+	}
+}
+
+static void add_proc(struct app *a, uint32_t pid, const char *service)
+{
+	proctab_set(a->procs, pid, service);
+}
+
+static void on_exec(struct app *a, const struct wt_proc_event *e)
+{
+	size_t n = e->args_len > 0 ? (size_t)e->args_len : 0;
+	char svc[WT_SERVICE_MAX];
+	bool server;
+
+	if (n > WT_ARGS_LEN)
+		n = WT_ARGS_LEN;
+	server = service_is_server(e->args, n);
+	if (server) {
+		if (env.npids == 0 && capture_trace_pid(a->cap, e->pid, e->pid) && env.verbose)
+			fprintf(stderr, "wsgitrace: cannot trace new server %u\n", e->pid);
+		service_from_args(e->args, n, svc, sizeof(svc));
+		add_proc(a, e->pid, svc);
+		if (env.verbose)
+			fprintf(stderr, "wsgitrace: tracing new server %u (%s)\n", e->pid, svc);
+	}
+}
+
+static void on_record(const void *data, size_t size, void *ctx)
+{
+	struct app *a = ctx;
+	const struct wt_data_event *d = data;
+	const struct wt_proc_event *p = data;
+	const char *parent;
+
+	a->events++;
+	if (size < offsetof(struct wt_data_event, data)) {
+		a->malformed++;
+		return;
+	}
+	switch (d->type) {
+	case WT_EV_DATA:
+	case WT_EV_CLOSE:
+		if (d->cap_len > WT_CAP || size < offsetof(struct wt_data_event, data) + d->cap_len) {
+			a->malformed++;
+			return;
+		}
+		conntrack_event(a->ct, d);
+		break;
+	case WT_EV_EXEC:
+		if (size < sizeof(*p)) {
+			a->malformed++;
+			return;
+		}
+		on_exec(a, p);
+		break;
+	case WT_EV_FORK:
+		parent = proctab_get(a->procs, p->ppid);
+		add_proc(a, p->pid, parent ? parent : service_of(a, p->ppid));
+		break;
+	case WT_EV_EXIT:
+		conntrack_proc_exit(a->ct, p->pid, p->ts_ns);
+		proctab_del(a->procs, p->pid);
+		break;
+	default:
+		a->malformed++;
+	}
+}
+
+static void on_discovered(uint32_t pid, uint32_t root, void *ctx)
+{
+	struct app *a = ctx;
+	char args[4096], svc[WT_SERVICE_MAX];
+	int n;
+
+	if (capture_trace_pid(a->cap, pid, root) && env.verbose)
+		fprintf(stderr, "wsgitrace: cannot trace %u\n", pid);
+	n = proc_cmdline(root, args, sizeof(args));
+	if (n > 0)
+		service_from_args(args, n, svc, sizeof(svc));
+	else
+		snprintf(svc, sizeof(svc), "unknown");
+	add_proc(a, pid, svc);
+	if (env.verbose)
+		fprintf(stderr, "wsgitrace: tracing %u (server %u, %s)\n", pid, root, svc);
+}
+
+static int render(struct strbuf *out, void *ctx)
+{
+	struct app *a = ctx;
+	const struct conntrack_stats *cs;
+	struct wt_self_stats st = {};
+	uint64_t ks[WT_KS_MAX];
+
+	/* A scrape sees every request completed before it, not 50 ms behind. */
+	capture_consume(a->cap);
+	cs = conntrack_stats(a->ct);
+	capture_kstats(a->cap, ks, WT_KS_MAX);
+	a->scrapes++;
+	st.events_total = a->events;
+	st.events_lost = ks[WT_KS_RB_LOST];
+	st.kernel_read_failures = ks[WT_KS_READ_FAIL] + ks[WT_KS_REGS_FAIL] + a->malformed;
+	st.http_parse_errors = cs->parse_errors_http;
+	st.uwsgi_parse_errors = cs->parse_errors_uwsgi;
+	st.framing_lost = cs->framing_lost;
+	st.unanswered_requests = cs->unanswered;
+	st.orphan_responses = cs->orphan_responses;
+	st.pending_overflow = cs->pending_overflow;
+	st.conns_active = cs->conns_active;
+	st.conns_dropped = cs->conns_dropped;
+	st.conns_expired = cs->conns_expired;
+	st.procs_traced = proctab_count(a->procs);
+	st.scrapes = a->scrapes;
+	st.version = WT_VERSION;
+	st.revision = WT_GIT_REV;
+	st.hook = capture_hooks_name(a->cap);
+	return expose_render(out, a->agg, &st);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	struct capture_opts co = {};
+	struct conntrack_opts cto = {};
+	struct app a = {};
+	char err[512];
+	sigset_t mask;
+	int sfd = -1, err_code = 1, n;
+	uint64_t last_drain = 0, last_tick = 0;
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	sb_init(&a.line);
+
+	a.agg = agg_new(env.nbuckets ? env.buckets : agg_default_buckets,
+			env.nbuckets ? env.nbuckets : agg_default_nbuckets, env.max_series, err, sizeof(err));
+	if (!a.agg) {
+		fprintf(stderr, "wsgitrace: %s\n", err);
+		goto cleanup;
+	}
+	a.procs = proctab_new();
+	cto.max_conns = env.max_conns;
+	a.ct = conntrack_new(&cto, on_request, &a);
+	if (!a.procs || !a.ct) {
+		fprintf(stderr, "wsgitrace: out of memory\n");
+		goto cleanup;
+	}
+
+	/* Signals arrive as a readable fd, so the loop never races a flag. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		fprintf(stderr, "wsgitrace: signalfd: %s\n", strerror(errno));
+		goto cleanup;
+	}
+
+	co.auto_discover = env.npids == 0;
+	co.hooks = env.hooks;
+	co.ringbuf_bytes = env.ringbuf_mb << 20;
+	co.max_conns = env.max_conns;
+	co.verbose = env.verbose;
+	if (capture_open(&a.cap, &co, on_record, &a, err, sizeof(err))) {
+		fprintf(stderr, "wsgitrace: %s\n", err);
+		goto cleanup;
+	}
+	n = discover(env.pids, env.npids, on_discovered, &a, err, sizeof(err));
+	if (n < 0) {
+		fprintf(stderr, "wsgitrace: %s\n", err);
+		goto cleanup;
+	}
+	/* Listening last: a scrape that succeeds means tracing is live. */
+	a.httpd = httpd_start(env.listen, render, &a, err, sizeof(err));
+	if (!a.httpd) {
+		fprintf(stderr, "wsgitrace: %s\n", err);
+		goto cleanup;
+	}
+	fprintf(stderr, "wsgitrace: tracing %d process%s (%s hooks), metrics on http://%s:%u/metrics\n",
+		n, n == 1 ? "" : "es", capture_hooks_name(a.cap), httpd_address(a.httpd), httpd_port(a.httpd));
+
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = httpd_fd(a.httpd), .events = POLLIN },
+			{ .fd = capture_fd(a.cap), .events = POLLIN },
+		};
+		int timeout = env.poll_ms, ht = httpd_timeout_ms(a.httpd);
+		uint64_t now;
+
+		if (ht >= 0 && ht < timeout)
+			timeout = ht;
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+			fprintf(stderr, "wsgitrace: poll: %s\n", strerror(errno));
+			goto cleanup;
+		}
+		if (pfd[0].revents)
+			break;
+		now = now_ns();
+		if (pfd[2].revents || now - last_drain >= env.poll_ms * 1000000ull) {
+			if (capture_consume(a.cap) < 0 && env.verbose)
+				fprintf(stderr, "wsgitrace: ring buffer: %s\n", strerror(errno));
+			last_drain = now;
+		}
+		if (now - last_tick >= 100000000ull) {
+			conntrack_tick(a.ct, now);
+			last_tick = now;
+		}
+		httpd_run(a.httpd);
+	}
+	err_code = 0;
+	fprintf(stderr, "wsgitrace: detached\n");
+
+cleanup:
+	httpd_stop(a.httpd);
+	capture_close(a.cap);
+	if (sfd >= 0)
+		close(sfd);
+	conntrack_free(a.ct);
+	proctab_free(a.procs);
+	agg_free(a.agg);
+	sb_free(&a.line);
+	return err_code;
+}

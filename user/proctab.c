@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+/* Chained hash table; a few hundred entries in practice, grows by doubling. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proctab.h"
+
+struct pentry {
+	struct pentry *next;
+	uint32_t pid;
+	char service[WT_SERVICE_MAX];
+};
+
+struct proctab {
+	struct pentry **b;
+	size_t nb;
+	size_t n;
+};
+
+static size_t slot(const struct proctab *t, uint32_t pid)
+{
+	return (pid * 2654435761u) & (t->nb - 1);
+}
+
+struct proctab *proctab_new(void)
+{
+	struct proctab *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->nb = 256;
+	t->b = calloc(t->nb, sizeof(*t->b));
+	if (!t->b) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void proctab_free(struct proctab *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nb; i++) {
+		struct pentry *e = t->b[i], *nx;
+
+		for (; e; e = nx) {
+			nx = e->next;
+			free(e);
+		}
+	}
+	free(t->b);
+	free(t);
+}
+
+static struct pentry *lookup(const struct proctab *t, uint32_t pid)
+{
+	struct pentry *e = t->b[slot(t, pid)];
+
+	while (e && e->pid != pid)
+		e = e->next;
+	return e;
+}
+
+static void grow(struct proctab *t)
+{
+	size_t nb = t->nb * 2;
+	struct pentry **b = calloc(nb, sizeof(*b));
+	struct proctab nt = { .b = b, .nb = nb };
+
+	if (!b)
+		return; /* keep the longer chains; still correct */
+	for (size_t i = 0; i < t->nb; i++) {
+		struct pentry *e = t->b[i], *nx;
+
+		for (; e; e = nx) {
+			size_t s = slot(&nt, e->pid);
+
+			nx = e->next;
+			e->next = b[s];
+			b[s] = e;
+		}
+	}
+	free(t->b);
+	t->b = b;
+	t->nb = nb;
+}
+
+int proctab_set(struct proctab *t, uint32_t pid, const char *service)
+{
+	struct pentry *e = lookup(t, pid);
+	size_t s;
+
+	if (!e) {
+		if (t->n >= t->nb)
+			grow(t);
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		e->pid = pid;
+		s = slot(t, pid);
+		e->next = t->b[s];
+		t->b[s] = e;
+		t->n++;
+	}
+	strncpy(e->service, service, sizeof(e->service) - 1);
+	e->service[sizeof(e->service) - 1] = 0;
+	return 0;
+}
+
+const char *proctab_get(const struct proctab *t, uint32_t pid)
+{
+	struct pentry *e = lookup(t, pid);
+
+	return e ? e->service : NULL;
+}
+
+void proctab_del(struct proctab *t, uint32_t pid)
+{
+	struct pentry **pp = &t->b[slot(t, pid)];
+
+	for (; *pp; pp = &(*pp)->next) {
+		if ((*pp)->pid == pid) {
+			struct pentry *e = *pp;
+
+			*pp = e->next;
+			free(e);
+			t->n--;
+			return;
+		}
+	}
+}
+
+size_t proctab_count(const struct proctab *t)
+{
+	return t->n;
+}
