@@ -241,7 +241,6 @@ static void on_request(const struct wt_request *rq, void *ctx)
 	if (env.trace) {
 		sb_reset(&a->line);
 		trace_json_format(&a->line, rq, svc);
-		sb_putc(&a->line, '\n');
 		if (sb_ok(&a->line))
 			fwrite(a->line.buf, 1, a->line.len, stdout);
 	}
@@ -423,8 +422,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
 	}
-	fprintf(stderr, "wsgitrace: tracing %d process%s (%s hooks), metrics on http://%s:%u/metrics\n",
-		n, n == 1 ? "" : "es", capture_hooks_name(a.cap), httpd_address(a.httpd), httpd_port(a.httpd));
+	fprintf(stderr, "wsgitrace: tracing %d process%s (%s hooks), metrics on http://%s/metrics\n",
+		n, n == 1 ? "" : "es", capture_hooks_name(a.cap), httpd_address(a.httpd));
 
 	for (;;) {
 		struct pollfd pfd[3] = {

@@ -83,8 +83,8 @@ static int kind_of(const char **w, const size_t *wl, int k)
 
 bool service_is_server(const char *args, size_t n)
 {
-	const char *w[3];
-	size_t wl[3];
+	const char *w[3] = { 0 };
+	size_t wl[3] = { 0 };
 	int k = split_args(args, n, w, wl, 3);
 
 	return kind_of(w, wl, k) != 0;
@@ -158,8 +158,8 @@ static bool takes_address(const char *w, size_t wl)
 
 void service_from_args(const char *args, size_t n, char *out, size_t outsz)
 {
-	const char *w[MAX_WORDS];
-	size_t wl[MAX_WORDS];
+	const char *w[MAX_WORDS] = { 0 };
+	size_t wl[MAX_WORDS] = { 0 };
 	int k = split_args(args, n, w, wl, MAX_WORDS);
 	int kind = kind_of(w, wl, k);
 	const char *app = NULL, *v;
