@@ -76,8 +76,10 @@ struct {
 struct conn {
 	__u64 ino;
 	__u32 tgid;
-	__u32 flags;
+	__u32 flags; /* WT_F_* in the low byte, CONN_* above */
 };
+
+#define CONN_CLOSING 0x100 /* closed with bytes unacknowledged: waiting for the ACK */
 
 /*
  * Inbound connections. LRU so that AF_UNIX connections, whose close no
@@ -312,7 +314,7 @@ static __always_inline void submit(void *rec, __u64 size)
 		kstat_inc(WT_KS_EVENTS);
 }
 
-static __always_inline void emit_close(__u64 sk, struct conn *c)
+static __always_inline void emit_close(__u64 sk, struct conn *c, __u8 type, __u32 unacked)
 {
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
@@ -326,10 +328,20 @@ static __always_inline void emit_close(__u64 sk, struct conn *c)
 	s->ev.tid = (__u32)bpf_get_current_pid_tgid();
 	s->ev.len = 0;
 	s->ev.cap_len = 0;
-	s->ev.type = WT_EV_CLOSE;
+	s->ev.type = type;
 	s->ev.dir = WT_DIR_SEND;
-	s->ev.flags = c->flags;
+	s->ev.flags = c->flags & 0xff;
+	s->ev.unacked = unacked;
 	submit(&s->ev, offsetof(struct wt_data_event, data));
+}
+
+/* TCP bytes written but not yet acknowledged: the response still in flight. */
+static __always_inline __u32 tcp_unacked(struct sock *sk)
+{
+	struct tcp_sock *tp = (void *)sk;
+	__u32 w = BPF_CORE_READ(tp, write_seq), u = BPF_CORE_READ(tp, snd_una);
+
+	return w - u;
 }
 
 /*
@@ -367,7 +379,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c && c->ino != ino) {
 		/* The sk was freed and reused for a new socket we never saw close. */
-		emit_close(key, c);
+		emit_close(key, c, WT_EV_CLOSE, 0);
 		bpf_map_delete_elem(&conns, &key);
 		c = NULL;
 	}
@@ -412,6 +424,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	s->ev.type = WT_EV_DATA;
 	s->ev.dir = dir;
 	s->ev.flags = flags;
+	s->ev.unacked = (dir == WT_DIR_SEND && family != AF_UNIX) ? tcp_unacked(sk) : 0;
 	size = offsetof(struct wt_data_event, data) + n;
 	/* Keep the verifier's bound: the compiler knows n <= WT_CAP, it does not. */
 	barrier_var(size);
@@ -470,14 +483,30 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	__u64 key = (__u64)ctx->skaddr;
 	int ns = ctx->newstate;
 	struct conn *c;
+	__u32 unacked;
 
-	/* The server's close() moves the socket to one of these, in its context. */
-	if (ns != WT_TCP_FIN_WAIT1 && ns != WT_TCP_LAST_ACK && ns != WT_TCP_CLOSE)
-		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
-	emit_close(key, c);
+	if (c->flags & CONN_CLOSING) {
+		/*
+		 * Any move out of FIN_WAIT1/LAST_ACK means the client acknowledged
+		 * everything up to our FIN (or reset): the response has arrived.
+		 */
+		emit_close(key, c, WT_EV_ACKED, 0);
+		bpf_map_delete_elem(&conns, &key);
+		return 0;
+	}
+	/* The server's close() moves the socket to one of these, in its context. */
+	if (ns != WT_TCP_FIN_WAIT1 && ns != WT_TCP_LAST_ACK && ns != WT_TCP_CLOSE)
+		return 0;
+	unacked = ns == WT_TCP_CLOSE ? 0 : tcp_unacked((struct sock *)ctx->skaddr);
+	emit_close(key, c, WT_EV_CLOSE, unacked);
+	if (unacked) {
+		/* Keep it: the ACK of the last byte ends a response to a slow reader. */
+		c->flags |= CONN_CLOSING;
+		return 0;
+	}
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }
@@ -578,7 +607,7 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
-	emit_close(key, c);
+	emit_close(key, c, WT_EV_CLOSE, 0);
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }

@@ -13,8 +13,10 @@
  * a response's status line and headers; body bytes past this are never copied.
  */
 #define WT_CAP 512
-/* Data events whose copy fits here use the small ring record. */
-#define WT_SMALL_CAP 64
+/*
+ * Records are variable length: a data record is its header plus cap_len
+ * bytes, so short calls take little room in the ring.
+ */
 
 #define WT_COMM_LEN 16
 #define WT_ARGS_LEN 256
@@ -25,6 +27,7 @@ enum wt_event_type {
 	WT_EV_EXEC = 3,  /* a process exec'd a server; args[] holds its argv */
 	WT_EV_FORK = 4,  /* a traced process forked; pid is the child */
 	WT_EV_EXIT = 5,  /* a traced process exited */
+	WT_EV_ACKED = 6, /* after a CLOSE with unacked bytes: the client acknowledged them all */
 };
 
 enum wt_dir {
@@ -50,27 +53,17 @@ struct wt_data_event {
 	__u32 tid;
 	__s32 len;      /* bytes the call moved: its return value, > 0 */
 	__u16 cap_len;  /* valid bytes in data[] */
-	__u8 type;      /* WT_EV_DATA or WT_EV_CLOSE */
+	__u8 type;      /* WT_EV_DATA, WT_EV_CLOSE or WT_EV_ACKED */
 	__u8 dir;       /* enum wt_dir */
 	__u8 flags;     /* WT_F_* */
-	__u8 pad[7];
+	__u8 pad[3];
+	/*
+	 * TCP bytes sent but not yet acknowledged by the client, right after a
+	 * SEND or at the server's CLOSE. Non-zero means the response is still on
+	 * its way to a slow reader: its end comes with WT_EV_ACKED or later.
+	 */
+	__u32 unacked;
 	__u8 data[WT_CAP];
-};
-
-/* The same record with the short copy: both share the leading fields. */
-struct wt_small_event {
-	__u64 ts_ns;
-	__u64 sk;
-	__u64 ino;
-	__u32 tgid;
-	__u32 tid;
-	__s32 len;
-	__u16 cap_len;
-	__u8 type;
-	__u8 dir;
-	__u8 flags;
-	__u8 pad[7];
-	__u8 data[WT_SMALL_CAP];
 };
 
 /*

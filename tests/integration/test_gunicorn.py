@@ -86,10 +86,11 @@ class GunicornBase:
     args = ()
     workers = 1
     unix = False
+    tracer_args = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.tracer = h.Tracer(trace=True)
+        cls.tracer = h.Tracer(*cls.tracer_args, trace=True)
         cls.sock = os.path.join(tempfile.mkdtemp(prefix="wt-sock-"), "g.sock") if cls.unix else None
         try:
             cls.server = h.gunicorn(cls.__name__, *cls.args, workers=cls.workers, unix=cls.sock)
@@ -173,6 +174,19 @@ class TestGevent(GunicornBase, unittest.TestCase):
         c.close()
         return {("GET", "/test/", "200"): 5, ("GET", "/test1/", "500"): 1, ("GET", "/nocontent", "204"): 1,
                 ("GET", "/big", "200"): 1}
+
+
+class TestSyncSyscallHooks(TestSync):
+    """The fallback capture path for kernels without the socket tracepoints."""
+    tracer_args = ("--hooks", "syscalls")
+
+
+class TestGthreadSyscallHooks(TestGthreadKeepAlive):
+    tracer_args = ("--hooks", "syscalls")
+
+
+class TestUnixSyscallHooks(TestUnixSocket):
+    tracer_args = ("--hooks", "syscalls")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,158 @@
+"""Which processes are traced, and how the daemon starts, fails and stops."""
+import os
+import signal
+import socket
+import subprocess
+import threading
+import unittest
+
+import harness as h
+
+
+def run_tracer(*args, timeout=30):
+    return subprocess.run([h.WSGITRACE] + list(args), capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+class TestProcesses(unittest.TestCase):
+    def test_already_running_server_is_found(self):
+        server = h.gunicorn("running-first", "-w", "2", workers=2)
+        self.addCleanup(server.cleanup)
+        tracer = h.Tracer()
+        self.addCleanup(tracer.cleanup)
+        for _ in range(7):
+            self.assertEqual(h.request(server.port, "/test/")[0], 200)
+        tracer.wait_counts({("GET", "/test/", "200"): 7})
+        # master + 2 workers
+        self.assertGreaterEqual(tracer.self_metric("wsgitrace_processes_traced"), 3)
+
+    def test_pid_mode_traces_only_that_server(self):
+        a = h.gunicorn("pid-a", "-w", "2", workers=2)
+        self.addCleanup(a.cleanup)
+        b = h.gunicorn("pid-b", "-w", "2", workers=2)
+        self.addCleanup(b.cleanup)
+        tracer = h.Tracer("--pid", str(a.pid), "--service-name", "shop")
+        self.addCleanup(tracer.cleanup)
+        for _ in range(3):
+            h.request(a.port, "/test/")
+            h.request(b.port, "/test/")
+            h.request(b.port, "/test1/")
+        tracer.wait_counts({("GET", "/test/", "200"): 3}, service="shop")
+        self.assertEqual(tracer.counts("flask_app"), {})
+
+    def test_connection_open_before_tracer_is_picked_up(self):
+        server = h.gunicorn("preexisting", "-w", "1", "-k", "gthread", "--threads", "2", "--keep-alive", "30",
+                            workers=1)
+        self.addCleanup(server.cleanup)
+        c = h.KeepAlive(server.port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.get("/test/")[0], 200)
+        tracer = h.Tracer()
+        self.addCleanup(tracer.cleanup)
+        for _ in range(3):
+            self.assertEqual(c.get("/test1/")[0], 500)
+        tracer.wait_counts({("GET", "/test1/", "500"): 3})
+
+    def test_recycled_workers_under_load(self):
+        """--max-requests replaces workers while 4 clients keep sending."""
+        tracer = h.Tracer()
+        self.addCleanup(tracer.cleanup)
+        server = h.gunicorn("recycle", "-w", "2", "--max-requests", "15", workers=2)
+        self.addCleanup(server.cleanup)
+        first = set(h.children(server.pid))
+        per_client, errors = 60, []
+
+        def client():
+            try:
+                for _ in range(per_client):
+                    st = h.request(server.port, "/test/")[0]
+                    if st != 200:
+                        errors.append(st)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertTrue(first - set(h.children(server.pid)), "no worker was recycled")
+        tracer.wait_counts({("GET", "/test/", "200"): 4 * per_client})
+
+    def test_new_server_and_restart(self):
+        tracer = h.Tracer()
+        self.addCleanup(tracer.cleanup)
+        s1 = h.gunicorn("restart-1", "-w", "2", workers=2)
+        for _ in range(4):
+            h.request(s1.port, "/test/")
+        tracer.wait_counts({("GET", "/test/", "200"): 4})
+        s1.cleanup()
+        # Counts never go back when processes exit; a new server adds to them.
+        s2 = h.gunicorn("restart-2", "-w", "3", workers=3)
+        self.addCleanup(s2.cleanup)
+        for _ in range(5):
+            h.request(s2.port, "/test/")
+        tracer.wait_counts({("GET", "/test/", "200"): 9})
+
+
+class TestDaemon(unittest.TestCase):
+    def test_sigterm_and_sigint_detach_cleanly(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            tracer = h.Tracer()
+            self.addCleanup(tracer.cleanup)
+            tracer.p.send_signal(sig)
+            self.assertEqual(tracer.p.wait(10), 0)
+            self.assertIn("detached", tracer.output())
+
+    def test_help_and_version(self):
+        r = run_tracer("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--listen", r.stdout)
+        self.assertIn("EXAMPLES", r.stdout)
+        r = run_tracer("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^wsgitrace \d+\.\d+\.\d+")
+
+    def test_bad_flags_are_refused_clearly(self):
+        cases = [
+            (["--bogus"], "unrecognized option"),
+            (["--pid", "abc"], "--pid must be a whole number"),
+            (["--pid", "0"], "--pid must be a whole number"),
+            (["--buckets", "0.1,0.01"], "--buckets"),
+            (["--buckets", "x"], "--buckets"),
+            (["--hooks", "kprobes"], "--hooks must be auto, sockets or syscalls"),
+            (["--listen", "127.0.0.1:99999"], "port"),
+            (["--listen", "nonsense"], "listen"),
+            (["--ringbuf-mb", "3"], "power of two"),
+            (["extra"], "unexpected argument"),
+        ]
+        for args, msg in cases:
+            r = run_tracer(*args)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertIn(msg, r.stderr, (args, r.stderr))
+
+    def test_missing_pid(self):
+        r = run_tracer("--pid", "999999999", "--listen", "127.0.0.1:%d" % h.free_port())
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such process", r.stderr)
+
+    def test_port_taken(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        self.addCleanup(s.close)
+        r = run_tracer("--listen", "127.0.0.1:%d" % s.getsockname()[1])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("in use", r.stderr)
+
+    def test_not_root(self):
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", h.WSGITRACE,
+                            "--listen", "127.0.0.1:%d" % h.free_port()], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("needs root", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
