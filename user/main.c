@@ -355,6 +355,7 @@ static int render(struct strbuf *out, void *ctx)
 	st.conns_expired = cs->conns_expired;
 	st.procs_traced = proctab_count(a->procs);
 	st.scrapes = a->scrapes;
+	st.relayed_connections = ks[WT_KS_RELAYED];
 	st.version = WT_VERSION;
 	st.revision = WT_GIT_REV;
 	st.hook = capture_hooks_name(a->cap);

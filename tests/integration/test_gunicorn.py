@@ -2,84 +2,10 @@
 import os
 import socket
 import tempfile
-import time
 import unittest
 
 import harness as h
-
-SLEEP_MS = 150
-BODY = b"b" * 100_000
-
-
-def expect_100_continue(port=None, unix=None):
-    """POST with Expect: 100-continue: the body goes only after the interim 100."""
-    s = socket.socket(socket.AF_UNIX) if unix else socket.socket()
-    s.settimeout(30)
-    s.connect(unix or ("127.0.0.1", port))
-    s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n"
-              b"Content-Length: %d\r\n\r\n" % len(BODY))
-    first = s.recv(4096)
-    assert first.startswith(b"HTTP/1.1 100"), first
-    s.sendall(BODY)
-    data = first.split(b"\r\n\r\n", 1)[1]
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        data += c
-    s.close()
-    assert data.startswith(b"HTTP/1.1 200"), data[:100]
-
-
-def workload(port=None, unix=None):
-    """The seed article's requests and more; returns the exact counts expected."""
-    r = lambda path, **kw: h.request(port, path, unix=unix, **kw)
-    exp = {}
-
-    def want(method, route, status, n=1):
-        exp[(method, route, str(status))] = exp.get((method, route, str(status)), 0) + n
-
-    for _ in range(4):
-        assert r("/test/")[0] == 200
-    assert r("/test/?q=1&x=2")[0] == 200
-    want("GET", "/test/", 200, 5)
-    for _ in range(2):
-        st, body = r("/test1/")
-        assert st == 500 and body == b"division by zero", (st, body)
-    want("GET", "/test1/", 500, 2)
-    for _ in range(2):
-        assert r("/does-not-exist")[0] == 404
-    want("GET", "/does-not-exist", 404, 2)
-    for _ in range(2):
-        assert r("/test")[0] == 308
-    want("GET", "/test", 308, 2)
-    for _ in range(2):
-        st, body = r("/echo", method="POST", body=BODY)
-        assert st == 200 and body == b"got 100000", (st, body)
-    want("POST", "/echo", 200, 2)
-    for _ in range(2):
-        assert r("/sleep/%d" % SLEEP_MS)[0] == 200
-    want("GET", "/sleep/{id}", 200, 2)
-    st, body = r("/big")
-    assert st == 200 and len(body) == 1 << 20
-    want("GET", "/big", 200)
-    for _ in range(2):
-        st, body = r("/stream")
-        assert st == 200 and b"chunk-4" in body
-    want("GET", "/stream", 200, 2)
-    st, body = r("/file")
-    assert st == 200 and len(body) == 256 * 1024
-    want("GET", "/file", 200)
-    assert r("/test/", method="HEAD")[0] == 200
-    want("HEAD", "/test/", 200)
-    assert r("/nocontent")[0] == 204
-    want("GET", "/nocontent", 204)
-    assert r("/test/", method="BREW")[0] == 405
-    want("_OTHER", "/test/", 405)
-    expect_100_continue(port, unix)
-    want("POST", "/echo", 200)
-    return exp
-
+from workload import BODY, check_sleep_latency, merge, workload
 
 class GunicornBase:
     """Each subclass starts one gunicorn mode; the same checks run on all."""
@@ -104,17 +30,9 @@ class GunicornBase:
         cls.tracer.cleanup()
 
     def test_counts_and_latency(self):
-        exp = workload(self.server.port, unix=self.sock)
-        extra = self.extra_workload()
-        for k, v in extra.items():
-            exp[k] = exp.get(k, 0) + v
+        exp = merge(workload(self.server.port, unix=self.sock), self.extra_workload())
         self.tracer.wait_counts(exp)
-        # Sleeping route: wsgitrace's latency is the sleep plus the app's own time.
-        sleeps = [t for t in self.tracer.traces() if t["path"] == "/sleep/%d" % SLEEP_MS]
-        self.assertEqual(len(sleeps), 2, sleeps)
-        for t in sleeps:
-            self.assertGreaterEqual(t["duration_seconds"], SLEEP_MS / 1000.0)
-            self.assertLess(t["duration_seconds"], SLEEP_MS / 1000.0 + 0.025, t)
+        check_sleep_latency(self, self.tracer)
         # Every request came from a worker, never from the master.
         pids = {t["pid"] for t in self.tracer.traces()}
         self.assertNotIn(self.server.pid, pids)

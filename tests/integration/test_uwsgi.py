@@ -1,0 +1,250 @@
+"""uWSGI in every way it is deployed, nginx in front included: each request once."""
+import os
+import tempfile
+import threading
+import unittest
+
+import harness as h
+from workload import check_sleep_latency, merge, workload
+
+NGINX = "/usr/sbin/nginx"
+
+
+class Nginx(h.Proc):
+    """A real nginx on a free port in front of `upstream` ("uwsgi_pass ..." or "proxy_pass ...")."""
+
+    def __init__(self, directive):
+        self.port = h.free_port()
+        tmp = tempfile.mkdtemp(prefix="wt-nginx-")
+        params = "include /etc/nginx/uwsgi_params;" if directive.startswith("uwsgi_pass") else \
+            "proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_buffering off;"
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""
+user root;
+daemon off;
+worker_processes 1;
+pid %(t)s/nginx.pid;
+error_log %(t)s/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %(t)s/body;
+    proxy_temp_path %(t)s/proxy;
+    uwsgi_temp_path %(t)s/uwsgi;
+    fastcgi_temp_path %(t)s/fastcgi;
+    scgi_temp_path %(t)s/scgi;
+    client_max_body_size 10m;
+    upstream app { server %(up)s; keepalive 4; }
+    server {
+        listen 127.0.0.1:%(port)d;
+        location / { %(params)s %(directive)s; }
+    }
+}
+""" % {"t": tmp, "port": self.port, "params": params, "directive": directive.replace("UP", "app"),
+       "up": directive.split(None, 1)[1].replace("http://", "")})
+        super().__init__([NGINX, "-c", conf, "-e", os.path.join(tmp, "error.log")], "nginx", cwd=tmp)
+        try:
+            h.wait_for(lambda: h.port_open(self.port) or not self.alive(), what="nginx")
+            if not self.alive():
+                raise AssertionError("nginx exited: %s" % self.output())
+        except Exception:
+            self.cleanup()
+            raise
+
+
+class UwsgiBase:
+    """Starts wsgitrace, then the deployment; runs the common workload through `port`."""
+    expect100 = False
+
+    def setUp(self):
+        self.tracer = h.Tracer(trace=True)
+        self.addCleanup(self.tracer.cleanup)
+        self.tmp = tempfile.mkdtemp(prefix="wt-uwsgi-")
+        self.start()
+
+    def run_workload(self, port=None, unix=None):
+        exp = workload(port, unix=unix, expect100=self.expect100)
+        self.tracer.wait_counts(exp)
+        check_sleep_latency(self, self.tracer)
+        self.assertEqual(self.tracer.self_metric("wsgitrace_uwsgi_parse_errors_total"), 0)
+        self.assertEqual(self.tracer.self_metric("wsgitrace_http_parse_errors_total"), 0)
+        self.assertEqual(self.tracer.self_metric("wsgitrace_events_lost_total"), 0)
+        return exp
+
+
+class TestHttpSocket(UwsgiBase, unittest.TestCase):
+    def start(self):
+        self.port = h.free_port()
+        self.server = h.uwsgi("uwsgi-http-socket", "--http-socket", "127.0.0.1:%d" % self.port,
+                              "--processes", "2", port=self.port, workers=2)
+        self.addCleanup(self.server.cleanup)
+
+    def test_workload(self):
+        self.run_workload(self.port)
+        protos = {t["proto"] for t in self.tracer.traces()}
+        self.assertEqual(protos, {"http"})
+
+
+class TestHttpSocketThreads(TestHttpSocket):
+    def start(self):
+        self.port = h.free_port()
+        self.server = h.uwsgi("uwsgi-threads", "--http-socket", "127.0.0.1:%d" % self.port,
+                              "--processes", "2", "--threads", "4", port=self.port, workers=2)
+        self.addCleanup(self.server.cleanup)
+
+    def test_concurrent_clients(self):
+        errors = []
+
+        def client():
+            for _ in range(25):
+                if h.request(self.port, "/test/")[0] != 200:
+                    errors.append(1)
+
+        ts = [threading.Thread(target=client) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(errors, [])
+        self.tracer.wait_counts({("GET", "/test/", "200"): 100})
+
+
+class TestHttp11KeepAlive(UwsgiBase, unittest.TestCase):
+    def start(self):
+        self.port = h.free_port()
+        self.server = h.uwsgi("uwsgi-http11", "--http11-socket", "127.0.0.1:%d" % self.port,
+                              "--processes", "2", port=self.port, workers=2)
+        self.addCleanup(self.server.cleanup)
+
+    def test_keepalive_connections(self):
+        exp = {}
+        for _ in range(3):
+            c = h.KeepAlive(self.port)
+            for _ in range(4):
+                self.assertEqual(c.get("/test/")[0], 200)
+            self.assertEqual(c.get("/test1/")[0], 500)
+            self.assertEqual(c.get("/echo", method="POST", body=b"x" * 5000)[0], 200)
+            c.close()
+        exp = {("GET", "/test/", "200"): 12, ("GET", "/test1/", "500"): 3, ("POST", "/echo", "200"): 3}
+        self.tracer.wait_counts(exp)
+
+
+class TestBehindNginxUwsgiTcp(UwsgiBase, unittest.TestCase):
+    def start(self):
+        up = h.free_port()
+        self.server = h.uwsgi("uwsgi-socket", "--socket", "127.0.0.1:%d" % up, "--processes", "2",
+                              port=up, workers=2)
+        self.addCleanup(self.server.cleanup)
+        self.nginx = Nginx("uwsgi_pass 127.0.0.1:%d" % up)
+        self.addCleanup(self.nginx.cleanup)
+
+    def test_workload(self):
+        self.run_workload(self.nginx.port)
+        self.assertEqual({t["proto"] for t in self.tracer.traces()}, {"uwsgi"})
+        # nginx is not traced: every request was counted at a uWSGI worker.
+        self.assertEqual({t["pid"] for t in self.tracer.traces()} & {self.nginx.pid}, set())
+
+
+class TestBehindNginxUwsgiUnix(TestBehindNginxUwsgiTcp):
+    def start(self):
+        sock = os.path.join(self.tmp, "u.sock")
+        self.server = h.Server([h.UWSGI, "--plugin", "python3", "--module", "flask_app:app", "--master",
+                                "--disable-logging", "--die-on-term", "--socket", sock, "--chmod-socket=666",
+                                "--processes", "2"], "uwsgi-unix", unix=sock, workers=2)
+        self.addCleanup(self.server.cleanup)
+        self.nginx = Nginx("uwsgi_pass unix:%s" % sock)
+        self.addCleanup(self.nginx.cleanup)
+
+
+class TestHttpRouter(UwsgiBase, unittest.TestCase):
+    """--http: a router process relays to the workers over uwsgi; counted once, at the router."""
+
+    def start(self):
+        self.port = h.free_port()
+        self.server = h.Server([h.UWSGI, "--plugin", "python3,http", "--module", "flask_app:app", "--master",
+                                "--disable-logging", "--die-on-term", "--http", "127.0.0.1:%d" % self.port,
+                                "--processes", "2"], "uwsgi-router", port=self.port, workers=3)
+        self.addCleanup(self.server.cleanup)
+
+    def test_workload(self):
+        self.run_workload(self.port)
+        traces = self.tracer.traces()
+        self.assertEqual({t["proto"] for t in traces}, {"http"})
+        # One process (the router) saw every request.
+        self.assertEqual(len({t["pid"] for t in traces}), 1)
+        self.assertGreater(self.tracer.self_metric("wsgitrace_relayed_connections_total"), 0)
+
+
+class TestGunicornBehindNginx(UwsgiBase, unittest.TestCase):
+    def start(self):
+        self.server = h.gunicorn("gunicorn-nginx", "-w", "2", workers=2)
+        self.addCleanup(self.server.cleanup)
+        self.nginx = Nginx("proxy_pass http://127.0.0.1:%d" % self.server.port)
+        self.addCleanup(self.nginx.cleanup)
+
+    def test_workload(self):
+        self.run_workload(self.nginx.port)
+        self.assertEqual({t["proto"] for t in self.tracer.traces()}, {"http"})
+
+
+class TestGunicornBehindNginxUnix(TestGunicornBehindNginx):
+    def start(self):
+        sock = os.path.join(self.tmp, "g.sock")
+        self.server = h.gunicorn("gunicorn-nginx-unix", "-w", "2", workers=2, unix=sock)
+        self.addCleanup(self.server.cleanup)
+        self.nginx = Nginx("proxy_pass http://unix:%s" % sock)
+        self.addCleanup(self.nginx.cleanup)
+
+
+class TestWorkerLifecycle(UwsgiBase, unittest.TestCase):
+    def start(self):
+        pass
+
+    def test_max_requests_respawn_under_load(self):
+        port = h.free_port()
+        server = h.uwsgi("uwsgi-respawn", "--http-socket", "127.0.0.1:%d" % port, "--processes", "2",
+                         "--max-requests", "10", "--min-worker-lifetime", "0", port=port, workers=2)
+        self.addCleanup(server.cleanup)
+        first = set(h.children(server.pid))
+        errors = []
+
+        def client():
+            for _ in range(40):
+                try:
+                    if h.request(port, "/test/")[0] != 200:
+                        errors.append(1)
+                except OSError as e:
+                    errors.append(repr(e))
+
+        ts = [threading.Thread(target=client) for _ in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertTrue(first - set(h.children(server.pid)), "no worker was respawned")
+        self.tracer.wait_counts({("GET", "/test/", "200"): 120})
+
+    def test_lazy_apps(self):
+        port = h.free_port()
+        server = h.uwsgi("uwsgi-lazy", "--http-socket", "127.0.0.1:%d" % port, "--processes", "2",
+                         "--lazy-apps", port=port, workers=2)
+        self.addCleanup(server.cleanup)
+        exp = workload(port, expect100=False)
+        self.tracer.wait_counts(exp)
+
+    def test_already_running_uwsgi(self):
+        port = h.free_port()
+        server = h.uwsgi("uwsgi-first", "--http-socket", "127.0.0.1:%d" % port, "--processes", "2",
+                         port=port, workers=2)
+        self.addCleanup(server.cleanup)
+        tracer = h.Tracer(name="wsgitrace-late")
+        self.addCleanup(tracer.cleanup)
+        for _ in range(6):
+            h.request(port, "/test1/")
+        tracer.wait_counts({("GET", "/test1/", "500"): 6})
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,97 @@
+"""The requests every deployment is tested with, and the counts they must give."""
+import socket
+
+import harness as h
+
+SLEEP_MS = 150
+BODY = b"b" * 100_000
+
+
+def expect_100_continue(port=None, unix=None):
+    """POST with Expect: 100-continue: the body goes only after the interim 100."""
+    s = socket.socket(socket.AF_UNIX) if unix else socket.socket()
+    s.settimeout(30)
+    s.connect(unix or ("127.0.0.1", port))
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(BODY))
+    first = s.recv(4096)
+    assert first.startswith(b"HTTP/1.1 100"), first
+    s.sendall(BODY)
+    data = first.split(b"\r\n\r\n", 1)[1]
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        data += c
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200"), data[:100]
+
+
+def workload(port=None, unix=None, expect100=True):
+    """The seed article's requests and more; returns the exact counts expected."""
+    r = lambda path, **kw: h.request(port, path, unix=unix, **kw)
+    exp = {}
+
+    def want(method, route, status, n=1):
+        exp[(method, route, str(status))] = exp.get((method, route, str(status)), 0) + n
+
+    for _ in range(4):
+        assert r("/test/")[0] == 200
+    assert r("/test/?q=1&x=2")[0] == 200
+    want("GET", "/test/", 200, 5)
+    for _ in range(2):
+        st, body = r("/test1/")
+        assert st == 500 and body == b"division by zero", (st, body)
+    want("GET", "/test1/", 500, 2)
+    for _ in range(2):
+        assert r("/does-not-exist")[0] == 404
+    want("GET", "/does-not-exist", 404, 2)
+    for _ in range(2):
+        assert r("/test")[0] == 308
+    want("GET", "/test", 308, 2)
+    for _ in range(2):
+        st, body = r("/echo", method="POST", body=BODY)
+        assert st == 200 and body == b"got 100000", (st, body)
+    want("POST", "/echo", 200, 2)
+    for _ in range(2):
+        assert r("/sleep/%d" % SLEEP_MS)[0] == 200
+    want("GET", "/sleep/{id}", 200, 2)
+    st, body = r("/big")
+    assert st == 200 and len(body) == 1 << 20
+    want("GET", "/big", 200)
+    for _ in range(2):
+        st, body = r("/stream")
+        assert st == 200 and b"chunk-4" in body
+    want("GET", "/stream", 200, 2)
+    st, body = r("/file")
+    assert st == 200 and len(body) == 256 * 1024
+    want("GET", "/file", 200)
+    assert r("/test/", method="HEAD")[0] == 200
+    want("HEAD", "/test/", 200)
+    assert r("/nocontent")[0] == 204
+    want("GET", "/nocontent", 204)
+    assert r("/test/", method="BREW")[0] == 405
+    want("_OTHER", "/test/", 405)
+    if expect100:
+        expect_100_continue(port, unix)
+        want("POST", "/echo", 200)
+    return exp
+
+
+def check_sleep_latency(test, tracer, n=2):
+    """The sleeping route's latency is the sleep plus the app's own little time."""
+    sleeps = [t for t in tracer.traces() if t["path"] == "/sleep/%d" % SLEEP_MS]
+    test.assertEqual(len(sleeps), n, sleeps)
+    for t in sleeps:
+        test.assertGreaterEqual(t["duration_seconds"], SLEEP_MS / 1000.0)
+        test.assertLess(t["duration_seconds"], SLEEP_MS / 1000.0 + 0.025, t)
+
+
+def merge(a, b):
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0) + v
+    return out
+
+
+

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MIT
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agg.h"
+
+static void test_parse_ok(void **state)
+{
+	double b[AGG_MAX_BUCKETS];
+	char err[256];
+	size_t n = 0;
+
+	assert_int_equal(agg_parse_buckets("0.001,0.01,0.1", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_true(b[0] == 0.001 && b[1] == 0.01 && b[2] == 0.1);
+	assert_int_equal(agg_parse_buckets(" 0.5 , 1,\t2.5 ", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_true(b[2] == 2.5);
+	assert_int_equal(agg_parse_buckets("1e-3,10,+Inf", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_true(b[0] == 0.001);
+	assert_int_equal(agg_parse_buckets("5", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+}
+
+static void parse_err(const char *spec, const char *want)
+{
+	double b[AGG_MAX_BUCKETS];
+	char err[256] = "";
+	size_t n = 99;
+
+	assert_int_equal(agg_parse_buckets(spec, b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), -1);
+	assert_int_equal(n, 99);
+	if (!strstr(err, want))
+		fail_msg("spec \"%s\": error \"%s\" does not contain \"%s\"", spec, err, want);
+}
+
+static void test_parse_errors(void **state)
+{
+	char many[1024] = "";
+	int i;
+
+	parse_err("", "empty bucket specification");
+	parse_err("   ", "empty bucket specification");
+	parse_err("0.1,,1", "empty value at position 2");
+	parse_err("0.1,1,", "empty value at position 3");
+	parse_err("0.1,abc", "bucket bound 2 (\"abc\") is not a number");
+	parse_err("0.1,1s", "(\"1s\") is not a number");
+	parse_err("0.1,0.05", "bound 2 (0.05) is not greater than bound 1 (0.1)");
+	parse_err("0.1,0.1", "strictly increasing");
+	parse_err("-1,1", "out of range");
+	parse_err("0,1", "out of range");
+	parse_err("nan", "not a finite number");
+	parse_err("+Inf", "not a finite number");
+	parse_err("1,+Inf,2", "not a finite number");
+	parse_err("1e-12", "out of range");
+	parse_err("1e-400", "too small");
+	parse_err("1e300", "out of range");
+	parse_err("0.0000000011,0.0000000012", "less than 1 ns apart");
+	for (i = 1; i <= AGG_MAX_BUCKETS + 1; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s%d", i > 1 ? "," : "", i);
+	parse_err(many, "too many bucket bounds");
+	{
+		double b[4];
+		char err[128];
+		size_t n;
+
+		assert_int_equal(agg_parse_buckets("1,2,3,4,5", b, 4, &n, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "at most 4"));
+	}
+}
+
+static void test_defaults(void **state)
+{
+	char err[256];
+	struct agg *a = agg_new(NULL, 0, 10, err, sizeof(err));
+	const double *b;
+	size_t n;
+
+	assert_non_null(a);
+	b = agg_bounds(a, &n);
+	assert_int_equal(n, agg_default_nbuckets);
+	assert_true(b[0] <= 0.0001);        /* resolves sub-millisecond */
+	assert_true(b[n - 1] >= 10);        /* and multi-second */
+	assert_int_equal(agg_validate_buckets(agg_default_buckets, agg_default_nbuckets, err, sizeof(err)), 0);
+	agg_free(a);
+	assert_null(agg_new((double[]){1, 0.5}, 2, 10, err, sizeof(err)));
+	assert_non_null(strstr(err, "strictly increasing"));
+	assert_null(agg_new(NULL, 0, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "at least 1"));
+}
+
+static struct agg_series *find(struct agg *a, const char *route, int status)
+{
+	struct agg_series *const *l;
+	size_t n = agg_list(a, &l), i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(l[i]->route, route) == 0 && l[i]->status == status)
+			return l[i];
+	return NULL;
+}
+
+static void test_buckets_le(void **state)
+{
+	char err[128];
+	struct agg *a = agg_new((double[]){0.001, 0.01, 0.1}, 3, 10, err, sizeof(err));
+	struct agg_series *s;
+
+	assert_non_null(a);
+	agg_observe(a, "app", "GET", "/", 200, 0);          /* <= 1 ms */
+	agg_observe(a, "app", "GET", "/", 200, 1000000);    /* exactly 1 ms: le="0.001" */
+	agg_observe(a, "app", "GET", "/", 200, 1000001);    /* just above */
+	agg_observe(a, "app", "GET", "/", 200, 100000000);  /* exactly 0.1 */
+	agg_observe(a, "app", "GET", "/", 200, 5000000000); /* 5 s: +Inf */
+	s = find(a, "/", 200);
+	assert_non_null(s);
+	assert_int_equal(s->buckets[0], 2);
+	assert_int_equal(s->buckets[1], 1);
+	assert_int_equal(s->buckets[2], 1);
+	assert_int_equal(s->buckets[3], 1);
+	assert_int_equal(s->count, 5);
+	assert_true(agg_series_sum(s) == 5.102000001);
+	assert_int_equal(agg_series_active(a), 1);
+	assert_int_equal(agg_series_dropped(a), 0);
+	agg_free(a);
+}
+
+static void test_keys_and_order(void **state)
+{
+	char err[128];
+	struct agg *a = agg_new(NULL, 0, 100, err, sizeof(err));
+	struct agg_series *const *l;
+	size_t n;
+
+	agg_observe(a, "web", "POST", "/b", 201, 10);
+	agg_observe(a, "api", "GET", "/b", 200, 10);
+	agg_observe(a, "api", "GET", "/a", 500, 10);
+	agg_observe(a, "api", "GET", "/a", 200, 10);
+	agg_observe(a, "api", "DELETE", "/a", 200, 10);
+	agg_observe(a, "api", "GET", "/a", 200, 10);
+	agg_observe(a, NULL, NULL, NULL, 404, 10);
+	n = agg_list(a, &l);
+	assert_int_equal(n, 6);
+	assert_int_equal(agg_series_active(a), 6);
+	assert_string_equal(l[0]->service, "");
+	assert_string_equal(l[0]->method, "_OTHER");
+	assert_string_equal(l[0]->route, "/");
+	assert_string_equal(l[1]->method, "DELETE");
+	assert_string_equal(l[2]->method, "GET");
+	assert_int_equal(l[2]->status, 200);
+	assert_int_equal(l[2]->count, 2);
+	assert_int_equal(l[3]->status, 500);
+	assert_string_equal(l[4]->route, "/b");
+	assert_string_equal(l[5]->service, "web");
+	agg_free(a);
+}
+
+static void test_overflow(void **state)
+{
+	char err[128], route[32];
+	struct agg *a = agg_new((double[]){1}, 1, 3, err, sizeof(err));
+	struct agg_series *const *l;
+	size_t n;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(route, sizeof(route), "/r%d", i);
+		assert_int_equal(agg_observe(a, "app", "GET", route, 200, 1000), 0);
+	}
+	assert_int_equal(agg_series_active(a), 3);
+	/* New series beyond the limit: into _overflow, counted. */
+	assert_int_equal(agg_observe(a, "app", "GET", "/r3", 200, 2000000000), 1);
+	assert_int_equal(agg_observe(a, "other", "PUT", "/r4", 503, 1000), 1);
+	/* Existing series still get their own observations. */
+	assert_int_equal(agg_observe(a, "app", "GET", "/r1", 200, 1000), 0);
+	assert_int_equal(agg_series_dropped(a), 2);
+	assert_int_equal(agg_series_active(a), 4);
+	n = agg_list(a, &l);
+	assert_int_equal(n, 4);
+	assert_string_equal(l[3]->route, AGG_OVERFLOW_ROUTE);
+	assert_string_equal(l[3]->service, AGG_OVERFLOW_SERVICE);
+	assert_string_equal(l[3]->method, "_OTHER");
+	assert_int_equal(l[3]->status, 0);
+	assert_int_equal(l[3]->count, 2);
+	assert_int_equal(l[3]->buckets[0], 1);
+	assert_int_equal(l[3]->buckets[1], 1);
+	assert_int_equal(l[1]->count, 2);
+	agg_free(a);
+}
+
+static void test_request(void **state)
+{
+	char err[128];
+	struct agg *a = agg_new(NULL, 0, 100, err, sizeof(err));
+	struct wt_request rq = {.start_ns = 1000, .end_ns = 2000, .status = 200, .method = "GET",
+				.path = "/users/42?x=1", .path_len = 13};
+	struct agg_series *s;
+
+	agg_observe_request(a, "app", &rq, 1);
+	rq.path = "/users/43";
+	rq.path_len = 9;
+	agg_observe_request(a, "app", &rq, 1);
+	rq.start_ns = 5000; /* clock went backwards: 0, not 2^64 */
+	agg_observe_request(a, "app", &rq, 1);
+	s = find(a, "/users/{id}", 200);
+	assert_non_null(s);
+	assert_int_equal(s->count, 3);
+	assert_int_equal(s->sum_ns, 2000);
+	rq.path = NULL;
+	rq.path_len = 0;
+	agg_observe_request(a, "app", &rq, 0);
+	assert_non_null(find(a, "/", 200));
+	agg_free(a);
+}
+
+static void test_many_series_and_sum(void **state)
+{
+	char err[128], route[32];
+	struct agg *a = agg_new(NULL, 0, 20000, err, sizeof(err));
+	struct agg_series *s;
+	int i, r;
+
+	for (r = 0; r < 3; r++)
+		for (i = 0; i < 15000; i++) {
+			snprintf(route, sizeof(route), "/r/%d", i);
+			agg_observe(a, "app", "GET", route, 200, 1000);
+		}
+	assert_int_equal(agg_series_active(a), 15000);
+	s = find(a, "/r/14999", 200);
+	assert_non_null(s);
+	assert_int_equal(s->count, 3);
+	/* The exact ns sum survives wrapping past 2^64 ns. */
+	agg_observe(a, "app", "GET", "/big", 200, UINT64_MAX - 10);
+	agg_observe(a, "app", "GET", "/big", 200, 1000000000);
+	s = find(a, "/big", 200);
+	assert_true(agg_series_sum(s) > 1.8e10 && agg_series_sum(s) < 1.9e10);
+	assert_int_equal(s->buckets[agg_default_nbuckets], 1);
+	agg_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_ok),      cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_buckets_le),
+		cmocka_unit_test(test_keys_and_order), cmocka_unit_test(test_overflow),
+		cmocka_unit_test(test_request),       cmocka_unit_test(test_many_series_and_sum),
+	};
+
+	return cmocka_run_group_tests_name("agg", tests, NULL, NULL);
+}

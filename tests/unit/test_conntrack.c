@@ -1,0 +1,895 @@
+// SPDX-License-Identifier: MIT
+/*
+ * conntrack: event sequences as the servers produce them
+ * (/work/shared/notes/wsgi-syscalls.md), with the exact records expected.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "conntrack.h"
+
+#define MS 1000000ULL
+
+struct rec {
+	struct wt_request rq;
+	char method[16];
+	char path[WT_PATH_MAX + 1];
+};
+
+static struct rec recs[64];
+static int nrec;
+static struct conntrack *ct;
+
+static void on_request(const struct wt_request *rq, void *ctx)
+{
+	struct rec *r;
+
+	assert_true(nrec < 64);
+	r = &recs[nrec++];
+	r->rq = *rq;
+	snprintf(r->method, sizeof(r->method), "%s", rq->method);
+	assert_true(rq->path_len <= WT_PATH_MAX);
+	memcpy(r->path, rq->path, rq->path_len);
+	r->path[rq->path_len] = 0;
+	r->rq.path = r->path;
+	r->rq.method = r->method;
+}
+
+static struct conntrack_opts opts = {
+	.max_conns = 1024,
+	.max_pending = 8,
+	.unix_grace_ns = 100 * MS,
+	.idle_timeout_ns = 60000 * MS,
+};
+
+static int setup(void **state)
+{
+	nrec = 0;
+	memset(recs, 0, sizeof(recs));
+	ct = conntrack_new(&opts, on_request, NULL);
+	return ct ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	conntrack_free(ct);
+	ct = NULL;
+	return 0;
+}
+
+/* Current ino per sk, so tests can reuse an sk with a new socket. */
+static uint64_t cur_ino = 1000;
+static uint8_t cur_flags;
+static uint32_t cur_tgid = 5582;
+
+/* One record: `data` holds the first `dlen` bytes of a call that moved `len`. */
+static uint32_t cur_unacked;
+
+static void ev_full(uint8_t type, uint8_t dir, uint64_t sk, uint64_t ts, uint32_t tid,
+		    const void *data, size_t dlen, int32_t len, uint8_t flags)
+{
+	struct wt_data_event *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	e->unacked = cur_unacked;
+	e->ts_ns = ts;
+	e->sk = sk;
+	e->ino = cur_ino;
+	e->tgid = cur_tgid;
+	e->tid = tid;
+	e->len = len;
+	e->type = type;
+	e->dir = dir;
+	e->flags = flags | cur_flags;
+	if (dlen > WT_CAP)
+		dlen = WT_CAP;
+	if (dlen > (size_t)len)
+		dlen = (size_t)len;
+	if (!(e->flags & WT_F_NODATA) && data) {
+		e->cap_len = (uint16_t)dlen;
+		memcpy(e->data, data, dlen);
+	}
+	conntrack_event(ct, e);
+	free(e);
+}
+
+static void rx(uint64_t sk, uint64_t ts, uint32_t tid, const char *s)
+{
+	ev_full(WT_EV_DATA, WT_DIR_RECV, sk, ts, tid, s, strlen(s), (int32_t)strlen(s), 0);
+}
+
+static void rxn(uint64_t sk, uint64_t ts, uint32_t tid, const void *s, size_t n)
+{
+	ev_full(WT_EV_DATA, WT_DIR_RECV, sk, ts, tid, s, n, (int32_t)n, 0);
+}
+
+static void tx(uint64_t sk, uint64_t ts, uint32_t tid, const char *s)
+{
+	ev_full(WT_EV_DATA, WT_DIR_SEND, sk, ts, tid, s, strlen(s), (int32_t)strlen(s), 0);
+}
+
+/* A call of `len` bytes whose bytes past `s` were not captured. */
+static void tx_part(uint64_t sk, uint64_t ts, const char *s, int32_t len)
+{
+	ev_full(WT_EV_DATA, WT_DIR_SEND, sk, ts, 1, s, strlen(s), len, 0);
+}
+
+static void rx_part(uint64_t sk, uint64_t ts, const char *s, int32_t len)
+{
+	ev_full(WT_EV_DATA, WT_DIR_RECV, sk, ts, 1, s, strlen(s), len, 0);
+}
+
+static void tx_body(uint64_t sk, uint64_t ts, int32_t len)
+{
+	static char junk[WT_CAP];
+
+	memset(junk, 'x', sizeof(junk));
+	ev_full(WT_EV_DATA, WT_DIR_SEND, sk, ts, 1, junk, sizeof(junk), len, 0);
+}
+
+static void tx_sendfile(uint64_t sk, uint64_t ts, int32_t len)
+{
+	ev_full(WT_EV_DATA, WT_DIR_SEND, sk, ts, 1, NULL, 0, len, WT_F_NODATA);
+}
+
+static void close_ev(uint64_t sk, uint64_t ts)
+{
+	ev_full(WT_EV_CLOSE, 0, sk, ts, 1, NULL, 0, 0, 0);
+}
+
+static void expect(int i, const char *method, const char *path, int status, uint64_t start,
+		   uint64_t end, uint32_t flags)
+{
+	assert_true(i < nrec);
+	assert_string_equal(recs[i].method, method);
+	assert_string_equal(recs[i].path, path);
+	assert_int_equal(recs[i].rq.status, status);
+	assert_int_equal(recs[i].rq.start_ns, start);
+	assert_int_equal(recs[i].rq.end_ns, end);
+	assert_int_equal(recs[i].rq.flags, flags);
+}
+
+static const struct conntrack_stats *st(void)
+{
+	return conntrack_stats(ct);
+}
+
+#define GET_TEST "GET /test/ HTTP/1.1\r\nHost: localhost:18001\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n"
+#define HDR_GUNICORN_4 \
+	"HTTP/1.1 200 OK\r\nServer: gunicorn\r\nDate: Thu, 05 Nov 2026 14:18:02 GMT\r\n" \
+	"Connection: close\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 4\r\n\r\n"
+
+/* (a) gunicorn sync: recvfrom; sendto hdr; sendto body; close. */
+static void test_gunicorn_sync(void **state)
+{
+	rx(9, 100, 5582, GET_TEST);
+	tx(9, 200, 5582, HDR_GUNICORN_4);
+	assert_int_equal(nrec, 0);
+	tx(9, 300, 5582, "rest");
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/test/", 200, 100, 300, 0);
+	assert_int_equal(recs[0].rq.req_bytes, strlen(GET_TEST));
+	assert_int_equal(recs[0].rq.resp_bytes, strlen(HDR_GUNICORN_4) + 4);
+	assert_int_equal(recs[0].rq.tid, 5582);
+	assert_int_equal(recs[0].rq.tgid, 5582);
+	assert_int_equal(recs[0].rq.sk, 9);
+	assert_int_equal(recs[0].rq.proto, WT_PROTO_HTTP);
+	assert_int_equal(st()->conns_active, 1);
+	close_ev(9, 400);
+	assert_int_equal(nrec, 1);
+	assert_int_equal(st()->conns_active, 0);
+	assert_int_equal(st()->conns_total, 1);
+	assert_int_equal(st()->requests, 1);
+	assert_int_equal(st()->unanswered, 0);
+	assert_int_equal(st()->events, 4);
+}
+
+/* (b) gthread keep-alive: two requests on one connection, pool threads differ,
+ * the main thread closes. */
+static void test_gthread_keepalive(void **state)
+{
+	rx(11, 100, 10641, GET_TEST);
+	tx(11, 110, 10641, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n");
+	tx(11, 120, 10641, "rest");
+	rx(11, 3000, 10642, "GET /test1/ HTTP/1.1\r\nHost: x\r\n\r\n");
+	tx(11, 3100, 10642, "HTTP/1.1 500 INTERNAL SERVER ERROR\r\nContent-Length: 16\r\n\r\n");
+	tx(11, 3110, 10642, "division by zero");
+	close_ev(11, 8000);
+	assert_int_equal(nrec, 2);
+	expect(0, "GET", "/test/", 200, 100, 120, 0);
+	expect(1, "GET", "/test1/", 500, 3000, 3110, 0);
+	assert_int_equal(recs[0].rq.tid, 10641);
+	assert_int_equal(recs[1].rq.tid, 10642);
+	assert_int_equal(st()->conns_total, 1);
+}
+
+/* (h) gevent: one read with three requests, responses in order, partial sends. */
+static void test_gevent_pipelining(void **state)
+{
+	rx(12, 100, 7, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b?x=1 HTTP/1.1\r\n\r\n"
+		       "GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+	/* resp 1 whole; resp 2 cut inside its head; resp 3 in one send with a
+	 * partial body continued later. */
+	tx(12, 200, 7, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(nrec, 1);
+	tx(12, 300, 7, "HTTP/1.1 404 NOT FOUND\r\nContent-Le");
+	tx(12, 310, 7, "ngth: 9999\r\n\r\nHTTP/1.1 201 CREATED\r\nContent-Length: 6\r\n\r\nabc");
+	assert_int_equal(nrec, 2);
+	tx(12, 400, 7, "def");
+	assert_int_equal(nrec, 3);
+	expect(0, "GET", "/a", 200, 100, 200, 0);
+	expect(1, "HEAD", "/b", 404, 100, 310, 0);
+	expect(2, "GET", "/c", 201, 100, 400, 0);
+	assert_int_equal(st()->orphan_responses, 0);
+}
+
+/* Several connections interleaved on one tid (gevent). */
+static void test_gevent_interleaved(void **state)
+{
+	rx(12, 100, 7, "GET /12 HTTP/1.1\r\n\r\n");
+	rx(13, 101, 7, "GET /13 HTTP/1.1\r\n\r\n");
+	rx(14, 102, 7, "GET /14 HTTP/1.1\r\n\r\n");
+	tx(14, 200, 7, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	tx(12, 201, 7, "HTTP/1.1 201 OK\r\nContent-Length: 0\r\n\r\n");
+	tx(13, 202, 7, "HTTP/1.1 202 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 3);
+	expect(0, "GET", "/14", 200, 102, 200, 0);
+	expect(1, "GET", "/12", 201, 100, 201, 0);
+	expect(2, "GET", "/13", 202, 101, 202, 0);
+}
+
+/* Expect: 100-continue: the interim response neither ends nor labels it. */
+static void test_100_continue(void **state)
+{
+	const char *head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+			   "Expect: 100-continue\r\n\r\n";
+
+	rx(9, 100, 1, head);
+	tx(9, 110, 1, "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_int_equal(nrec, 0);
+	rx(9, 120, 1, "0123456789");
+	tx(9, 130, 1, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+	tx(9, 140, 1, "ok");
+	assert_int_equal(nrec, 1);
+	expect(0, "POST", "/echo", 200, 100, 140, 0);
+	assert_int_equal(recs[0].rq.req_bytes, strlen(head) + 10);
+	assert_int_equal(recs[0].rq.resp_bytes, 25 + 38 + 2);
+}
+
+/* No body for HEAD, 204, 304, whatever Content-Length says. */
+static void test_no_body(void **state)
+{
+	rx(9, 100, 1, "HEAD /h HTTP/1.1\r\n\r\n");
+	tx(9, 110, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+	rx(9, 200, 1, "DELETE /d HTTP/1.1\r\n\r\n");
+	tx(9, 210, 1, "HTTP/1.1 204 No Content\r\n\r\n");
+	rx(9, 300, 1, "GET /c HTTP/1.1\r\nIf-None-Match: \"x\"\r\n\r\n");
+	tx(9, 310, 1, "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n");
+	rx(9, 400, 1, "GET /next HTTP/1.1\r\n\r\n");
+	tx(9, 410, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 4);
+	expect(0, "HEAD", "/h", 200, 100, 110, 0);
+	expect(1, "DELETE", "/d", 204, 200, 210, 0);
+	expect(2, "GET", "/c", 304, 300, 310, 0);
+	expect(3, "GET", "/next", 200, 400, 410, 0);
+}
+
+/* gunicorn streamed: one sendto per chunk, already chunked, "0\r\n\r\n" last. */
+static void test_chunked_streamed(void **state)
+{
+	rx(9, 100, 1, "GET /stream HTTP/1.1\r\n\r\n");
+	tx(9, 200, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	tx(9, 300, 1, "8\r\nchunk-0\n\r\n");
+	tx(9, 400, 1, "8\r\nchunk-1\n\r\n");
+	tx(9, 500, 1, "8\r\nchunk-2\n\r\n");
+	assert_int_equal(nrec, 0);
+	tx(9, 600, 1, "0\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/stream", 200, 100, 600, 0);
+	assert_int_equal(recs[0].rq.resp_bytes, 47 + 13 * 3 + 5);
+}
+
+/* Chunks bigger than the capture: data skipped blind, size lines captured. */
+static void test_chunked_large_chunks(void **state)
+{
+	rx(9, 100, 1, "GET /big-chunks HTTP/1.1\r\n\r\n");
+	tx(9, 200, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	tx_part(9, 300, "2710\r\nxxxxxxxx", 6 + 10000 + 2);
+	tx_part(9, 400, "2710\r\nxxxxxxxx", 6 + 10000 + 2);
+	tx(9, 500, 1, "0\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/big-chunks", 200, 100, 500, 0);
+	assert_int_equal(st()->framing_lost, 0);
+}
+
+/* uWSGI: headers and body in one writev. */
+static void test_uwsgi_writev(void **state)
+{
+	rx(5, 100, 1, GET_TEST);
+	tx(5, 200, 1, "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+		      "Content-Length: 4\r\n\r\nrest");
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/test/", 200, 100, 200, 0);
+}
+
+static size_t uwsgi_pkt(char *out, const char *const *kv)
+{
+	size_t n = 4, i;
+
+	for (i = 0; kv[i]; i += 2) {
+		size_t kl = strlen(kv[i]), vl = strlen(kv[i + 1]);
+
+		out[n] = (char)kl;
+		out[n + 1] = 0;
+		memcpy(out + n + 2, kv[i], kl);
+		n += 2 + kl;
+		out[n] = (char)vl;
+		out[n + 1] = 0;
+		memcpy(out + n + 2, kv[i + 1], vl);
+		n += 2 + vl;
+	}
+	out[0] = 0;
+	out[1] = (char)((n - 4) & 0xff);
+	out[2] = (char)((n - 4) >> 8);
+	out[3] = 0;
+	return n;
+}
+
+/* uwsgi --socket: packet in, close-delimited HTTP stream out, then the close. */
+static void test_uwsgi_close_delimited(void **state)
+{
+	const char *const kv[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/stream?n=3",
+				   "PATH_INFO", "/stream", "CONTENT_LENGTH", "", NULL };
+	char pkt[256];
+	size_t n = uwsgi_pkt(pkt, kv);
+
+	rxn(6, 100, 7548, pkt, n);
+	tx(6, 200, 7548, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\nchunk-0\n");
+	tx(6, 300, 7548, "chunk-1\n");
+	tx(6, 400, 7548, "chunk-2\n");
+	assert_int_equal(nrec, 0);
+	close_ev(6, 500);
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/stream", 200, 100, 500, WT_RQ_CLOSE_DELIMITED);
+	assert_int_equal(recs[0].rq.proto, WT_PROTO_UWSGI);
+	assert_int_equal(recs[0].rq.tid, 7548);
+	assert_int_equal(recs[0].rq.req_bytes, n);
+}
+
+/* gunicorn /file: sendto(hdr) then sendfile, which carries no data. */
+static void test_sendfile(void **state)
+{
+	rx(9, 100, 1, "GET /file HTTP/1.1\r\n\r\n");
+	tx(9, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 269335\r\n\r\n");
+	tx_sendfile(9, 900, 269335);
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/file", 200, 100, 900, 0);
+	assert_int_equal(recs[0].rq.resp_bytes, 43 + 269335);
+}
+
+/* 1 MB body in partial sends (gevent, uWSGI slow reader). */
+static void test_1mb_partial_sends(void **state)
+{
+	rx(9, 100, 1, "GET /big HTTP/1.1\r\n\r\n");
+	tx(9, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n");
+	tx_body(9, 300, 400000);
+	tx_body(9, 400, 400000);
+	assert_int_equal(nrec, 0);
+	tx_body(9, 500, 248576);
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/big", 200, 100, 500, 0);
+	assert_int_equal(recs[0].rq.resp_bytes, 44 + 1048576);
+	/* uWSGI: headers and the start of the body in one partial writev. */
+	rx(9, 1000, 1, "GET /big2 HTTP/1.1\r\n\r\n");
+	tx_part(9, 1100, "HTTP/1.1 200 OK\r\nContent-Length: 8388608\r\n\r\nxxxx", 2807808);
+	tx_body(9, 1200, 8388608 + 44 - 2807808);
+	assert_int_equal(nrec, 2);
+	expect(1, "GET", "/big2", 200, 1000, 1200, 0);
+}
+
+/* POST of a 100 KB body over 13 reads (12 x 8192 + 4253). */
+static void test_post_13_recvs(void **state)
+{
+	const int total = 12 * 8192 + 4253;
+	char head[128], first[8192];
+	int hl, i;
+
+	hl = snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n",
+		      0);
+	hl = snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n",
+		      total - hl);
+	memset(first, 'b', sizeof(first));
+	memcpy(first, head, (size_t)hl);
+	ev_full(WT_EV_DATA, WT_DIR_RECV, 9, 100, 1, first, sizeof(first), 8192, 0);
+	for (i = 1; i < 12; i++)
+		ev_full(WT_EV_DATA, WT_DIR_RECV, 9, 100 + (uint64_t)i, 1, first + 4096, 512, 8192, 0);
+	ev_full(WT_EV_DATA, WT_DIR_RECV, 9, 112, 1, first + 4096, 512, 4253, 0);
+	tx(9, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	expect(0, "POST", "/echo", 200, 100, 200, 0);
+	assert_int_equal(recs[0].rq.req_bytes, total);
+	assert_int_equal(st()->parse_errors_http, 0);
+}
+
+/* Chunked request body over several reads. */
+static void test_chunked_request_body(void **state)
+{
+	rx(9, 100, 1, "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+	rx(9, 110, 1, "lo\r\n3\r\nGET\r\n");
+	rx(9, 120, 1, "0\r\n\r\nGET /second HTTP/1.1\r\n\r\n");
+	tx(9, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	tx(9, 300, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 2);
+	expect(0, "POST", "/up", 200, 100, 200, 0);
+	expect(1, "GET", "/second", 200, 120, 300, 0);
+}
+
+/* uwsgi --socket POST: packet, then the raw body in a second read, which must
+ * not be taken for a request even when it looks like one. */
+static void test_uwsgi_post_body(void **state)
+{
+	const char *const kv[] = { "REQUEST_METHOD", "POST", "REQUEST_URI", "/echo",
+				   "CONTENT_LENGTH", "98502", NULL };
+	char pkt[256];
+	size_t n = uwsgi_pkt(pkt, kv);
+
+	rxn(5, 100, 1, pkt, n);
+	rx_part(5, 110, "GET / HTTP/1.1\r\n\r\n", 98502);
+	tx(5, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(nrec, 1);
+	expect(0, "POST", "/echo", 200, 100, 200, 0);
+	assert_int_equal(recs[0].rq.proto, WT_PROTO_UWSGI);
+	assert_int_equal(recs[0].rq.req_bytes, n + 98502);
+	/* Router style: packet and the start of the body in one write. */
+	{
+		char buf[512];
+
+		memcpy(buf, pkt, n);
+		memset(buf + n, 'z', sizeof(buf) - n);
+		close_ev(5, 250);
+		ev_full(WT_EV_DATA, WT_DIR_RECV, 5, 300, 1, buf, sizeof(buf), 4310, 0);
+		rx_part(5, 310, "zzzz", 98502 - (4310 - (int32_t)n));
+		tx(5, 400, 1, "HTTP/1.1 201 OK\r\nContent-Length: 0\r\n\r\n");
+		assert_int_equal(nrec, 2);
+		expect(1, "POST", "/echo", 201, 300, 400, 0);
+	}
+	assert_int_equal(st()->parse_errors_uwsgi, 0);
+}
+
+/* The same sk with a new ino: the old connection ended at its last activity. */
+static void test_sk_reuse_new_ino(void **state)
+{
+	cur_ino = 10;
+	rx(1, 100, 1, "GET /a HTTP/1.1\r\n\r\n");
+	tx(1, 200, 1, "HTTP/1.0 200 OK\r\n\r\n");
+	tx(1, 210, 1, "body");
+	rx(1, 220, 1, "GET /a2 HTTP/1.1\r\n\r\n"); /* pipelined, never answered */
+	assert_int_equal(nrec, 0);
+	cur_ino = 11;
+	rx(1, 1000, 2, "GET /b HTTP/1.1\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/a", 200, 100, 220, WT_RQ_CLOSE_DELIMITED);
+	assert_int_equal(st()->unanswered, 1);
+	tx(1, 1100, 2, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 2);
+	expect(1, "GET", "/b", 200, 1000, 1100, 0);
+	assert_int_equal(st()->conns_total, 2);
+	assert_int_equal(st()->conns_active, 1);
+	/* A late close of the old socket does not end the new one. */
+	cur_ino = 10;
+	close_ev(1, 1200);
+	assert_int_equal(st()->conns_active, 1);
+	cur_ino = 1000;
+}
+
+/* AF_UNIX: no close comes; an unframed response ends at its last send once
+ * the connection was idle for the grace time. */
+static void test_unix_grace(void **state)
+{
+	cur_flags = WT_F_UNIX;
+	rx(3, 100 * MS, 1, "GET /stream HTTP/1.1\r\n\r\n");
+	tx(3, 200 * MS, 1, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nabc");
+	tx(3, 300 * MS, 1, "def");
+	conntrack_tick(ct, 399 * MS);
+	assert_int_equal(nrec, 0);
+	conntrack_tick(ct, 400 * MS);
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/stream", 200, 100 * MS, 300 * MS, WT_RQ_CLOSE_DELIMITED);
+	/* Framed responses on AF_UNIX end at once. */
+	rx(4, 500 * MS, 1, "GET /framed HTTP/1.1\r\n\r\n");
+	tx(4, 510 * MS, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	assert_int_equal(nrec, 2);
+	/* Framing lost on AF_UNIX: also the grace. */
+	rx(5, 600 * MS, 1, "GET /lost HTTP/1.1\r\n\r\n");
+	tx_part(5, 610 * MS, "HTTP/1.1 200 OK\r\nSet-Cookie: a=b", 3000);
+	tx_body(5, 620 * MS, 100);
+	conntrack_tick(ct, 700 * MS);
+	assert_int_equal(nrec, 2);
+	conntrack_tick(ct, 720 * MS);
+	assert_int_equal(nrec, 3);
+	expect(2, "GET", "/lost", 200, 600 * MS, 620 * MS, WT_RQ_FRAMING_LOST);
+	/* Proc exit finalizes a close-delimited one too. */
+	rx(6, 800 * MS, 1, "GET /exit HTTP/1.1\r\n\r\n");
+	tx(6, 810 * MS, 1, "HTTP/1.0 200 OK\r\n\r\nabc");
+	cur_flags = 0;
+	conntrack_proc_exit(ct, 4242, 900 * MS);
+	assert_int_equal(nrec, 3);
+	conntrack_proc_exit(ct, cur_tgid, 900 * MS);
+	assert_int_equal(nrec, 4);
+	expect(3, "GET", "/exit", 200, 800 * MS, 810 * MS, WT_RQ_CLOSE_DELIMITED);
+	assert_int_equal(st()->conns_active, 0);
+}
+
+/* A request head longer than the capture: labeled from its request line,
+ * flagged, and the connection resyncs at the next request. */
+static void test_head_truncated(void **state)
+{
+	char big[3000];
+	int n = snprintf(big, sizeof(big), "GET /cookie?x=1 HTTP/1.1\r\nCookie: ");
+
+	memset(big + n, 'c', sizeof(big) - (size_t)n);
+	memcpy(big + sizeof(big) - 4, "\r\n\r\n", 4);
+	ev_full(WT_EV_DATA, WT_DIR_RECV, 9, 100, 1, big, sizeof(big), (int32_t)sizeof(big), 0);
+	tx(9, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/cookie", 200, 100, 200, WT_RQ_FRAMING_LOST);
+	assert_int_equal(recs[0].rq.req_bytes, sizeof(big));
+	assert_int_equal(st()->framing_lost, 1);
+	rx(9, 300, 1, "GET /after HTTP/1.1\r\n\r\n");
+	tx(9, 400, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 2);
+	expect(1, "GET", "/after", 200, 300, 400, 0);
+	assert_int_equal(st()->parse_errors_http, 0);
+}
+
+/* Response head past the capture: alternation until the next request-looking
+ * read, or the close. */
+static void test_response_framing_lost(void **state)
+{
+	rx(9, 100, 1, "GET /one HTTP/1.1\r\n\r\n");
+	tx_part(9, 200, "HTTP/1.1 302 FOUND\r\nSet-Cookie: aaaaaaaaaaa", 1500);
+	tx_body(9, 210, 700);
+	assert_int_equal(nrec, 0);
+	rx(9, 300, 1, "GET /two HTTP/1.1\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/one", 302, 100, 210, WT_RQ_FRAMING_LOST);
+	assert_int_equal(recs[0].rq.resp_bytes, 2200);
+	tx_part(9, 400, "HTTP/1.1 200 OK\r\nSet-Cookie: aaaaaaaaaaa", 1500);
+	close_ev(9, 500);
+	assert_int_equal(nrec, 2);
+	expect(1, "GET", "/two", 200, 300, 400, WT_RQ_FRAMING_LOST);
+	assert_int_equal(st()->framing_lost, 2);
+}
+
+/* A chunk-size line that fell in a gap: lost, ended at the last send. */
+static void test_chunk_line_in_gap(void **state)
+{
+	rx(9, 100, 1, "GET /s HTTP/1.1\r\n\r\n");
+	tx(9, 200, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	/* Two chunks in one call: the second size line is past the capture. */
+	tx_part(9, 300, "600\r\nxxxx", 6 + 0x600 + 2 + 5 + 100 + 2);
+	tx(9, 400, 1, "0\r\n\r\n");
+	assert_int_equal(nrec, 0);
+	close_ev(9, 500);
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/s", 200, 100, 400, WT_RQ_FRAMING_LOST);
+}
+
+/* A head that does not parse: counted, nothing emitted, resync at the next
+ * read after a send. */
+static void test_parse_error_resync(void **state)
+{
+	const char *const kv[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/u", NULL };
+	char pkt[128];
+	size_t n = uwsgi_pkt(pkt, kv);
+
+	rx(9, 100, 1, "GET /x HTTP/1.1\nHost: x\n\n");
+	assert_int_equal(st()->parse_errors_http, 1);
+	rx(9, 110, 1, "GET /not-yet HTTP/1.1\r\n\r\n"); /* no send yet: still junk */
+	tx(9, 120, 1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(st()->orphan_responses, 1);
+	rx(9, 200, 1, "GET /ok HTTP/1.1\r\n\r\n");
+	tx(9, 210, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/ok", 200, 200, 210, 0);
+	assert_int_equal(st()->parse_errors_http, 1);
+
+	/* uwsgi: the key length lies. */
+	pkt[4] = 100;
+	rxn(10, 300, 1, pkt, n);
+	assert_int_equal(st()->parse_errors_uwsgi, 1);
+	assert_int_equal(st()->parse_errors_http, 1);
+	tx(10, 310, 1, "HTTP/1.1 500 Error\r\n\r\n");
+	pkt[4] = 14;
+	rxn(10, 400, 1, pkt, n);
+	tx(10, 410, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 2);
+	expect(1, "GET", "/u", 200, 400, 410, 0);
+	assert_int_equal(recs[1].rq.proto, WT_PROTO_UWSGI);
+}
+
+/* A head split at every byte boundary across two reads. */
+static void test_head_every_split(void **state)
+{
+	const char *const kv[] = { "REQUEST_METHOD", "PUT", "REQUEST_URI", "/uw?q",
+				   "CONTENT_LENGTH", "3", NULL };
+	const char *h = "POST /split?q=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
+	char pkt[128];
+	size_t hn = strlen(h), pn = uwsgi_pkt(pkt, kv), k;
+	uint64_t sk = 100;
+	int want = 0;
+
+	memcpy(pkt + pn, "abc", 3);
+	for (k = 1; k < hn; k++, sk++) {
+		rxn(sk, 100, 1, h, k);
+		rxn(sk, 200, 2, h + k, hn - k);
+		tx(sk, 300, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+		if (nrec != want + 1 || strcmp(recs[want].method, "POST")) fail_msg("k=%zu nrec=%d m=%s", k, nrec, recs[want].method);
+		assert_int_equal(nrec, ++want);
+		expect(want - 1, "POST", "/split", 200, 100, 300, 0);
+		assert_int_equal(recs[want - 1].rq.req_bytes, hn);
+		assert_int_equal(recs[want - 1].rq.tid, 1);
+		nrec = want = 0;
+	}
+	for (k = 1; k < pn + 3; k++, sk++) {
+		rxn(sk, 100, 1, pkt, k);
+		rxn(sk, 200, 2, pkt + k, pn + 3 - k);
+		tx(sk, 300, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+		assert_int_equal(nrec, 1);
+		expect(0, "PUT", "/uw", 200, 100, 300, 0);
+		assert_int_equal(recs[0].rq.req_bytes, pn + 3);
+		nrec = 0;
+	}
+	assert_int_equal(st()->parse_errors_http + st()->parse_errors_uwsgi, 0);
+}
+
+static void test_close_unanswered_and_orphans(void **state)
+{
+	rx(9, 100, 1, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n");
+	tx(9, 110, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	close_ev(9, 120);
+	assert_int_equal(nrec, 1);
+	assert_int_equal(st()->unanswered, 1);
+	/* A send on a connection never seen. */
+	tx(77, 130, 1, "HTTP/1.1 200 OK\r\n\r\n");
+	assert_int_equal(st()->orphan_responses, 1);
+	/* Close of an unknown connection: nothing. */
+	close_ev(78, 140);
+	/* A response with nothing pending. */
+	rx(10, 200, 1, "GET /x HTTP/1.1\r\n\r\n");
+	tx(10, 210, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	tx(10, 220, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(st()->orphan_responses, 2);
+	/* Mid-stream bytes of an unknown connection start nothing. */
+	rx(11, 300, 1, "xxxx body bytes");
+	assert_int_equal(st()->conns_active, 1);
+}
+
+static void test_upgrade_101(void **state)
+{
+	rx(9, 100, 1, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+	tx(9, 200, 1, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi");
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/ws", 101, 100, 200, 0);
+	rx(9, 300, 1, "GET /not-http HTTP/1.1\r\n\r\n");
+	tx(9, 310, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	close_ev(9, 400);
+	assert_int_equal(nrec, 1);
+	assert_int_equal(st()->orphan_responses, 0);
+	assert_int_equal(st()->parse_errors_http, 0);
+}
+
+static void test_idle_expiry_and_table_full(void **state)
+{
+	struct conntrack_opts small = { .max_conns = 2, .max_pending = 2,
+					.idle_timeout_ns = 1000 * MS };
+
+	conntrack_free(ct);
+	ct = conntrack_new(&small, on_request, NULL);
+	rx(1, 100 * MS, 1, "GET /1 HTTP/1.1\r\n\r\n");
+	rx(2, 200 * MS, 1, "GET /2 HTTP/1.1\r\n\r\n");
+	rx(3, 300 * MS, 1, "GET /3 HTTP/1.1\r\n\r\n");
+	assert_int_equal(st()->conns_dropped, 1);
+	assert_int_equal(st()->conns_active, 2);
+	tx(3, 310 * MS, 1, "HTTP/1.1 200 OK\r\n\r\n");
+	assert_int_equal(st()->orphan_responses, 1);
+	conntrack_tick(ct, 1150 * MS);
+	assert_int_equal(st()->conns_expired, 1);
+	assert_int_equal(st()->unanswered, 1);
+	assert_int_equal(st()->conns_active, 1);
+	rx(4, 1200 * MS, 1, "GET /4 HTTP/1.1\r\n\r\n");
+	assert_int_equal(st()->conns_active, 2);
+	/* Queue of 2: the third pipelined request overflows, the queue resyncs. */
+	rx(4, 1300 * MS, 1, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+	assert_int_equal(st()->pending_overflow, 3);
+	conntrack_tick(ct, 10000 * MS);
+	assert_int_equal(st()->conns_active, 0);
+	assert_int_equal(st()->conns_expired, 3);
+	assert_int_equal(nrec, 0);
+}
+
+/* 100,000 idle keep-alive connections: O(1) each, and all expire. */
+static void test_many_connections(void **state)
+{
+	struct conntrack_opts big = { .max_conns = 100000, .idle_timeout_ns = 1000 * MS };
+	uint64_t sk;
+
+	conntrack_free(ct);
+	ct = conntrack_new(&big, on_request, NULL);
+	for (sk = 1; sk <= 100000; sk++) {
+		uint64_t k = sk * 0x1000 + 0xffff880000000000ULL; /* kernel-pointer-like */
+
+		rx(k, sk, 1, "GET /k HTTP/1.1\r\n\r\n");
+		tx(k, sk + 1, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+		nrec = 0;
+	}
+	assert_int_equal(st()->conns_active, 100000);
+	assert_int_equal(st()->requests, 100000);
+	rx(1, 5000, 1, "GET /k HTTP/1.1\r\n\r\n");
+	assert_int_equal(st()->conns_dropped, 1);
+	/* Remove every other one by close: the table must still find the rest. */
+	for (sk = 1; sk <= 100000; sk += 2)
+		close_ev(sk * 0x1000 + 0xffff880000000000ULL, 200000);
+	assert_int_equal(st()->conns_active, 50000);
+	for (sk = 2; sk <= 100000; sk += 2) {
+		uint64_t k = sk * 0x1000 + 0xffff880000000000ULL;
+
+		tx(k, 200001, 1, "HTTP/1.1 200 OK\r\n\r\n");
+	}
+	assert_int_equal(st()->orphan_responses, 50000);
+	assert_int_equal(st()->conns_active, 50000);
+	conntrack_tick(ct, 5000 * MS);
+	assert_int_equal(st()->conns_active, 0);
+}
+
+static void test_long_path_truncated(void **state)
+{
+	char req[2200];
+	int n = snprintf(req, sizeof(req), "GET /");
+
+	memset(req + n, 'p', 1500);
+	n += 1500;
+	n += snprintf(req + n, sizeof(req) - (size_t)n, " HTTP/1.1\r\n\r\n");
+	/* Spans several reads of 500 bytes, all captured. */
+	rxn(9, 100, 1, req, 500);
+	rxn(9, 101, 1, req + 500, 500);
+	rxn(9, 102, 1, req + 1000, 500);
+	rxn(9, 103, 1, req + 1500, (size_t)n - 1500);
+	tx(9, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	assert_int_equal(recs[0].rq.path_len, WT_PATH_MAX);
+	assert_int_equal(recs[0].rq.flags, WT_RQ_PATH_TRUNCATED);
+	assert_int_equal(recs[0].rq.start_ns, 100);
+}
+
+/* Records are variable length: header plus cap_len bytes, nothing after. */
+static void short_record(uint64_t ts, uint8_t dir, const char *s)
+{
+	size_t n = strlen(s);
+	struct wt_data_event *e = malloc(offsetof(struct wt_data_event, data) + n);
+
+	assert_non_null(e);
+	memset(e, 0, offsetof(struct wt_data_event, data));
+	e->ts_ns = ts;
+	e->sk = 42;
+	e->ino = 1;
+	e->tgid = 1;
+	e->tid = 1;
+	e->len = (int32_t)n;
+	e->cap_len = (uint16_t)n;
+	e->type = WT_EV_DATA;
+	e->dir = dir;
+	memcpy(e->data, s, n);
+	conntrack_event(ct, e);
+	free(e);
+}
+
+static void test_short_record(void **state)
+{
+	short_record(100, WT_DIR_RECV, "GET /small HTTP/1.1\r\n\r\n");
+	short_record(200, WT_DIR_SEND, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/small", 200, 100, 200, 0);
+}
+
+/* Slow reader: bytes still unacknowledged at the close; the ACK ends it. */
+static void test_slow_reader_acked(void **state)
+{
+	rx(9, 100, 1, "GET /big HTTP/1.1\r\n\r\n");
+	tx(9, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n");
+	cur_unacked = 500000;
+	tx_body(9, 300, 1048576);
+	assert_int_equal(nrec, 0);
+	close_ev(9, 310);
+	assert_int_equal(nrec, 0);
+	cur_unacked = 0;
+	ev_full(WT_EV_ACKED, WT_DIR_SEND, 9, 2000, 1, NULL, 0, 0, 0);
+	assert_int_equal(nrec, 1);
+	expect(0, "GET", "/big", 200, 100, 2000, 0);
+	assert_int_equal(st()->conns_active, 0);
+
+	/* All acknowledged by the close: the last send stays the end. */
+	cur_unacked = 1000;
+	rx(10, 100, 1, "GET /b HTTP/1.1\r\n\r\n");
+	tx(10, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	cur_unacked = 0;
+	close_ev(10, 5000);
+	assert_int_equal(nrec, 2);
+	expect(1, "GET", "/b", 200, 100, 200, 0);
+
+	/* Keep-alive: the next request shows the server moved on. */
+	cur_unacked = 1000;
+	rx(11, 100, 1, "GET /k1 HTTP/1.1\r\n\r\n");
+	tx(11, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	cur_unacked = 0;
+	assert_int_equal(nrec, 2);
+	rx(11, 300, 1, "GET /k2 HTTP/1.1\r\n\r\n");
+	assert_int_equal(nrec, 3);
+	expect(2, "GET", "/k1", 200, 100, 200, 0);
+
+	/* Close-delimited to a slow reader. */
+	rx(12, 100, 1, "GET /s HTTP/1.1\r\n\r\n");
+	tx(12, 200, 1, "HTTP/1.1 200 OK\r\n\r\nabc");
+	cur_unacked = 3;
+	close_ev(12, 300);
+	cur_unacked = 0;
+	assert_int_equal(nrec, 3);
+	ev_full(WT_EV_ACKED, WT_DIR_SEND, 12, 900, 1, NULL, 0, 0, 0);
+	assert_int_equal(nrec, 4);
+	expect(3, "GET", "/s", 200, 100, 900, WT_RQ_CLOSE_DELIMITED);
+
+	/* No ACK ever: idle expiry ends it at the close. */
+	rx(13, 100, 1, "GET /n HTTP/1.1\r\n\r\n");
+	tx(13, 200, 1, "HTTP/1.1 200 OK\r\n\r\nabc");
+	cur_unacked = 3;
+	close_ev(13, 300);
+	cur_unacked = 0;
+	conntrack_tick(ct, 300 + opts.idle_timeout_ns);
+	assert_int_equal(nrec, 5);
+	expect(4, "GET", "/n", 200, 100, 300, WT_RQ_CLOSE_DELIMITED);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_gunicorn_sync),
+		T(test_gthread_keepalive),
+		T(test_gevent_pipelining),
+		T(test_gevent_interleaved),
+		T(test_100_continue),
+		T(test_no_body),
+		T(test_chunked_streamed),
+		T(test_chunked_large_chunks),
+		T(test_uwsgi_writev),
+		T(test_uwsgi_close_delimited),
+		T(test_sendfile),
+		T(test_1mb_partial_sends),
+		T(test_post_13_recvs),
+		T(test_chunked_request_body),
+		T(test_uwsgi_post_body),
+		T(test_sk_reuse_new_ino),
+		T(test_unix_grace),
+		T(test_head_truncated),
+		T(test_response_framing_lost),
+		T(test_chunk_line_in_gap),
+		T(test_parse_error_resync),
+		T(test_head_every_split),
+		T(test_close_unanswered_and_orphans),
+		T(test_upgrade_101),
+		T(test_idle_expiry_and_table_full),
+		T(test_many_connections),
+		T(test_long_path_truncated),
+		T(test_short_record),
+		T(test_slow_reader_acked),
+	};
+
+	return cmocka_run_group_tests_name("conntrack", tests, NULL, NULL);
+}

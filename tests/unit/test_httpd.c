@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: MIT
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "expose.h"
+#include "httpd.h"
+#include "strbuf.h"
+
+struct ctx {
+	int calls;
+	int fail;
+	size_t big; /* bytes of filler to render */
+};
+
+static int render(struct strbuf *out, void *p)
+{
+	struct ctx *c = p;
+	size_t i;
+
+	c->calls++;
+	if (c->fail)
+		return -1;
+	sb_printf(out, "# HELP x_total X.\n# TYPE x_total counter\nx_total %d\n", c->calls);
+	for (i = 0; i < c->big / 64; i++)
+		sb_puts(out, "# filler line, filler line, filler line, filler line, filler l.\n");
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * Sends req to the server and collects the whole answer (the server closes
+ * after it: "Connection: close"), driving httpd_run() from a poll loop the
+ * way the daemon does, in this one thread.
+ */
+static void exchange(struct httpd *h, int family, const char *req, struct strbuf *resp)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	size_t sent = 0, reqlen = strlen(req);
+	double deadline = now_ms() + 5000;
+	int fd, done = 0, rc;
+
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)httpd_port(h));
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sl = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)httpd_port(h));
+		a->sin6_addr = in6addr_loopback;
+		sl = sizeof(*a);
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	if (connect(fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS)
+		fail_msg("connect: %s", strerror(errno));
+	sb_reset(resp);
+	while (!done) {
+		struct pollfd p[2] = {{httpd_fd(h), POLLIN, 0}, {fd, POLLIN | (sent < reqlen ? POLLOUT : 0), 0}};
+		int t = httpd_timeout_ms(h);
+
+		if (now_ms() > deadline)
+			fail_msg("no complete answer within 5 s; got %zu bytes", resp->len);
+		rc = poll(p, 2, t < 0 || t > 2000 ? 2000 : t);
+		if (rc < 0)
+			fail_msg("poll: %s", strerror(errno));
+		/* Nothing ready and no MHD deadline due: MHD has work it did
+		 * not signal on its fd, which would stall the daemon's loop. */
+		if (rc == 0 && (t < 0 || t > 2000))
+			fail_msg("stalled: no fd ready for 2 s with %zu bytes received", resp->len);
+		httpd_run(h);
+		if ((p[1].revents & POLLOUT) && sent < reqlen) {
+			ssize_t n = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL);
+
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			char buf[65536];
+			ssize_t n;
+
+			while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+				sb_append(resp, buf, (size_t)n);
+			if (n == 0 || (n < 0 && errno != EAGAIN))
+				done = 1;
+		}
+	}
+	close(fd);
+	assert_true(sb_ok(resp));
+	sb_putc(resp, '\0'); /* so an empty answer is "" */
+	resp->len--;
+}
+
+static const char *body_of(const struct strbuf *r)
+{
+	const char *b = strstr(r->buf, "\r\n\r\n");
+
+	assert_non_null(b);
+	return b + 4;
+}
+
+static void test_metrics(void **state)
+{
+	struct ctx c = {0};
+	char err[256] = "";
+	struct strbuf r = STRBUF_INIT;
+	struct httpd *h = httpd_start("127.0.0.1:0", render, &c, err, sizeof(err));
+
+	if (!h)
+		fail_msg("httpd_start: %s", err);
+	assert_true(httpd_port(h) > 0);
+	assert_true(httpd_fd(h) >= 0);
+	assert_non_null(strstr(httpd_address(h), "127.0.0.1:"));
+
+	exchange(h, AF_INET, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_non_null(strstr(r.buf, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+	assert_string_equal(body_of(&r), "# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n");
+	assert_int_equal(c.calls, 1);
+
+	/* HTTP/1.0, second scrape renders again. */
+	exchange(h, AF_INET, "GET /metrics HTTP/1.0\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.0 200 OK\r\n", 17) == 0 || strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_string_equal(body_of(&r), "# HELP x_total X.\n# TYPE x_total counter\nx_total 2\n");
+
+	/* HEAD: headers, no body. */
+	exchange(h, AF_INET, "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_non_null(strstr(r.buf, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+	assert_string_equal(body_of(&r), "");
+
+	exchange(h, AF_INET, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_non_null(strstr(body_of(&r), "href=\"/metrics\""));
+
+	exchange(h, AF_INET, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 404 ", 13) == 0);
+	exchange(h, AF_INET, "GET /metrics/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 404 ", 13) == 0);
+
+	exchange(h, AF_INET, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+		 &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 405 ", 13) == 0);
+	assert_non_null(strstr(r.buf, "\r\nAllow: GET, HEAD\r\n"));
+	assert_int_equal(c.calls, 3); /* 404/405 do not render */
+
+	c.fail = 1;
+	exchange(h, AF_INET, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 500 ", 13) == 0);
+	c.fail = 0;
+
+	/* A large exposition goes out in pieces from the same loop. */
+	c.big = 8 << 20;
+	exchange(h, AF_INET, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_int_equal(strlen(body_of(&r)), strlen("# HELP x_total X.\n# TYPE x_total counter\nx_total 5\n") + (8u << 20));
+	assert_non_null(strstr(body_of(&r), "x_total 5\n# filler"));
+
+	sb_free(&r);
+	httpd_stop(h);
+}
+
+static void test_ipv6_and_any(void **state)
+{
+	struct ctx c = {0};
+	char err[256] = "";
+	struct strbuf r = STRBUF_INIT;
+	struct httpd *h = httpd_start("[::1]:0", render, &c, err, sizeof(err));
+
+	if (!h) {
+		/* No IPv6 loopback in this environment. */
+		print_message("skipping [::1]: %s\n", err);
+	} else {
+		assert_non_null(strstr(httpd_address(h), "[::1]:"));
+		exchange(h, AF_INET6, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+		assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+		httpd_stop(h);
+	}
+	/* ":0" listens on every address: reachable over IPv4. */
+	h = httpd_start(":0", render, &c, err, sizeof(err));
+	if (!h)
+		fail_msg("httpd_start(:0): %s", err);
+	exchange(h, AF_INET, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	httpd_stop(h);
+	sb_free(&r);
+}
+
+static void test_port_taken(void **state)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(a);
+	char spec[64], want[64], err[256] = "";
+	struct ctx c = {0};
+	struct httpd *h;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &sl), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", ntohs(a.sin_port));
+	h = httpd_start(spec, render, &c, err, sizeof(err));
+	assert_null(h);
+	snprintf(want, sizeof(want), "cannot listen on 127.0.0.1:%u:", ntohs(a.sin_port));
+	if (!strstr(err, want) || !strstr(err, "already in use") || !strstr(err, "choose another port"))
+		fail_msg("unexpected error text: %s", err);
+	close(fd);
+	/* Free again: now it works. */
+	h = httpd_start(spec, render, &c, err, sizeof(err));
+	if (!h)
+		fail_msg("httpd_start after close: %s", err);
+	httpd_stop(h);
+}
+
+static void parse_ok(const char *s, int family, const char *addr, unsigned port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char err[256] = "", a[64];
+
+	if (httpd_parse_listen(s, &ss, &sl, err, sizeof(err)))
+		fail_msg("\"%s\": %s", s, err);
+	assert_int_equal(ss.ss_family, family);
+	if (family == AF_INET) {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a4->sin_addr, a, sizeof(a));
+		assert_int_equal(ntohs(a4->sin_port), port);
+		assert_int_equal(sl, sizeof(*a4));
+	} else {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a6->sin6_addr, a, sizeof(a));
+		assert_int_equal(ntohs(a6->sin6_port), port);
+	}
+	assert_string_equal(a, addr);
+}
+
+static void parse_bad(const char *s, const char *want)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char err[256] = "";
+
+	assert_int_equal(httpd_parse_listen(s, &ss, &sl, err, sizeof(err)), -1);
+	if (!strstr(err, want))
+		fail_msg("\"%s\": error \"%s\" lacks \"%s\"", s ? s : "(null)", err, want);
+}
+
+static void test_parse_listen(void **state)
+{
+	parse_ok("127.0.0.1:9100", AF_INET, "127.0.0.1", 9100);
+	parse_ok("0.0.0.0:0", AF_INET, "0.0.0.0", 0);
+	parse_ok("10.1.2.3:65535", AF_INET, "10.1.2.3", 65535);
+	parse_ok("[::1]:9100", AF_INET6, "::1", 9100);
+	parse_ok("[::]:80", AF_INET6, "::", 80);
+	parse_ok("[2001:db8::5]:9100", AF_INET6, "2001:db8::5", 9100);
+	parse_ok(":9100", AF_INET6, "::", 9100);
+
+	parse_bad(NULL, "empty listen address");
+	parse_bad("", "empty listen address");
+	parse_bad("9100", "did you mean \":9100\"");
+	parse_bad("127.0.0.1", "has no port");
+	parse_bad("127.0.0.1:", "port \"\" is not a number from 0 to 65535");
+	parse_bad("127.0.0.1:65536", "port \"65536\" is not a number from 0 to 65535");
+	parse_bad("127.0.0.1:123456", "not a number from 0 to 65535");
+	parse_bad("127.0.0.1:-1", "not a number");
+	parse_bad("127.0.0.1:90x", "not a number");
+	parse_bad(":+80", "not a number");
+	parse_bad("localhost:9100", "\"localhost\" is not an IPv4 address (host names are not resolved");
+	parse_bad("256.0.0.1:9100", "is not an IPv4 address");
+	parse_bad("127.1:9100", "is not an IPv4 address");
+	parse_bad("::1:9100", "in brackets");
+	parse_bad("[::1]9100", "missing \":PORT\" after ']'");
+	parse_bad("[::1:9100", "missing ']'");
+	parse_bad("[]:9100", "empty IPv6 address");
+	parse_bad("[127.0.0.1]:9100", "is not an IPv6 address");
+	parse_bad("[::1]:99999", "not a number from 0 to 65535");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_ipv6_and_any),
+		cmocka_unit_test(test_port_taken),
+	};
+
+	return cmocka_run_group_tests_name("httpd", tests, NULL, NULL);
+}

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uwsgi_parse: packets as nginx and the uWSGI router build them, at every
+ * truncation point, against a PROT_NONE page; sizes that lie.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "uwsgi_parse.h"
+
+static char *guard_page;
+static size_t page_size;
+
+static const char *guarded(const char *s, size_t n)
+{
+	char *p;
+
+	if (!guard_page) {
+		page_size = (size_t)sysconf(_SC_PAGESIZE);
+		guard_page = mmap(NULL, page_size * 3, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		assert_true(guard_page != MAP_FAILED);
+		assert_int_equal(mprotect(guard_page + page_size * 2, page_size, PROT_NONE), 0);
+	}
+	assert_true(n <= page_size * 2);
+	p = guard_page + page_size * 2 - n;
+	memcpy(p, s, n);
+	return p;
+}
+
+/* Build a packet from NULL-terminated key, value pairs; returns its length. */
+static size_t build(char *out, const char *const *kv)
+{
+	size_t n = 4, i;
+
+	for (i = 0; kv[i]; i += 2) {
+		size_t kl = strlen(kv[i]), vl = strlen(kv[i + 1]);
+
+		out[n] = (char)(kl & 0xff);
+		out[n + 1] = (char)(kl >> 8);
+		memcpy(out + n + 2, kv[i], kl);
+		n += 2 + kl;
+		out[n] = (char)(vl & 0xff);
+		out[n + 1] = (char)(vl >> 8);
+		memcpy(out + n + 2, kv[i + 1], vl);
+		n += 2 + vl;
+	}
+	out[0] = 0;
+	out[1] = (char)((n - 4) & 0xff);
+	out[2] = (char)((n - 4) >> 8);
+	out[3] = 0;
+	return n;
+}
+
+struct ucase {
+	const char *const *kv;
+	const char *method;
+	const char *path;
+	int64_t cl;
+	int chunked;
+	int expect;
+};
+
+static const char *const kv_nginx_get[] = {
+	"QUERY_STRING", "a=1", "REQUEST_METHOD", "GET", "CONTENT_TYPE", "",
+	"CONTENT_LENGTH", "", "REQUEST_URI", "/test/?a=1", "PATH_INFO", "/test/",
+	"DOCUMENT_ROOT", "/usr/share/nginx/html", "SERVER_PROTOCOL", "HTTP/1.1",
+	"REQUEST_SCHEME", "http", "REMOTE_ADDR", "127.0.0.1", "HTTP_HOST", "localhost", NULL,
+};
+static const char *const kv_post[] = {
+	"REQUEST_METHOD", "POST", "PATH_INFO", "/echo", "CONTENT_LENGTH", "102400",
+	"HTTP_EXPECT", "100-Continue", NULL,
+};
+static const char *const kv_pathinfo_only[] = {
+	"PATH_INFO", "/p", "REQUEST_METHOD", "PROPFIND", NULL,
+};
+static const char *const kv_uri_after_pathinfo[] = {
+	"PATH_INFO", "/script/p", "REQUEST_URI", "/p#f", "REQUEST_METHOD", "DELETE", NULL,
+};
+static const char *const kv_chunked[] = {
+	"REQUEST_METHOD", "PUT", "REQUEST_URI", "/up", "HTTP_TRANSFER_ENCODING", "chunked", NULL,
+};
+static const char *const kv_chunked_and_len[] = {
+	"REQUEST_METHOD", "PUT", "REQUEST_URI", "/up", "HTTP_TRANSFER_ENCODING", "chunked",
+	"CONTENT_LENGTH", "10", NULL,
+};
+static const char *const kv_empty_value[] = {
+	"REQUEST_METHOD", "HEAD", "X", "", "REQUEST_URI", "", NULL,
+};
+
+static const struct ucase ucases[] = {
+	{ kv_nginx_get, "GET", "/test/", -1, 0, 0 },
+	{ kv_post, "POST", "/echo", 102400, 0, 1 },
+	{ kv_pathinfo_only, "_OTHER", "/p", -1, 0, 0 },
+	{ kv_uri_after_pathinfo, "DELETE", "/p", -1, 0, 0 },
+	{ kv_chunked, "PUT", "/up", -1, 1, 0 },
+	{ kv_chunked_and_len, "PUT", "/up", 10, 0, 0 },
+	{ kv_empty_value, "HEAD", "", -1, 0, 0 },
+};
+
+static void test_every_prefix(void **state)
+{
+	size_t i, k;
+
+	for (i = 0; i < sizeof(ucases) / sizeof(ucases[0]); i++) {
+		const struct ucase *c = &ucases[i];
+		struct uwsgi_request r;
+		char pkt[1024];
+		size_t n = build(pkt, c->kv);
+
+		for (k = 0; k < n; k++)
+			assert_int_equal(uwsgi_parse_request(guarded(pkt, k), k, &r), -2);
+		/* Body bytes may follow in the same read. */
+		memcpy(pkt + n, "BODYBODY", 8);
+		for (k = n; k <= n + 8; k++) {
+			assert_int_equal(uwsgi_parse_request(guarded(pkt, k), k, &r), (int)n);
+			assert_string_equal(r.method, c->method);
+			assert_int_equal(r.path_len, strlen(c->path));
+			assert_memory_equal(r.path, c->path, r.path_len);
+			assert_int_equal(r.content_length, c->cl);
+			assert_int_equal(r.chunked, c->chunked);
+			assert_int_equal(r.expect_continue, c->expect);
+			assert_int_equal(r.datasize, n - 4);
+			assert_int_equal(r.modifier1, 0);
+			assert_int_equal(r.modifier2, 0);
+		}
+		assert_true(uwsgi_looks_like_request(guarded(pkt, n), n));
+	}
+}
+
+/* On -2, the vars wholly present already label the request. */
+static void test_partial_label(void **state)
+{
+	struct uwsgi_request r;
+	char pkt[1024];
+	size_t n = build(pkt, kv_nginx_get);
+
+	assert_int_equal(uwsgi_parse_request(guarded(pkt, 110), 110, &r), -2);
+	assert_string_equal(r.method, "GET");
+	assert_int_equal(r.path_len, 6);
+	assert_memory_equal(r.path, "/test/", 6);
+	assert_int_equal(uwsgi_parse_request(guarded(pkt, 20), 20, &r), -2);
+	assert_null(r.method);
+	assert_int_equal(r.path_len, 0);
+	(void)n;
+}
+
+/* The router's real header: "\0(\1\0" = datasize 0x0128. */
+static void test_router_header(void **state)
+{
+	struct uwsgi_request r;
+	char pkt[400];
+	const char *const kv[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/x", NULL };
+	size_t n = build(pkt, kv);
+
+	pkt[1] = 0x28;
+	pkt[2] = 0x01;
+	/* Sizes say 296 bytes of vars; only n - 4 exist: incomplete, then a lie. */
+	assert_int_equal(uwsgi_parse_request(guarded(pkt, n), n, &r), -2);
+	memset(pkt + n, 0, sizeof(pkt) - n);
+	assert_int_equal(uwsgi_parse_request(guarded(pkt, 300), 300, &r), -1);
+}
+
+static void test_lies(void **state)
+{
+	const char *const kv[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/x", NULL };
+	struct uwsgi_request r;
+	char pkt[256], bad[256];
+	size_t n = build(pkt, kv), k;
+
+	/* keylen past datasize */
+	memcpy(bad, pkt, n);
+	bad[4] = (char)0xff;
+	bad[5] = 0x00;
+	assert_int_equal(uwsgi_parse_request(guarded(bad, n), n, &r), -1);
+	/* vallen past datasize */
+	memcpy(bad, pkt, n);
+	bad[4 + 2 + 14] = (char)0xf0;
+	assert_int_equal(uwsgi_parse_request(guarded(bad, n), n, &r), -1);
+	/* datasize one short: the last value overruns it */
+	memcpy(bad, pkt, n);
+	bad[1] = (char)(n - 5);
+	assert_int_equal(uwsgi_parse_request(guarded(bad, n), n, &r), -1);
+	/* datasize one long: a dangling byte that cannot hold a key length */
+	memcpy(bad, pkt, n);
+	bad[1] = (char)(n - 3);
+	bad[n] = 0;
+	assert_int_equal(uwsgi_parse_request(guarded(bad, n + 1), n + 1, &r), -1);
+	/* modifier2 set: not a request packet */
+	memcpy(bad, pkt, n);
+	bad[3] = 1;
+	assert_int_equal(uwsgi_parse_request(guarded(bad, n), n, &r), -1);
+	assert_false(uwsgi_looks_like_request(bad, n));
+	/* empty packet */
+	assert_int_equal(uwsgi_parse_request(guarded("\0\0\0\0", 4), 4, &r), -1);
+	/* zero-length key */
+	memcpy(bad, pkt, n);
+	bad[4] = 0;
+	assert_int_equal(uwsgi_parse_request(guarded(bad, n), n, &r), -1);
+	/* no REQUEST_METHOD */
+	{
+		const char *const kv2[] = { "REQUEST_URI", "/x", NULL };
+
+		k = build(bad, kv2);
+		assert_int_equal(uwsgi_parse_request(guarded(bad, k), k, &r), -1);
+	}
+	/* empty REQUEST_METHOD, bad or huge CONTENT_LENGTH */
+	{
+		const char *const kv3[] = { "REQUEST_METHOD", "", NULL };
+		const char *const kv4[] = { "REQUEST_METHOD", "POST", "CONTENT_LENGTH", "12a", NULL };
+		const char *const kv5[] = { "REQUEST_METHOD", "POST", "CONTENT_LENGTH",
+					    "99999999999999999999999", NULL };
+		const char *const kv6[] = { "REQUEST_METHOD", "POST", "CONTENT_LENGTH", "-5", NULL };
+
+		k = build(bad, kv3);
+		assert_int_equal(uwsgi_parse_request(guarded(bad, k), k, &r), -1);
+		k = build(bad, kv4);
+		assert_int_equal(uwsgi_parse_request(guarded(bad, k), k, &r), -1);
+		k = build(bad, kv5);
+		assert_int_equal(uwsgi_parse_request(guarded(bad, k), k, &r), -1);
+		k = build(bad, kv6);
+		assert_int_equal(uwsgi_parse_request(guarded(bad, k), k, &r), -1);
+	}
+	/* Every prefix of a lying packet: -2 or -1, never a read past the end. */
+	memcpy(bad, pkt, n);
+	bad[4 + 2 + 14] = (char)0xf0;
+	for (k = 0; k <= n; k++) {
+		int rc = uwsgi_parse_request(guarded(bad, k), k, &r);
+
+		assert_true(rc == -1 || rc == -2);
+	}
+}
+
+static void test_looks_like(void **state)
+{
+	assert_true(uwsgi_looks_like_request("\0", 1));
+	assert_true(uwsgi_looks_like_request("\0\xc1\0\0", 4));
+	assert_false(uwsgi_looks_like_request("", 0));
+	assert_false(uwsgi_looks_like_request("GET ", 4));
+	assert_false(uwsgi_looks_like_request("\0\x02\0\0", 4));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_prefix),
+		cmocka_unit_test(test_partial_label),
+		cmocka_unit_test(test_router_header),
+		cmocka_unit_test(test_lies),
+		cmocka_unit_test(test_looks_like),
+	};
+
+	return cmocka_run_group_tests_name("uwsgi_parse", tests, NULL, NULL);
+}

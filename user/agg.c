@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: MIT
+#include "agg.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "route.h"
+
+/*
+ * Default bounds, seconds. 1-2.5-5 steps per decade, so a quantile estimated
+ * from them is off by at most a factor 2.5, from 100 us to 30 s:
+ *  - 100 us, 250 us, 500 us: a gunicorn sync worker answers a health check
+ *    or a cached view over loopback or a unix socket in 100-400 us; the
+ *    OpenTelemetry default (first bound 5 ms) puts all of those, and most of
+ *    a fast API, in one bucket;
+ *  - 30 s is gunicorn's default worker --timeout and a common uWSGI
+ *    harakiri: requests killed there land in the last bucket instead of
+ *    vanishing into +Inf, and 10 -> 30 s separates slow from killed.
+ * 17 bounds: 19 lines per series with +Inf, _sum and _count.
+ */
+const double agg_default_buckets[] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+	0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,
+};
+const size_t agg_default_nbuckets = sizeof(agg_default_buckets) / sizeof(agg_default_buckets[0]);
+
+struct agg {
+	double *bounds;
+	uint64_t *bounds_ns; /* v <= bounds_ns[i] <=> v lands in bucket i or below */
+	size_t nb;
+	size_t max_series;
+	size_t nseries; /* in the table; the overflow series is not */
+	struct agg_series **tab;
+	size_t tabmask;
+	uint64_t seed;
+	struct agg_series *overflow;
+	uint64_t dropped;
+	struct agg_series **sorted;
+	size_t nsorted;
+	int dirty;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t to_ns(double s)
+{
+	return (uint64_t)llround(s * 1e9);
+}
+
+int agg_validate_buckets(const double *b, size_t n, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (n == 0) {
+		seterr(err, errlen, "no bucket bounds given: need at least one upper bound in seconds, e.g. 0.01,0.1,1");
+		return -1;
+	}
+	if (n > AGG_MAX_BUCKETS) {
+		seterr(err, errlen, "%zu bucket bounds given, at most %d are supported", n, AGG_MAX_BUCKETS);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!isfinite(b[i])) {
+			seterr(err, errlen, "bucket bound %zu is not a finite number (+Inf is always added, leave it out)",
+			       i + 1);
+			return -1;
+		}
+		if (b[i] < AGG_BOUND_MIN || b[i] > AGG_BOUND_MAX) {
+			seterr(err, errlen,
+			       "bucket bound %zu (%g) is out of range: bounds are seconds between %g (1 ns) and %g",
+			       i + 1, b[i], AGG_BOUND_MIN, AGG_BOUND_MAX);
+			return -1;
+		}
+		if (i > 0 && !(b[i] > b[i - 1])) {
+			seterr(err, errlen,
+			       "bucket bound %zu (%g) is not greater than bound %zu (%g): bounds must be strictly increasing",
+			       i + 1, b[i], i, b[i - 1]);
+			return -1;
+		}
+		if (i > 0 && to_ns(b[i]) <= to_ns(b[i - 1])) {
+			seterr(err, errlen,
+			       "bucket bounds %zu (%g) and %zu (%g) are less than 1 ns apart: durations are measured in ns",
+			       i, b[i - 1], i + 1, b[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int is_inf_token(const char *s, size_t n)
+{
+	if (n && *s == '+') {
+		s++;
+		n--;
+	}
+	return (n == 3 && strncasecmp(s, "inf", 3) == 0) || (n == 8 && strncasecmp(s, "infinity", 8) == 0);
+}
+
+int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char *err, size_t errlen)
+{
+	const char *p = spec;
+	size_t k = 0;
+
+	if (!spec) {
+		seterr(err, errlen, "no bucket specification given");
+		return -1;
+	}
+	for (;;) {
+		const char *tok, *tend, *next;
+		char buf[64], *end;
+		double v;
+		size_t tl;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		tok = p;
+		next = strchr(p, ',');
+		tend = next ? next : p + strlen(p);
+		while (tend > tok && (tend[-1] == ' ' || tend[-1] == '\t'))
+			tend--;
+		tl = (size_t)(tend - tok);
+		if (tl == 0) {
+			if (k == 0 && !next)
+				seterr(err, errlen,
+				       "empty bucket specification: give upper bounds in seconds, e.g. 0.01,0.1,1");
+			else
+				seterr(err, errlen, "empty value at position %zu of the bucket list \"%s\"", k + 1,
+				       spec);
+			return -1;
+		}
+		if (!next && is_inf_token(tok, tl) && k > 0)
+			break; /* "...,10,+Inf": +Inf is implied anyway */
+		if (tl >= sizeof(buf)) {
+			seterr(err, errlen, "bucket bound %zu is too long to be a number", k + 1);
+			return -1;
+		}
+		memcpy(buf, tok, tl);
+		buf[tl] = '\0';
+		errno = 0;
+		v = strtod(buf, &end);
+		if (end == buf || *end != '\0') {
+			seterr(err, errlen, "bucket bound %zu (\"%s\") is not a number: give seconds, e.g. 0.005", k + 1,
+			       buf);
+			return -1;
+		}
+		if (errno == ERANGE && !(v > 0)) {
+			seterr(err, errlen, "bucket bound %zu (\"%s\") is too small: bounds are at least 1 ns (1e-9)",
+			       k + 1, buf);
+			return -1;
+		}
+		if (k >= max || k >= AGG_MAX_BUCKETS) {
+			seterr(err, errlen, "too many bucket bounds: at most %zu are supported",
+			       max < AGG_MAX_BUCKETS ? max : (size_t)AGG_MAX_BUCKETS);
+			return -1;
+		}
+		out[k++] = v;
+		if (!next)
+			break;
+		p = next + 1;
+	}
+	if (agg_validate_buckets(out, k, err, errlen))
+		return -1;
+	*n = k;
+	return 0;
+}
+
+static struct agg_series *series_new(const struct agg *a, uint64_t hash, const char *service, const char *method,
+				     const char *route, int status)
+{
+	size_t ls = strlen(service) + 1, lm = strlen(method) + 1, lr = strlen(route) + 1;
+	size_t hdr = sizeof(struct agg_series) + (a->nb + 1) * sizeof(uint64_t);
+	struct agg_series *s = calloc(1, hdr + ls + lm + lr);
+	char *p;
+
+	if (!s)
+		return NULL;
+	p = (char *)s + hdr;
+	s->service = memcpy(p, service, ls);
+	s->method = memcpy(p + ls, method, lm);
+	s->route = memcpy(p + ls + lm, route, lr);
+	s->status = status;
+	s->hash = hash;
+	return s;
+}
+
+struct agg *agg_new(const double *bounds, size_t nbounds, size_t max_series, char *err, size_t errlen)
+{
+	struct agg *a;
+	size_t i;
+
+	if (!bounds) {
+		bounds = agg_default_buckets;
+		nbounds = agg_default_nbuckets;
+	}
+	if (agg_validate_buckets(bounds, nbounds, err, errlen))
+		return NULL;
+	if (max_series == 0) {
+		seterr(err, errlen, "the series limit must be at least 1");
+		return NULL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		goto oom;
+	a->nb = nbounds;
+	a->max_series = max_series;
+	a->bounds = calloc(nbounds, sizeof(double));
+	a->bounds_ns = calloc(nbounds, sizeof(uint64_t));
+	a->tabmask = 63;
+	a->tab = calloc(a->tabmask + 1, sizeof(*a->tab));
+	if (!a->bounds || !a->bounds_ns || !a->tab)
+		goto oom;
+	for (i = 0; i < nbounds; i++) {
+		a->bounds[i] = bounds[i];
+		a->bounds_ns[i] = to_ns(bounds[i]);
+	}
+	/* Route labels come from the network: a per-process seed keeps chains
+	 * short against crafted paths (max_series bounds them anyway). */
+	if (getrandom(&a->seed, sizeof(a->seed), GRND_NONBLOCK) != sizeof(a->seed))
+		a->seed = (uint64_t)(uintptr_t)a ^ 0x9e3779b97f4a7c15ull;
+	a->overflow = series_new(a, 0, AGG_OVERFLOW_SERVICE, AGG_OVERFLOW_METHOD, AGG_OVERFLOW_ROUTE, 0);
+	if (!a->overflow)
+		goto oom;
+	return a;
+oom:
+	seterr(err, errlen, "out of memory");
+	agg_free(a);
+	return NULL;
+}
+
+void agg_free(struct agg *a)
+{
+	size_t i;
+
+	if (!a)
+		return;
+	if (a->tab) {
+		for (i = 0; i <= a->tabmask; i++) {
+			struct agg_series *s = a->tab[i], *n;
+
+			for (; s; s = n) {
+				n = s->next;
+				free(s);
+			}
+		}
+	}
+	free(a->tab);
+	free(a->overflow);
+	free(a->sorted);
+	free(a->bounds);
+	free(a->bounds_ns);
+	free(a);
+}
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* FNV-1a over the label values, each with its NUL as separator. */
+static uint64_t hash_key(uint64_t seed, const char *service, const char *method, const char *route, int status)
+{
+	const char *parts[3] = {service, method, route};
+	uint64_t h = 0xcbf29ce484222325ull ^ seed;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		const unsigned char *p = (const unsigned char *)parts[i];
+
+		do {
+			h ^= *p;
+			h *= 0x100000001b3ull;
+		} while (*p++);
+	}
+	h ^= (uint32_t)status;
+	h *= 0x100000001b3ull;
+	return mix(h);
+}
+
+static void grow(struct agg *a)
+{
+	size_t nsz = (a->tabmask + 1) * 2, i;
+	struct agg_series **nt = calloc(nsz, sizeof(*nt));
+
+	if (!nt)
+		return; /* keep the old table: longer chains, still correct */
+	for (i = 0; i <= a->tabmask; i++) {
+		struct agg_series *s = a->tab[i], *n;
+
+		for (; s; s = n) {
+			n = s->next;
+			s->next = nt[s->hash & (nsz - 1)];
+			nt[s->hash & (nsz - 1)] = s;
+		}
+	}
+	free(a->tab);
+	a->tab = nt;
+	a->tabmask = nsz - 1;
+}
+
+static void record(const struct agg *a, struct agg_series *s, uint64_t v)
+{
+	size_t lo = 0, hi = a->nb;
+
+	/* First bound >= v; a->nb (the +Inf remainder) if none. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a->bounds_ns[mid] >= v)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	s->buckets[lo]++;
+	s->count++;
+	if (s->sum_ns > UINT64_MAX - v) {
+		s->sum_s += (double)s->sum_ns / 1e9;
+		s->sum_ns = 0;
+	}
+	s->sum_ns += v;
+}
+
+int agg_observe(struct agg *a, const char *service, const char *method, const char *route, int status,
+		uint64_t dur_ns)
+{
+	struct agg_series *s;
+	uint64_t h;
+
+	if (!service)
+		service = "";
+	if (!method)
+		method = AGG_OVERFLOW_METHOD;
+	if (!route)
+		route = "/";
+	h = hash_key(a->seed, service, method, route, status);
+	for (s = a->tab[h & a->tabmask]; s; s = s->next) {
+		if (s->hash == h && s->status == status && strcmp(s->route, route) == 0 &&
+		    strcmp(s->method, method) == 0 && strcmp(s->service, service) == 0) {
+			record(a, s, dur_ns);
+			return 0;
+		}
+	}
+	if (a->nseries >= a->max_series || !(s = series_new(a, h, service, method, route, status))) {
+		if (a->overflow->count == 0)
+			a->dirty = 1;
+		record(a, a->overflow, dur_ns);
+		a->dropped++;
+		return 1;
+	}
+	s->next = a->tab[h & a->tabmask];
+	a->tab[h & a->tabmask] = s;
+	a->nseries++;
+	a->dirty = 1;
+	if (a->nseries > (a->tabmask + 1) - (a->tabmask + 1) / 4)
+		grow(a);
+	record(a, s, dur_ns);
+	return 0;
+}
+
+int agg_observe_request(struct agg *a, const char *service, const struct wt_request *rq, int fold_ids)
+{
+	char route[ROUTE_MAX + 1];
+	uint64_t d = rq->end_ns > rq->start_ns ? rq->end_ns - rq->start_ns : 0;
+
+	route_normalize(rq->path, rq->path ? rq->path_len : 0, route, sizeof(route), fold_ids);
+	return agg_observe(a, service, rq->method, route, rq->status, d);
+}
+
+size_t agg_series_active(const struct agg *a)
+{
+	return a->nseries + (a->overflow->count ? 1 : 0);
+}
+
+uint64_t agg_series_dropped(const struct agg *a)
+{
+	return a->dropped;
+}
+
+const double *agg_bounds(const struct agg *a, size_t *n)
+{
+	*n = a->nb;
+	return a->bounds;
+}
+
+double agg_series_sum(const struct agg_series *s)
+{
+	return s->sum_s + (double)s->sum_ns / 1e9;
+}
+
+static int cmp_series(const void *x, const void *y)
+{
+	const struct agg_series *a = *(const struct agg_series *const *)x;
+	const struct agg_series *b = *(const struct agg_series *const *)y;
+	int c;
+
+	if ((c = strcmp(a->service, b->service)))
+		return c;
+	if ((c = strcmp(a->route, b->route)))
+		return c;
+	if ((c = strcmp(a->method, b->method)))
+		return c;
+	return (a->status > b->status) - (a->status < b->status);
+}
+
+size_t agg_list(struct agg *a, struct agg_series *const **out)
+{
+	size_t i, k = 0, n = agg_series_active(a);
+
+	if (a->dirty || !a->sorted) {
+		struct agg_series **arr = realloc(a->sorted, (n ? n : 1) * sizeof(*arr));
+
+		if (!arr) {
+			/* Keep serving the previous listing rather than nothing. */
+			*out = a->sorted;
+			return a->nsorted;
+		}
+		a->sorted = arr;
+		for (i = 0; i <= a->tabmask; i++) {
+			struct agg_series *s;
+
+			for (s = a->tab[i]; s; s = s->next)
+				arr[k++] = s;
+		}
+		qsort(arr, k, sizeof(*arr), cmp_series);
+		if (a->overflow->count)
+			arr[k++] = a->overflow;
+		a->nsorted = k;
+		a->dirty = 0;
+	}
+	*out = a->sorted;
+	return a->nsorted;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http_server_request_duration_seconds: one histogram per
+ * (service_name, http_request_method, http_route, http_response_status_code).
+ *
+ * Everything here only goes up: series are never removed or reset and there
+ * is no per-process or per-worker state, so a worker that exits or is
+ * restarted takes nothing away from the counters (the failure of per-worker
+ * prometheus_client counters that jump up and down between scrapes).
+ *
+ * Cardinality is bounded by max_series. An observation that would need a new
+ * series beyond the limit is not dropped silently: it is added to a single
+ * overflow series whose labels are
+ *   service_name="_overflow", http_request_method="_OTHER",
+ *   http_route="_overflow", http_response_status_code="0"
+ * and counted in agg_series_dropped() (wsgitrace_series_dropped_total).
+ * Observations for series that already exist keep going to them. The
+ * overflow series is not counted against max_series; it is listed (last)
+ * once it has observations. Allocation failures for a new series take the
+ * same path, so an observation is never lost.
+ *
+ * Single-threaded, like the daemon's main loop.
+ */
+#ifndef WT_AGG_H
+#define WT_AGG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "request.h"
+
+#define AGG_MAX_BUCKETS 64
+/* Bounds are compared with nanosecond observations: 1 ns .. ~11.6 days. */
+#define AGG_BOUND_MIN 1e-9
+#define AGG_BOUND_MAX 1e6
+#define AGG_DEFAULT_MAX_SERIES 2000
+#define AGG_OVERFLOW_ROUTE "_overflow"
+#define AGG_OVERFLOW_SERVICE "_overflow"
+#define AGG_OVERFLOW_METHOD "_OTHER"
+
+/* Default upper bounds in seconds; see agg.c for the reasoning. */
+extern const double agg_default_buckets[];
+extern const size_t agg_default_nbuckets;
+
+struct agg_series {
+	struct agg_series *next; /* hash chain */
+	uint64_t hash;
+	uint64_t count;
+	uint64_t sum_ns; /* exact; carried into sum_s before it could wrap */
+	double sum_s;
+	const char *service;
+	const char *method;
+	const char *route;
+	int status;
+	/* Non-cumulative: buckets[i] counts bound[i-1] < v <= bound[i];
+	 * buckets[nbuckets] counts v > the last bound (the +Inf remainder). */
+	uint64_t buckets[];
+};
+
+struct agg;
+
+/*
+ * bounds: strictly increasing upper bounds in seconds, without +Inf; NULL
+ * means the defaults. max_series >= 1. NULL on error, with err set.
+ */
+struct agg *agg_new(const double *bounds, size_t nbounds, size_t max_series, char *err, size_t errlen);
+void agg_free(struct agg *a);
+
+/*
+ * Checks bounds as agg_new() does: 1..AGG_MAX_BUCKETS finite values in
+ * [AGG_BOUND_MIN, AGG_BOUND_MAX], strictly increasing, also once rounded to
+ * nanoseconds. 0 or -1 with err set.
+ */
+int agg_validate_buckets(const double *bounds, size_t n, char *err, size_t errlen);
+
+/*
+ * Parses "0.001,0.01,0.1" (seconds; blanks around values allowed; a final
+ * "+Inf" is accepted and ignored since it is always implied) into out[max]
+ * and validates it. 0 with *n set, or -1 with err set.
+ */
+int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char *err, size_t errlen);
+
+/*
+ * Records one duration. NULL service is "", NULL method "_OTHER", NULL route
+ * "/". Returns 0 when it went to its own series, 1 when it went to the
+ * overflow series.
+ */
+int agg_observe(struct agg *a, const char *service, const char *method, const char *route, int status,
+		uint64_t dur_ns);
+
+/*
+ * Records a completed request: route from route_normalize(rq->path, ...,
+ * fold_ids), duration end_ns - start_ns (0 if the clock went backwards).
+ */
+int agg_observe_request(struct agg *a, const char *service, const struct wt_request *rq, int fold_ids);
+
+/* Series with observations, the overflow series included once it has any. */
+size_t agg_series_active(const struct agg *a);
+/* Observations that went to the overflow series. */
+uint64_t agg_series_dropped(const struct agg *a);
+const double *agg_bounds(const struct agg *a, size_t *n);
+double agg_series_sum(const struct agg_series *s);
+
+/*
+ * All series with observations, sorted by service, route, method, status,
+ * the overflow series last. The array belongs to the agg and stays valid
+ * until the next agg_observe*() or agg_free(). Returns the count.
+ */
+size_t agg_list(struct agg *a, struct agg_series *const **out);
+
+#endif /* WT_AGG_H */

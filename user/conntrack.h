@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-connection stream tracker: turns the kernel's recv/send/close records
+ * into completed requests (struct wt_request), one callback per request.
+ *
+ * A connection is (sk, ino), never a thread: gevent interleaves connections on
+ * one tid and gthread spreads one connection over several. Requests (HTTP/1.x
+ * heads or uwsgi packets) queue up in order; responses (always HTTP) complete
+ * them in order. Where bytes the framing needs were not captured, requests
+ * and responses are delimited by alternation instead and flagged.
+ *
+ * Not thread-safe: one consumer thread owns a tracker.
+ */
+#ifndef WT_CONNTRACK_H
+#define WT_CONNTRACK_H
+
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "wsgitrace.h"
+#include "request.h"
+
+struct conntrack_opts {
+	uint32_t max_conns;       /* tracked at once; 0: 131072 */
+	uint32_t max_pending;     /* queued requests per connection; 0: 32 */
+	uint64_t unix_grace_ns;   /* AF_UNIX idle time that ends an unframed response; 0: 2 s */
+	uint64_t idle_timeout_ns; /* connection idle time before it is dropped; 0: 300 s */
+};
+
+/* Counters only go up, except conns_active. */
+struct conntrack_stats {
+	uint64_t conns_active;       /* connections in the table now */
+	uint64_t conns_total;        /* connections ever tracked */
+	uint64_t conns_dropped;      /* request starts of connections the full table refused */
+	uint64_t conns_expired;      /* connections dropped after idle_timeout_ns */
+	uint64_t requests;           /* requests handed to the callback */
+	uint64_t parse_errors_http;  /* request heads, chunked bodies, response heads */
+	uint64_t parse_errors_uwsgi; /* uwsgi packets */
+	uint64_t framing_lost;       /* requests whose framing bytes were not captured */
+	uint64_t unanswered;         /* requests pending when their connection ended */
+	uint64_t orphan_responses;   /* sends with no request to answer */
+	uint64_t pending_overflow;   /* requests dropped: the per-connection queue was full */
+	uint64_t events;             /* records given to conntrack_event */
+};
+
+struct conntrack;
+
+struct conntrack *conntrack_new(const struct conntrack_opts *o, wt_request_cb cb, void *ctx);
+/*
+ * One DATA or CLOSE record. A wt_small_event may be passed cast: data[] is
+ * never read past cap_len (nor past len).
+ */
+void conntrack_event(struct conntrack *ct, const struct wt_data_event *e);
+/* The process exited: finalize and forget its connections. */
+void conntrack_proc_exit(struct conntrack *ct, uint32_t tgid, uint64_t ts_ns);
+/* Expiry: unix grace and idle timeout, against the events' clock. */
+void conntrack_tick(struct conntrack *ct, uint64_t now_ns);
+const struct conntrack_stats *conntrack_stats(const struct conntrack *ct);
+/* Frees everything; pending requests are dropped without being counted. */
+void conntrack_free(struct conntrack *ct);
+
+#endif /* WT_CONNTRACK_H */

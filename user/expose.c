@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+#include "expose.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void expose_label_value(struct strbuf *sb, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t n = strlen((const char *)s), i = 0, run = 0;
+
+	/* Copy clean runs in one go: most values need no escaping at all. */
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t k;
+
+		if (c >= 0x20 && c < 0x80 && c != '\\' && c != '"') {
+			i++;
+			continue;
+		}
+		k = c < 0x80 ? 1 : utf8_seq_len(s + i, n - i);
+		if (k > 1) {
+			i += k;
+			continue;
+		}
+		sb_append(sb, s + run, i - run);
+		if (c == '\\')
+			sb_append(sb, "\\\\", 2);
+		else if (c == '"')
+			sb_append(sb, "\\\"", 2);
+		else if (c == '\n')
+			sb_append(sb, "\\n", 2);
+		else if (c < 0x80)
+			sb_putc(sb, (char)c); /* other control bytes are legal in a label value */
+		else
+			sb_append(sb, "\xef\xbf\xbd", 3); /* U+FFFD for a byte that is not UTF-8 */
+		i++;
+		run = i;
+	}
+	sb_append(sb, s + run, i - run);
+}
+
+/* Shortest "%g" text that reads back as v; buf holds at least 32 bytes. */
+static size_t fmt_double(char *buf, size_t sz, double v)
+{
+	int prec, n = 0;
+
+	if (isnan(v))
+		return (size_t)snprintf(buf, sz, "NaN");
+	if (isinf(v))
+		return (size_t)snprintf(buf, sz, v > 0 ? "+Inf" : "-Inf");
+	if (fabs(v) < 1e15 && v == (double)(int64_t)v)
+		return (size_t)snprintf(buf, sz, "%lld", (long long)v);
+	for (prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, sz, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return (size_t)n;
+}
+
+void expose_double(struct strbuf *sb, double v)
+{
+	char buf[48];
+
+	sb_append(sb, buf, fmt_double(buf, sizeof(buf), v));
+}
+
+static void family(struct strbuf *sb, const char *name, const char *type, const char *help)
+{
+	sb_puts(sb, "# HELP ");
+	sb_puts(sb, name);
+	sb_putc(sb, ' ');
+	sb_puts(sb, help);
+	sb_puts(sb, "\n# TYPE ");
+	sb_puts(sb, name);
+	sb_putc(sb, ' ');
+	sb_puts(sb, type);
+	sb_putc(sb, '\n');
+}
+
+static void render_hist(struct strbuf *sb, struct agg *agg)
+{
+	struct agg_series *const *list;
+	struct strbuf lab = STRBUF_INIT;
+	char le[AGG_MAX_BUCKETS][48];
+	size_t lelen[AGG_MAX_BUCKETS];
+	const double *bounds;
+	size_t nb, n, i, j;
+
+	family(sb, EXPOSE_HIST_NAME, "histogram",
+	       "Duration of HTTP server requests, from the first request byte read to the last response "
+	       "byte written, as seen on the server's sockets.");
+	if (!agg)
+		return;
+	bounds = agg_bounds(agg, &nb);
+	for (j = 0; j < nb; j++)
+		lelen[j] = fmt_double(le[j], sizeof(le[j]), bounds[j]);
+	n = agg_list(agg, &list);
+	for (i = 0; i < n && sb_ok(sb); i++) {
+		const struct agg_series *s = list[i];
+		uint64_t cum = 0;
+
+		sb_reset(&lab);
+		sb_putc(&lab, '{');
+		sb_puts(&lab, "http_request_method=\"");
+		expose_label_value(&lab, s->method);
+		sb_puts(&lab, "\",http_response_status_code=\"");
+		sb_put_i64(&lab, s->status);
+		sb_puts(&lab, "\",http_route=\"");
+		expose_label_value(&lab, s->route);
+		sb_puts(&lab, "\",service_name=\"");
+		expose_label_value(&lab, s->service);
+		sb_putc(&lab, '"');
+		if (!sb_ok(&lab)) {
+			sb->oom = 1;
+			break;
+		}
+		for (j = 0; j <= nb; j++) {
+			cum += s->buckets[j];
+			sb_puts(sb, EXPOSE_HIST_NAME "_bucket");
+			sb_append(sb, lab.buf, lab.len);
+			sb_puts(sb, ",le=\"");
+			if (j < nb)
+				sb_append(sb, le[j], lelen[j]);
+			else
+				sb_puts(sb, "+Inf");
+			sb_puts(sb, "\"} ");
+			sb_put_u64(sb, cum);
+			sb_putc(sb, '\n');
+		}
+		sb_puts(sb, EXPOSE_HIST_NAME "_sum");
+		sb_append(sb, lab.buf, lab.len);
+		sb_puts(sb, "} ");
+		expose_double(sb, agg_series_sum(s));
+		sb_puts(sb, "\n" EXPOSE_HIST_NAME "_count");
+		sb_append(sb, lab.buf, lab.len);
+		sb_puts(sb, "} ");
+		sb_put_u64(sb, s->count);
+		sb_putc(sb, '\n');
+	}
+	sb_free(&lab);
+}
+
+struct self_metric {
+	const char *name;
+	size_t off;
+	int gauge;
+	const char *help;
+};
+
+#define F(f) offsetof(struct wt_self_stats, f)
+static const struct self_metric self_metrics[] = {
+	{"wsgitrace_events_total", F(events_total), 0, "Events read from the kernel ring buffer."},
+	{"wsgitrace_events_lost_total", F(events_lost), 0,
+	 "Events the kernel side could not submit because the ring buffer was full; requests they belonged to "
+	 "are missing or counted as framing lost."},
+	{"wsgitrace_kernel_read_failures_total", F(kernel_read_failures), 0,
+	 "Reads of socket data from the traced process' memory that failed in the kernel."},
+	{"wsgitrace_http_parse_errors_total", F(http_parse_errors), 0,
+	 "HTTP/1.x requests or responses that could not be parsed."},
+	{"wsgitrace_uwsgi_parse_errors_total", F(uwsgi_parse_errors), 0, "uwsgi packets that could not be parsed."},
+	{"wsgitrace_framing_lost_total", F(framing_lost), 0,
+	 "Requests whose response framing was not captured; their end is the last write seen."},
+	{"wsgitrace_unanswered_requests_total", F(unanswered_requests), 0,
+	 "Requests whose connection ended before a response was seen."},
+	{"wsgitrace_orphan_responses_total", F(orphan_responses), 0, "Responses seen with no request before them."},
+	{"wsgitrace_pending_overflow_total", F(pending_overflow), 0,
+	 "Pipelined requests dropped because too many were pending on one connection."},
+	{"wsgitrace_connections_active", F(conns_active), 1, "Connections being tracked."},
+	{"wsgitrace_connections_dropped_total", F(conns_dropped), 0,
+	 "Connections not tracked because the connection table was full."},
+	{"wsgitrace_connections_expired_total", F(conns_expired), 0,
+	 "Tracked connections forgotten after being idle too long."},
+	{"wsgitrace_processes_traced", F(procs_traced), 1, "Server processes being traced."},
+	{"wsgitrace_series_active", F(series_active), 1,
+	 "Series of http_server_request_duration_seconds, the overflow series included."},
+	{"wsgitrace_series_dropped_total", F(series_dropped), 0,
+	 "Observations that did not get their own series because of the series limit; they are in the "
+	 "series with http_route=\"_overflow\"."},
+	{"wsgitrace_scrapes_total", F(scrapes), 0, "Requests for /metrics served."},
+	{"wsgitrace_relayed_connections_total", F(relayed_connections), 0,
+	 "Connections a traced relay (uWSGI's --http router) opened to a worker; their requests are counted "
+	 "once, where they entered."},
+};
+#undef F
+
+static void render_self(struct strbuf *sb, const struct wt_self_stats *st)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(self_metrics) / sizeof(self_metrics[0]); i++) {
+		const struct self_metric *m = &self_metrics[i];
+		uint64_t v;
+
+		memcpy(&v, (const char *)st + m->off, sizeof(v));
+		family(sb, m->name, m->gauge ? "gauge" : "counter", m->help);
+		sb_puts(sb, m->name);
+		sb_putc(sb, ' ');
+		sb_put_u64(sb, v);
+		sb_putc(sb, '\n');
+	}
+	family(sb, "wsgitrace_build_info", "gauge",
+	       "Version, git revision and capture hook of the running wsgitrace; always 1.");
+	sb_puts(sb, "wsgitrace_build_info{hook=\"");
+	expose_label_value(sb, st->hook);
+	sb_puts(sb, "\",revision=\"");
+	expose_label_value(sb, st->revision);
+	sb_puts(sb, "\",version=\"");
+	expose_label_value(sb, st->version);
+	sb_puts(sb, "\"} 1\n");
+}
+
+int expose_render(struct strbuf *sb, struct agg *agg, const struct wt_self_stats *st)
+{
+	render_hist(sb, agg);
+	if (st) {
+		struct wt_self_stats s = *st;
+
+		if (agg) {
+			s.series_active = agg_series_active(agg);
+			s.series_dropped = agg_series_dropped(agg);
+		}
+		render_self(sb, &s);
+	}
+	return sb_ok(sb) ? 0 : -1;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Prometheus text exposition format 0.0.4: the request-duration histograms
+ * from agg.c and the tracer's own metrics.
+ */
+#ifndef WT_EXPOSE_H
+#define WT_EXPOSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agg.h"
+#include "strbuf.h"
+
+#define EXPOSE_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define EXPOSE_HIST_NAME "http_server_request_duration_seconds"
+
+/*
+ * The tracer's own metrics, filled by the daemon. Counters (only ever
+ * increase) unless marked gauge. Exposed as wsgitrace_<name>, counters with
+ * _total; see expose.c for the names and HELP texts.
+ */
+struct wt_self_stats {
+	uint64_t events_total;         /* ring buffer records read */
+	uint64_t events_lost;          /* records the kernel could not submit: ring buffer full */
+	uint64_t kernel_read_failures; /* bpf_probe_read_user of socket data failed */
+	uint64_t http_parse_errors;    /* HTTP/1.x bytes that did not parse */
+	uint64_t uwsgi_parse_errors;   /* uwsgi packets that did not parse */
+	uint64_t framing_lost;         /* requests whose end is the last write seen (WT_RQ_FRAMING_LOST) */
+	uint64_t unanswered_requests;  /* requests whose connection closed before a response */
+	uint64_t orphan_responses;     /* responses with no request seen */
+	uint64_t pending_overflow;     /* pipelined requests dropped: too many pending on a connection */
+	uint64_t conns_active;         /* gauge: connections tracked now */
+	uint64_t conns_dropped;        /* connections not tracked: table full */
+	uint64_t conns_expired;        /* connections forgotten after being idle */
+	uint64_t procs_traced;         /* gauge: server processes traced now */
+	uint64_t series_active;        /* gauge: histogram series (taken from the agg when given) */
+	uint64_t series_dropped;       /* observations put in the overflow series (from the agg when given) */
+	uint64_t scrapes;              /* /metrics requests served, this one included */
+	uint64_t relayed_connections;  /* inbound connections from a traced relay (uWSGI --http router) */
+	const char *version;           /* build info labels; NULL renders "" */
+	const char *revision;
+	const char *hook; /* "sockets" or "syscalls": how data is captured */
+};
+
+/*
+ * Appends the whole exposition to sb: the histogram family (HELP and TYPE
+ * even with no series), then the self metrics. agg may be NULL; st may be
+ * NULL (no self metrics). When agg is given, series_active and
+ * series_dropped come from it rather than from st. Series are in
+ * agg_list() order, so equal inputs give byte-identical output.
+ * 0, or -1 if the buffer could not grow (sb->oom).
+ */
+int expose_render(struct strbuf *sb, struct agg *agg, const struct wt_self_stats *st);
+
+/* Appends a label value escaped per the format (\\, \", \n), invalid UTF-8
+ * bytes replaced with U+FFFD. */
+void expose_label_value(struct strbuf *sb, const char *s);
+
+/* Appends v the way Prometheus prints it: shortest text that reads back
+ * as the same double, "+Inf", "-Inf", "NaN". */
+void expose_double(struct strbuf *sb, double v);
+
+#endif /* WT_EXPOSE_H */

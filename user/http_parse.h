@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/1.x message heads and chunked bodies, for the connection tracker.
+ *
+ * picohttpparser style: stateless (except the chunked decoder, whose state the
+ * caller owns), never allocates, returns pointers into the caller's buffer.
+ * Head parsers return the bytes the head took (through the blank line), -1 if
+ * the bytes cannot be HTTP/1.x, or -2 if they are a valid prefix and more are
+ * needed. Only the facts that label a request or frame a message are
+ * extracted; other headers are validated and skipped.
+ */
+#ifndef WT_HTTP_PARSE_H
+#define WT_HTTP_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Connection header: what the peer asked for. */
+enum http_conn {
+	HTTP_CONN_DEFAULT = 0, /* absent: the version's default */
+	HTTP_CONN_CLOSE = 1,
+	HTTP_CONN_KEEPALIVE = 2,
+};
+
+struct http_request {
+	const char *method; /* normalized, static storage: "GET" ... "_OTHER" */
+	const char *path;   /* points into buf; query string and fragment dropped */
+	size_t path_len;
+	int minor_version;      /* HTTP/1.<minor> */
+	int64_t content_length; /* -1 when absent */
+	int chunked;            /* Transfer-Encoding ends in chunked */
+	int expect_continue;    /* Expect: 100-continue */
+	enum http_conn conn;
+};
+
+struct http_response {
+	int status;
+	int minor_version;
+	int64_t content_length; /* -1 when absent */
+	int chunked;
+	enum http_conn conn;
+};
+
+/*
+ * Largest Content-Length or chunk size accepted: far above any real body,
+ * far below overflow when the tracker adds lengths up.
+ */
+#define HTTP_MAX_LENGTH (1ULL << 56)
+
+int http_parse_request(const char *buf, size_t len, struct http_request *req);
+int http_parse_response(const char *buf, size_t len, struct http_response *resp);
+
+/*
+ * Only the request line (method, path, version) of a head whose rest was not
+ * captured: returns the line's length, -1 or -2. The framing fields of *req
+ * are set to "unknown" (content_length -1, chunked 0).
+ */
+int http_parse_request_line(const char *buf, size_t len, struct http_request *req);
+/* Only the status line of a response head. */
+int http_parse_status_line(const char *buf, size_t len, struct http_response *resp);
+
+/*
+ * Method token -> one of GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH
+ * or "_OTHER": a bounded label set for metrics. Case-sensitive, as methods are.
+ */
+const char *http_method_norm(const char *m, size_t len);
+
+/*
+ * Does buf start like a request line ("TOKEN " with an upper-case token, or
+ * a read too short to hold more than part of the token)?
+ * Cheap test for "this read starts a new request" after framing was lost.
+ */
+int http_looks_like_request(const char *buf, size_t len);
+
+/*
+ * Chunked body decoder. It keeps its state between calls, so the body may be
+ * fed in any pieces, and it can be told that bytes went by uncaptured.
+ */
+struct http_chunked {
+	uint64_t remaining; /* data bytes left in the current chunk */
+	uint8_t state;
+	uint8_t digits;
+};
+
+void http_chunked_init(struct http_chunked *c);
+/*
+ * Feed body bytes. Returns the bytes consumed when the body ended in buf (the
+ * last CRLF of the trailer included; what follows belongs to the next
+ * message), -2 when all of buf was consumed and the body goes on, -1 on a
+ * framing error.
+ */
+ssize_t http_chunked_feed(struct http_chunked *c, const char *buf, size_t len);
+/*
+ * n body bytes passed that were not captured. Chunk data and the CRLF after it
+ * can be skipped blind, since their length is known. Returns 0, or -1 when the
+ * gap reaches a chunk-size line or the trailer: framing is lost.
+ */
+int http_chunked_skip(struct http_chunked *c, uint64_t n);
+int http_chunked_done(const struct http_chunked *c);
+
+#endif /* WT_HTTP_PARSE_H */

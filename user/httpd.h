@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The /metrics endpoint, on libmicrohttpd, run from the daemon's own
+ * single-threaded poll loop: MHD is started in "external polling" mode with
+ * epoll, so all of its sockets sit behind one epoll fd that the caller adds
+ * to its poll set. No thread is created.
+ *
+ *   struct pollfd p[2] = {{ring_fd, POLLIN}, {httpd_fd(h), POLLIN}};
+ *   for (;;) {
+ *           int t = httpd_timeout_ms(h);       // -1: no deadline
+ *           poll(p, 2, t < 0 || t > 1000 ? 1000 : t);
+ *           ... ring buffer ...
+ *           httpd_run(h);                      // cheap when nothing is ready
+ *   }
+ *
+ * httpd_run() must be called when the fd is readable and at the latest
+ * httpd_timeout_ms() after the previous call (MHD closes idle connections
+ * and finishes partly sent responses from there). Calling it more often is
+ * harmless.
+ *
+ * Routes: GET|HEAD /metrics -> 200, the render callback's text with
+ * Content-Type "text/plain; version=0.0.4; charset=utf-8" (500 if it fails);
+ * GET|HEAD / -> a short page pointing to /metrics; other paths 404; other
+ * methods 405 with "Allow: GET, HEAD".
+ */
+#ifndef WT_HTTPD_H
+#define WT_HTTPD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "strbuf.h"
+
+/*
+ * Appends the exposition to out (empty on entry). 0 on success, -1 to answer
+ * 500. Called once per GET or HEAD /metrics, from httpd_run(); a good place
+ * to count scrapes.
+ */
+typedef int (*httpd_render_fn)(struct strbuf *out, void *ctx);
+
+struct httpd;
+
+/*
+ * listen: "ADDR:PORT" (IPv4 dotted quad), "[IPV6]:PORT", or ":PORT" (all
+ * addresses, IPv6 and IPv4 when the host has IPv6, else IPv4 only). PORT is
+ * 0..65535; 0 picks a free port (see httpd_port()). Numeric addresses only.
+ * NULL with err set (which address, why, what to do) on failure.
+ */
+struct httpd *httpd_start(const char *listen, httpd_render_fn fn, void *ctx, char *err, size_t errlen);
+/* The fd to poll for POLLIN (MHD's epoll fd). */
+int httpd_fd(const struct httpd *h);
+/* Milliseconds until httpd_run() is due anyway, or -1 for no deadline. */
+int httpd_timeout_ms(struct httpd *h);
+/* Accepts, reads, answers and closes whatever is ready; never blocks. */
+void httpd_run(struct httpd *h);
+/* The port actually bound (useful with port 0). */
+unsigned httpd_port(const struct httpd *h);
+/* "127.0.0.1:9100" or "[::]:9100", as bound. */
+const char *httpd_address(const struct httpd *h);
+void httpd_stop(struct httpd *h);
+
+/* Parses a listen address as httpd_start() does. 0, or -1 with err set. */
+int httpd_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, char *err,
+		       size_t errlen);
+
+#endif /* WT_HTTPD_H */

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uwsgi request packets. Every size in a packet is checked twice: against
+ * datasize (a pair that overruns its packet is a lie: error) and against the
+ * bytes at hand (a pair that overruns them is incomplete: -2). Nothing is read
+ * before both checks pass.
+ */
+#include <string.h>
+
+#include "http_parse.h"
+#include "uwsgi_parse.h"
+
+static uint16_t le16(const char *p)
+{
+	return (uint16_t)((unsigned char)p[0] | (unsigned char)p[1] << 8);
+}
+
+static int key_is(const char *k, size_t n, const char *lit)
+{
+	return strlen(lit) == n && memcmp(k, lit, n) == 0;
+}
+
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int ci_eq(const char *a, size_t n, const char *lit)
+{
+	size_t i;
+
+	if (strlen(lit) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (lower((unsigned char)a[i]) != lit[i])
+			return 0;
+	return 1;
+}
+
+static size_t path_end(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && v[i] != '?' && v[i] != '#'; i++)
+		;
+	return i;
+}
+
+static int set_var(struct uwsgi_request *r, const char *k, size_t kn, const char *v, size_t vn,
+		   int *have_uri)
+{
+	if (key_is(k, kn, "REQUEST_METHOD")) {
+		if (vn == 0)
+			return -1;
+		r->method = http_method_norm(v, vn);
+	} else if (key_is(k, kn, "REQUEST_URI")) {
+		r->path = v;
+		r->path_len = path_end(v, vn);
+		*have_uri = 1;
+	} else if (key_is(k, kn, "PATH_INFO")) {
+		if (!*have_uri) {
+			r->path = v;
+			r->path_len = path_end(v, vn);
+		}
+	} else if (key_is(k, kn, "CONTENT_LENGTH")) {
+		uint64_t x = 0;
+		size_t i;
+
+		/* nginx's uwsgi_params send an empty CONTENT_LENGTH for a GET. */
+		if (vn == 0) {
+			r->content_length = -1;
+			return 0;
+		}
+		for (i = 0; i < vn; i++) {
+			if (v[i] < '0' || v[i] > '9')
+				return -1;
+			x = x * 10 + (uint64_t)(v[i] - '0');
+			if (x > HTTP_MAX_LENGTH)
+				return -1;
+		}
+		r->content_length = (int64_t)x;
+	} else if (key_is(k, kn, "HTTP_EXPECT")) {
+		r->expect_continue = ci_eq(v, vn, "100-continue");
+	} else if (key_is(k, kn, "HTTP_TRANSFER_ENCODING")) {
+		const char *s = v, *e = v + vn, *c = memrchr(v, ',', vn);
+
+		if (c)
+			s = c + 1;
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		r->chunked = ci_eq(s, (size_t)(e - s), "chunked");
+	}
+	return 0;
+}
+
+int uwsgi_looks_like_request(const char *buf, size_t len)
+{
+	if (len < 1 || buf[0] != 0)
+		return 0;
+	if (len >= 4 && (buf[3] != 0 || le16(buf + 1) < 4))
+		return 0;
+	return 1;
+}
+
+int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *r)
+{
+	size_t end, avail, p;
+	int have_uri = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+	r->path = "";
+	if (len < UWSGI_HDR_LEN)
+		return -2;
+	r->modifier1 = (uint8_t)buf[0];
+	r->datasize = le16(buf + 1);
+	r->modifier2 = (uint8_t)buf[3];
+	/* modifier2 0 is a request with vars; the others are not requests. */
+	if (r->modifier2 != 0 || r->datasize == 0)
+		return -1;
+	end = UWSGI_HDR_LEN + (size_t)r->datasize;
+	avail = len < end ? len : end;
+	p = UWSGI_HDR_LEN;
+	while (p < end) {
+		size_t kn, vn, k, v;
+
+		if (end - p < 2)
+			return -1;
+		if (avail - p < 2)
+			return -2;
+		kn = le16(buf + p);
+		p += 2;
+		if (kn == 0 || kn > end - p)
+			return -1;
+		if (kn > avail - p)
+			return -2;
+		k = p;
+		p += kn;
+		if (end - p < 2)
+			return -1;
+		if (avail - p < 2)
+			return -2;
+		vn = le16(buf + p);
+		p += 2;
+		if (vn > end - p)
+			return -1;
+		if (vn > avail - p)
+			return -2;
+		v = p;
+		p += vn;
+		if (set_var(r, buf + k, kn, buf + v, vn, &have_uri) != 0)
+			return -1;
+	}
+	if (!r->method)
+		return -1;
+	/* Chunked framing only when no length was given (nginx dechunks). */
+	if (r->content_length >= 0)
+		r->chunked = 0;
+	return (int)end;
+}

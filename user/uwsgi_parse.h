@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The uwsgi binary request packet (what nginx uwsgi_pass and the uWSGI router
+ * send to a worker): a 4-byte header (modifier1 u8, datasize u16 little
+ * endian, modifier2 u8), then datasize bytes of vars, each a u16le key
+ * length, the key, a u16le value length and the value.
+ *
+ * Same return convention as http_parse.h: bytes of the packet (4 + datasize),
+ * -1 if it cannot be a packet, -2 if more bytes are needed.
+ */
+#ifndef WT_UWSGI_PARSE_H
+#define WT_UWSGI_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UWSGI_HDR_LEN 4
+
+struct uwsgi_request {
+	uint8_t modifier1;
+	uint8_t modifier2;
+	uint16_t datasize;
+	const char *method; /* normalized (http_method_norm); NULL if not seen */
+	const char *path;   /* REQUEST_URI, else PATH_INFO; query dropped; into buf */
+	size_t path_len;
+	int64_t content_length; /* body bytes after the packet; -1 if absent or empty */
+	int chunked;            /* HTTP_TRANSFER_ENCODING ends in chunked */
+	int expect_continue;    /* HTTP_EXPECT: 100-continue */
+};
+
+/*
+ * Parse a packet. On -2 the fields of the vars that lie wholly inside buf are
+ * set already, so a caller whose bytes were cut short can still label the
+ * request. A packet without REQUEST_METHOD is an error.
+ */
+int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *req);
+
+/* Does buf start like a uwsgi request packet header? */
+int uwsgi_looks_like_request(const char *buf, size_t len);
+
+#endif /* WT_UWSGI_PARSE_H */
