@@ -27,6 +27,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
 #include "wsgitrace.h"
 
 #define AF_UNIX 1
@@ -92,6 +93,27 @@ struct {
 	__type(key, __u64);
 	__type(value, struct conn);
 } conns SEC(".maps");
+
+/*
+ * Both ends of a connection, as the side that sent first sees them (TCP), or
+ * that side's sk (AF_UNIX). A uwsgi packet arriving from a flow recorded here
+ * comes from another traced process, uWSGI's --http router: the request is
+ * counted where it entered, at the router, and not again at the worker.
+ */
+struct flow {
+	__u8 local[16];
+	__u8 remote[16];
+	__u16 lport;
+	__u16 rport;
+	__u32 family;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow);
+	__type(value, __u8);
+} outbound SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -344,6 +366,36 @@ static __always_inline __u32 tcp_unacked(struct sock *sk)
 	return w - u;
 }
 
+/* The flow as this side sees it, or (peer) as the other side does. */
+static __always_inline void flow_of(struct sock *sk, __u16 family, struct flow *f, bool peer)
+{
+	__u16 lport, rport;
+
+	f->family = family;
+	if (family == AF_UNIX) {
+		struct sock *who = sk;
+
+		if (peer)
+			who = BPF_CORE_READ((struct unix_sock *)sk, peer);
+		__builtin_memcpy(f->local, &who, sizeof(who));
+		return;
+	}
+	lport = bpf_htons(BPF_CORE_READ(sk, __sk_common.skc_num));
+	rport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	if (family == AF_INET) {
+		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memcpy(peer ? f->remote : f->local, &l, 4);
+		__builtin_memcpy(peer ? f->local : f->remote, &r, 4);
+	} else {
+		BPF_CORE_READ_INTO(peer ? f->remote : f->local, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(peer ? f->local : f->remote, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+	f->lport = peer ? rport : lport;
+	f->rport = peer ? lport : rport;
+}
+
 /*
  * One socket call of a traced process that moved `ret` bytes. (nr, buf, len)
  * describe the syscall: its number, its buffer (or iovec or msghdr) and
@@ -384,7 +436,13 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		c = NULL;
 	}
 	if (!c) {
+		struct flow f = {};
+		__u8 one = 1;
+
 		if (dir != WT_DIR_RECV) {
+			/* Sends first: a connection this process opened. */
+			flow_of(sk, family, &f, false);
+			bpf_map_update_elem(&outbound, &f, &one, BPF_NOEXIST);
 			kstat_inc(WT_KS_IGNORED_CALLS);
 			return 0;
 		}
@@ -393,6 +451,13 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		if (!looks_like_request(s->ev.data, n)) {
 			kstat_inc(WT_KS_IGNORED_CALLS);
 			return 0;
+		}
+		if (s->ev.data[3] == 0) { /* a uwsgi packet */
+			flow_of(sk, family, &f, true);
+			if (bpf_map_lookup_elem(&outbound, &f)) {
+				kstat_inc(WT_KS_RELAYED);
+				return 0;
+			}
 		}
 		nc.ino = ino;
 		nc.tgid = tgid;

@@ -93,6 +93,7 @@ enum wt_kstat {
 	WT_KS_REGS_FAIL,       /* syscall registers could not be found */
 	WT_KS_CONN_NEW,        /* inbound connections classified */
 	WT_KS_IGNORED_CALLS,   /* socket calls of traced processes not sent */
+	WT_KS_RELAYED,         /* inbound connections from a traced relay (uWSGI router) */
 	WT_KS_MAX,
 };
 
