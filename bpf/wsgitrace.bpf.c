@@ -454,7 +454,12 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		}
 		if (s->ev.data[3] == 0) { /* a uwsgi packet */
 			flow_of(sk, family, &f, true);
-			if (bpf_map_lookup_elem(&outbound, &f)) {
+			/*
+			 * The router opens one connection per request: forget the
+			 * flow now, so a later connection that happens to reuse
+			 * its ports is judged afresh.
+			 */
+			if (bpf_map_delete_elem(&outbound, &f) == 0) {
 				kstat_inc(WT_KS_RELAYED);
 				return 0;
 			}

@@ -209,9 +209,10 @@ class Tracer(Proc):
             wait_for(lambda: self.counts(service) == expected, timeout=timeout,
                      what="counts %r" % (expected,))
         except AssertionError:
-            raise AssertionError("counts never matched\nexpected %r\ngot      %r\nwsgitrace: %s"
+            selfm = "\n".join(l for l in self.raw()[1].splitlines() if l.startswith("wsgitrace_"))
+            raise AssertionError("counts never matched\nexpected %r\ngot      %r\n%s\nwsgitrace: %s"
                                  % (sorted(expected.items()), sorted(self.counts(service).items()),
-                                    self.output()))
+                                    selfm, self.output()))
         return self.counts(service)
 
     def traces(self):
