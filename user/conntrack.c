@@ -67,6 +67,7 @@ struct conn {
 	uint64_t last_send_ts; /* last send, any request */
 	struct link lru;       /* all connections, least recently active first */
 	struct link grace;     /* unix connections with a response the close would end */
+	struct link heldl;     /* connections holding a response for the ACK, oldest first */
 	struct http_chunked rxb, txb;
 	struct pend *q; /* ring of qcap, qn used from qhead */
 	uint32_t seq_head; /* sequence number of q[qhead] */
@@ -104,6 +105,7 @@ struct conntrack {
 	size_t mask;
 	struct link lru;
 	struct link grace;
+	struct link held;
 	struct conntrack_stats st;
 };
 
@@ -275,6 +277,7 @@ static void flush_held(struct conntrack *ct, struct conn *c, uint64_t end_ns)
 	free(c->held);
 	c->held = NULL;
 	c->closing = 0;
+	list_del(&c->heldl);
 }
 
 /* Take the front request out of the queue to wait for the client's ACK. */
@@ -293,8 +296,10 @@ static void hold_front(struct conntrack *ct, struct conn *c, uint64_t end_ns, ui
 	h->flags |= flags;
 	f->path = NULL;
 	q_pop(c);
+	c->tx = TX_HEAD;
 	c->held = h;
 	c->held_end = end_ns;
+	list_add_tail(&ct->held, &c->heldl);
 }
 
 static void complete_front(struct conntrack *ct, struct conn *c, uint64_t end_ns, uint32_t unacked)
@@ -888,6 +893,8 @@ struct conntrack *conntrack_new(const struct conntrack_opts *o, wt_request_cb cb
 		ct->o.max_pending = 4096;
 	if (!ct->o.unix_grace_ns)
 		ct->o.unix_grace_ns = 2000000000ULL;
+	if (!ct->o.hold_ns)
+		ct->o.hold_ns = 50000000ULL;
 	if (!ct->o.idle_timeout_ns)
 		ct->o.idle_timeout_ns = 300000000000ULL;
 	if (ct->o.max_conns > (1U << 28))
@@ -905,6 +912,7 @@ struct conntrack *conntrack_new(const struct conntrack_opts *o, wt_request_cb cb
 	ct->ctx = ctx;
 	list_init(&ct->lru);
 	list_init(&ct->grace);
+	list_init(&ct->held);
 	return ct;
 }
 
@@ -929,13 +937,16 @@ void conntrack_event(struct conntrack *ct, const struct wt_data_event *e)
 		ts = e->ts_ns > c->last_ts ? e->ts_ns : c->last_ts;
 		if (e->unacked && !c->is_unix) {
 			/* The response is still in flight to a slow reader. */
-			if (c->tx == TX_CLOSE && front(c))
+			if (c->tx == TX_CLOSE && front(c)) {
 				hold_front(ct, c, ts, WT_RQ_CLOSE_DELIMITED);
+				drop_all(ct, c, &ct->st.unanswered);
+			}
 			if (c->held) {
 				finish_unframed(ct, c, ts);
 				drop_all(ct, c, &ct->st.unanswered);
 				free_hbuf(c);
 				c->closing = 1;
+				list_del(&c->heldl); /* now the ACK ends it, not the timer */
 				c->last_ts = ts;
 				list_del(&c->lru);
 				list_add_tail(&ct->lru, &c->lru);
@@ -994,6 +1005,7 @@ void conntrack_event(struct conntrack *ct, const struct wt_data_event *e)
 		c->last_ts = e->ts_ns;
 		c->rx_seq = c->seq_head - 1;
 		list_init(&c->grace);
+		list_init(&c->heldl);
 		list_add_tail(&ct->lru, &c->lru);
 		tab_insert(ct, c);
 		ct->st.conns_total++;
@@ -1030,6 +1042,20 @@ void conntrack_proc_exit(struct conntrack *ct, uint32_t tgid, uint64_t ts_ns)
 void conntrack_tick(struct conntrack *ct, uint64_t now_ns)
 {
 	struct link *l;
+
+	/*
+	 * A held response whose connection did not close right away was on a
+	 * kept-alive connection: it ended at its last write, the definition
+	 * there. The servers that close after a response do so within
+	 * microseconds, so waiting hold_ns delays no count for long.
+	 */
+	while ((l = ct->held.next) != &ct->held) {
+		struct conn *c = container_of(l, struct conn, heldl);
+
+		if (now_ns < c->held_end || now_ns - c->held_end < ct->o.hold_ns)
+			break;
+		flush_held(ct, c, 0);
+	}
 
 	while ((l = ct->grace.next) != &ct->grace) {
 		struct conn *c = container_of(l, struct conn, grace);

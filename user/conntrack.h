@@ -25,6 +25,7 @@ struct conntrack_opts {
 	uint32_t max_pending;     /* queued requests per connection; 0: 32 */
 	uint64_t unix_grace_ns;   /* AF_UNIX idle time that ends an unframed response; 0: 2 s */
 	uint64_t idle_timeout_ns; /* connection idle time before it is dropped; 0: 300 s */
+	uint64_t hold_ns;         /* wait for a close after a response still in flight; 0: 50 ms */
 };
 
 /* Counters only go up, except conns_active. */

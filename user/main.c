@@ -285,6 +285,7 @@ static void on_record(const void *data, size_t size, void *ctx)
 	switch (d->type) {
 	case WT_EV_DATA:
 	case WT_EV_CLOSE:
+	case WT_EV_ACKED:
 		if (d->cap_len > WT_CAP || size < offsetof(struct wt_data_event, data) + d->cap_len) {
 			a->malformed++;
 			return;

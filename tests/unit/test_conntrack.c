@@ -853,6 +853,21 @@ static void test_slow_reader_acked(void **state)
 	conntrack_tick(ct, 300 + opts.idle_timeout_ns);
 	assert_int_equal(nrec, 5);
 	expect(4, "GET", "/n", 200, 100, 300, WT_RQ_CLOSE_DELIMITED);
+
+	/*
+	 * Kept alive and idle: no close follows, so after the hold the last
+	 * write is the end; the request is not held until the next one.
+	 */
+	cur_unacked = 1000;
+	rx(14, 1000, 1, "GET /idle HTTP/1.1\r\n\r\n");
+	tx(14, 2000, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	cur_unacked = 0;
+	conntrack_tick(ct, 2000 + 1000);
+	assert_int_equal(nrec, 5);
+	conntrack_tick(ct, 2000 + 50000000ULL);
+	assert_int_equal(nrec, 6);
+	expect(5, "GET", "/idle", 200, 1000, 2000, 0);
+	assert_int_equal(st()->conns_active, 1);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)

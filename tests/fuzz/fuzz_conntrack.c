@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+/*
+ * conntrack under libFuzzer: the input is a script of records on four
+ * connections. Each record: an op byte, a captured-length byte, a gap byte
+ * (bytes the call moved past the capture) and the captured bytes. Checks the
+ * invariants every consumer relies on.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conntrack.h"
+
+static void on_request(const struct wt_request *rq, void *ctx)
+{
+	if (!rq->method || rq->end_ns < rq->start_ns || rq->path_len > WT_PATH_MAX)
+		abort();
+	if (rq->status < 100 || rq->status > 999)
+		abort();
+	if (rq->path_len && !rq->path)
+		abort();
+	/* Touch every byte of the path: ASan checks it is ours. */
+	{
+		volatile unsigned sum = 0;
+		size_t i;
+
+		for (i = 0; i < rq->path_len; i++)
+			sum += (unsigned char)rq->path[i];
+		(void)sum;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct conntrack_opts o = {
+		.max_conns = 3,
+		.max_pending = 4,
+		.unix_grace_ns = 50,
+		.idle_timeout_ns = 1000,
+	};
+	struct conntrack *ct = conntrack_new(&o, on_request, NULL);
+	struct wt_data_event *e = malloc(sizeof(*e));
+	uint64_t ts = 1, ino[4] = { 1, 1, 1, 1 };
+	size_t off = 0;
+
+	if (!ct || !e)
+		goto out;
+	while (off + 3 <= size) {
+		uint8_t op = data[off], cap = data[off + 1], gap = data[off + 2];
+		unsigned conn = op & 3, kind = (op >> 2) & 7;
+
+		off += 3;
+		if (cap > size - off)
+			cap = (uint8_t)(size - off);
+		ts += (op >> 5) + 1;
+		memset(e, 0, offsetof(struct wt_data_event, data));
+		e->ts_ns = ts;
+		e->sk = 0x1000 + conn;
+		e->ino = ino[conn];
+		e->tgid = 100 + (conn & 1);
+		e->tid = 200 + (op >> 6);
+		e->type = WT_EV_DATA;
+		e->flags = (op & 0x80) ? WT_F_UNIX : 0;
+		switch (kind) {
+		case 0: case 1: case 2:
+			e->dir = WT_DIR_RECV;
+			break;
+		case 3: case 4:
+			e->dir = WT_DIR_SEND;
+			break;
+		case 5:
+			e->type = gap & 1 ? WT_EV_ACKED : WT_EV_CLOSE;
+			e->unacked = gap & 2;
+			e->ino = gap & 4 ? 0 : ino[conn];
+			conntrack_event(ct, e);
+			continue;
+		case 6:
+			if (gap & 1) {
+				e->dir = WT_DIR_SEND;
+				e->flags |= WT_F_NODATA;
+				e->len = cap + 1;
+				e->unacked = gap & 2;
+				conntrack_event(ct, e);
+			} else if (gap & 2) {
+				ino[conn]++;
+			} else if (gap & 4) {
+				conntrack_proc_exit(ct, 100 + (conn & 1), ts);
+			} else {
+				ts += gap;
+				conntrack_tick(ct, ts);
+			}
+			continue;
+		default:
+			e->dir = (gap & 1) ? WT_DIR_SEND : WT_DIR_RECV;
+			e->flags |= WT_F_NEW;
+			break;
+		}
+		memcpy(e->data, data + off, cap);
+		off += cap;
+		e->cap_len = cap;
+		/* Gaps up to ~16 MB: bodies and lost framing. */
+		e->len = (int32_t)cap + (int32_t)gap * (gap & 0x80 ? 131072 : 1);
+		if (e->len <= 0)
+			continue;
+		if (e->dir == WT_DIR_SEND)
+			e->unacked = gap & 0x40;
+		conntrack_event(ct, e);
+		if (conntrack_stats(ct)->conns_active > o.max_conns)
+			abort();
+	}
+	conntrack_tick(ct, ts + 100000);
+	if (conntrack_stats(ct)->conns_active != 0)
+		abort();
+out:
+	conntrack_free(ct);
+	free(e);
+	return 0;
+}

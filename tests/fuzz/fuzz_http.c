@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+/*
+ * http_parse under libFuzzer: every entry point on the same bytes, plus the
+ * invariants a caller relies on (consumed <= len, path inside the buffer,
+ * -2 for every prefix of a head that parses).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_parse.h"
+
+static void check_req(const char *buf, size_t len)
+{
+	struct http_request r;
+	int n = http_parse_request(buf, len, &r);
+
+	if (n > 0) {
+		if ((size_t)n > len || !r.method)
+			abort();
+		if (r.path_len && (r.path < buf || r.path + r.path_len > buf + len) &&
+		    !(r.path_len == 1 && r.path[0] == '/'))
+			abort();
+		/* A head is complete exactly at its end: one byte less is -2. */
+		if (http_parse_request(buf, (size_t)n - 1, &r) != -2)
+			abort();
+	}
+	(void)http_parse_request_line(buf, len, &r);
+	(void)http_looks_like_request(buf, len);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* Copy so that ASan sees the exact end of the input. */
+	char *buf = malloc(size ? size : 1);
+	struct http_response resp;
+	struct http_chunked c;
+	size_t off = 0, step;
+	int n;
+
+	if (!buf)
+		return 0;
+	memcpy(buf, data, size);
+	check_req(buf, size);
+	n = http_parse_response(buf, size, &resp);
+	if (n > 0 && ((size_t)n > size || resp.status < 100 || resp.status > 999 ||
+		      http_parse_response(buf, (size_t)n - 1, &resp) != -2))
+		abort();
+	(void)http_parse_status_line(buf, size, &resp);
+
+	/* Chunked: the same verdict whole and in pieces. */
+	{
+		ssize_t whole;
+
+		http_chunked_init(&c);
+		whole = http_chunked_feed(&c, buf, size);
+		step = size ? (unsigned char)buf[0] % 7 + 1 : 1;
+		http_chunked_init(&c);
+		for (off = 0; off < size;) {
+			size_t k = size - off < step ? size - off : step;
+			ssize_t r = http_chunked_feed(&c, buf + off, k);
+
+			if (r == -1) {
+				if (whole != -1)
+					abort();
+				break;
+			}
+			if (r >= 0) {
+				if (whole != (ssize_t)(off + (size_t)r))
+					abort();
+				break;
+			}
+			off += k;
+			if (off == size && whole != -2)
+				abort();
+		}
+		http_chunked_init(&c);
+		(void)http_chunked_feed(&c, buf, size / 2);
+		(void)http_chunked_skip(&c, size);
+	}
+	free(buf);
+	return 0;
+}

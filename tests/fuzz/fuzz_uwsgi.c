@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+/* uwsgi_parse under libFuzzer: no over-read, and consistent verdicts. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uwsgi_parse.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *buf = malloc(size ? size : 1);
+	struct uwsgi_request r;
+	int n;
+
+	if (!buf)
+		return 0;
+	memcpy(buf, data, size);
+	n = uwsgi_parse_request(buf, size, &r);
+	if (n > 0) {
+		if ((size_t)n > size || !r.method || (size_t)n != 4 + (size_t)r.datasize)
+			abort();
+		if (r.path_len && (r.path < buf || r.path + r.path_len > buf + size))
+			abort();
+		/* Every prefix of a valid packet is incomplete. */
+		if (uwsgi_parse_request(buf, (size_t)n - 1, &r) != -2)
+			abort();
+	}
+	(void)uwsgi_looks_like_request(buf, size);
+	free(buf);
+	return 0;
+}
