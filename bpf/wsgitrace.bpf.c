@@ -675,7 +675,8 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	key = (__u64)sk;
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c)
+	/* TCP closes come from inet_sock_set_state, which also sees the ACK. */
+	if (!c || !(c->flags & WT_F_UNIX))
 		return 0;
 	emit_close(key, c, WT_EV_CLOSE, 0);
 	bpf_map_delete_elem(&conns, &key);

@@ -112,6 +112,17 @@ class Proc:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def descendants(pid):
+    """pid and all processes below it."""
+    out, todo = {pid}, [pid]
+    while todo:
+        for c in children(todo.pop()):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
 def children(pid):
     """Direct children of pid, from /proc."""
     out = []
@@ -215,9 +226,14 @@ class Tracer(Proc):
                                     selfm, self.output()))
         return self.counts(service)
 
-    def traces(self):
+    def traces(self, under=None):
+        """--trace lines; with under=PID only those of that process tree."""
         with open(self.out, errors="replace") as f:
-            return [json.loads(line) for line in f if line.startswith("{")]
+            out = [json.loads(line) for line in f if line.startswith("{")]
+        if under is not None:
+            pids = descendants(under)
+            out = [t for t in out if t["pid"] in pids]
+        return out
 
 
 LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')

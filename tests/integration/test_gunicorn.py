@@ -5,7 +5,7 @@ import tempfile
 import unittest
 
 import harness as h
-from workload import BODY, check_sleep_latency, merge, workload
+from workload import BODY, check_sleep_latency, merge, slow_reader, workload
 
 class GunicornBase:
     """Each subclass starts one gunicorn mode; the same checks run on all."""
@@ -31,6 +31,9 @@ class GunicornBase:
 
     def test_counts_and_latency(self):
         exp = merge(workload(self.server.port, unix=self.sock), self.extra_workload())
+        if not self.unix:
+            slow_reader(self, self.tracer, self.server.port, under=self.server.pid)
+            exp = merge(exp, {("GET", "/big", "200"): 1})
         self.tracer.wait_counts(exp)
         check_sleep_latency(self, self.tracer)
         # Every request came from a worker, never from the master.

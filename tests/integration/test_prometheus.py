@@ -16,10 +16,11 @@ N = 37
 
 class TestPrometheus(unittest.TestCase):
     def setUp(self):
-        self.tracer = h.Tracer()
-        self.addCleanup(self.tracer.cleanup)
         self.server = h.gunicorn("prom-gunicorn", "-w", "2", workers=2)
         self.addCleanup(self.server.cleanup)
+        # Only this server: the sums below must not see other servers on the host.
+        self.tracer = h.Tracer("--pid", str(self.server.pid))
+        self.addCleanup(self.tracer.cleanup)
 
     def test_promtool_accepts_exposition(self):
         h.request(self.server.port, "/test/")

@@ -5,7 +5,7 @@ import threading
 import unittest
 
 import harness as h
-from workload import check_sleep_latency, merge, workload
+from workload import check_sleep_latency, merge, slow_reader, workload
 
 NGINX = "/usr/sbin/nginx"
 
@@ -82,8 +82,11 @@ class TestHttpSocket(UwsgiBase, unittest.TestCase):
 
     def test_workload(self):
         self.run_workload(self.port)
-        protos = {t["proto"] for t in self.tracer.traces()}
+        protos = {t["proto"] for t in self.tracer.traces(under=self.server.pid)}
         self.assertEqual(protos, {"http"})
+
+    def test_slow_reader(self):
+        slow_reader(self, self.tracer, self.port, under=self.server.pid)
 
 
 class TestHttpSocketThreads(TestHttpSocket):
@@ -141,7 +144,7 @@ class TestBehindNginxUwsgiTcp(UwsgiBase, unittest.TestCase):
 
     def test_workload(self):
         self.run_workload(self.nginx.port)
-        self.assertEqual({t["proto"] for t in self.tracer.traces()}, {"uwsgi"})
+        self.assertEqual({t["proto"] for t in self.tracer.traces(under=self.server.pid)}, {"uwsgi"})
         # nginx is not traced: every request was counted at a uWSGI worker.
         self.assertEqual({t["pid"] for t in self.tracer.traces()} & {self.nginx.pid}, set())
 
@@ -169,7 +172,7 @@ class TestHttpRouter(UwsgiBase, unittest.TestCase):
 
     def test_workload(self):
         self.run_workload(self.port)
-        traces = self.tracer.traces()
+        traces = self.tracer.traces(under=self.server.pid)
         self.assertEqual({t["proto"] for t in traces}, {"http"})
         # One process (the router) saw every request.
         self.assertEqual(len({t["pid"] for t in traces}), 1)
@@ -185,7 +188,7 @@ class TestGunicornBehindNginx(UwsgiBase, unittest.TestCase):
 
     def test_workload(self):
         self.run_workload(self.nginx.port)
-        self.assertEqual({t["proto"] for t in self.tracer.traces()}, {"http"})
+        self.assertEqual({t["proto"] for t in self.tracer.traces(under=self.server.pid)}, {"http"})
 
 
 class TestGunicornBehindNginxUnix(TestGunicornBehindNginx):

@@ -1,5 +1,6 @@
 """The requests every deployment is tested with, and the counts they must give."""
 import socket
+import time
 
 import harness as h
 
@@ -25,6 +26,35 @@ def expect_100_continue(port=None, unix=None):
         data += c
     s.close()
     assert data.startswith(b"HTTP/1.1 200"), data[:100]
+
+
+def fragmented(port=None, unix=None):
+    """A request in three pieces: the worker reads it in several calls."""
+    s = socket.socket(socket.AF_UNIX) if unix else socket.socket()
+    s.settimeout(30)
+    s.connect(unix or ("127.0.0.1", port))
+    for piece in (b"GET /test/ HT", b"TP/1.1\r\nHost: x\r\n", b"Connection: close\r\n\r\n"):
+        s.sendall(piece)
+        time.sleep(0.05)  # the scenario: a client whose request arrives in pieces
+    data = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        data += c
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200"), data[:100]
+
+
+SLOW_READ_S = 0.4
+
+
+def slow_reader(test, tracer, port=None, unix=None, under=None):
+    """A 1 MB response to a client that reads late counts its whole transfer."""
+    st, body = h.request(port, "/big", unix=unix, rcvbuf=4096, read_delay=SLOW_READ_S)
+    test.assertEqual((st, len(body)), (200, 1 << 20))
+    h.wait_for(lambda: any(t["path"] == "/big" and t["duration_seconds"] >= SLOW_READ_S * 0.9
+                           for t in tracer.traces(under=under)), what="the slow read to be timed in full")
 
 
 def workload(port=None, unix=None, expect100=True):
@@ -63,6 +93,12 @@ def workload(port=None, unix=None, expect100=True):
         st, body = r("/stream")
         assert st == 200 and b"chunk-4" in body
     want("GET", "/stream", 200, 2)
+    # HTTP/1.0: no chunked encoding, the body ends with the connection.
+    st, body = r("/stream", version="1.0")
+    assert st == 200 and body.endswith(b"chunk-4\n"), body
+    want("GET", "/stream", 200)
+    fragmented(port, unix)
+    want("GET", "/test/", 200)
     st, body = r("/file")
     assert st == 200 and len(body) == 256 * 1024
     want("GET", "/file", 200)
