@@ -33,7 +33,9 @@ class GunicornBase:
         exp = merge(workload(self.server.port, unix=self.sock), self.extra_workload())
         if not self.unix:
             slow_reader(self, self.tracer, self.server.port, under=self.server.pid)
-            exp = merge(exp, {("GET", "/big", "200"): 1})
+            slow_reader(self, self.tracer, self.server.port, under=self.server.pid, path="/file",
+                        size=256 * 1024)
+            exp = merge(exp, {("GET", "/big", "200"): 1, ("GET", "/file", "200"): 1})
         self.tracer.wait_counts(exp)
         check_sleep_latency(self, self.tracer)
         # Every request came from a worker, never from the master.

@@ -96,6 +96,23 @@ class TestProcesses(unittest.TestCase):
         tracer.wait_counts({("GET", "/test/", "200"): 9})
 
 
+class TestBuckets(unittest.TestCase):
+    def test_custom_buckets(self):
+        server = h.gunicorn("buckets", "-w", "1", workers=1)
+        self.addCleanup(server.cleanup)
+        tracer = h.Tracer("--pid", str(server.pid), "--buckets", "0.05,0.3,2")
+        self.addCleanup(tracer.cleanup)
+        h.request(server.port, "/sleep/100")
+        h.request(server.port, "/test/")
+        tracer.wait_counts({("GET", "/sleep/{id}", "200"): 1, ("GET", "/test/", "200"): 1})
+        got = {}
+        for (name, labels), v in tracer.metrics().items():
+            d = dict(labels)
+            if name == h.HIST + "_bucket" and d["http_route"] == "/sleep/{id}":
+                got[d["le"]] = v
+        self.assertEqual(got, {"0.05": 0, "0.3": 1, "2": 1, "+Inf": 1})
+
+
 class TestDaemon(unittest.TestCase):
     def test_sigterm_and_sigint_detach_cleanly(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
