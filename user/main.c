@@ -59,7 +59,7 @@ static struct env {
 	.max_conns = 262144,
 	.hooks = WT_HOOKS_AUTO,
 	.poll_ms = 50,
-	.ringbuf_mb = 8,
+	.ringbuf_mb = 4,
 };
 
 const char *argp_program_version = "wsgitrace " WT_VERSION " (" WT_GIT_REV ")";
@@ -97,7 +97,7 @@ static const struct argp_option opts[] = {
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Connections tracked at once (default 262144)", 0 },
 	{ "hooks", OPT_HOOKS, "auto|sockets|syscalls", 0, "Capture path (default auto: sockets where the kernel has them)", 0 },
 	{ "poll-ms", OPT_POLL_MS, "MS", 0, "How often the ring buffer is drained (default 50)", 0 },
-	{ "ringbuf-mb", OPT_RINGBUF_MB, "MB", 0, "Ring buffer size, a power of two (default 8)", 0 },
+	{ "ringbuf-mb", OPT_RINGBUF_MB, "MB", 0, "Ring buffer size, a power of two (default 4)", 0 },
 	{ "no-fold-ids", OPT_NO_FOLD, NULL, 0, "Keep id-like path segments instead of folding them to {id}", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf, verifier)", 0 },
 	{},
