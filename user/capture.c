@@ -163,6 +163,9 @@ int capture_trace_pid(struct capture *c, uint32_t pid, uint32_t root)
 	if (bpf_map__update_elem(c->skel->maps.procs, &pid, sizeof(pid), &p, sizeof(p), BPF_NOEXIST) &&
 	    errno != EEXIST)
 		return -errno;
+	/* The kernel side sets bits of forked children concurrently: atomic or. */
+	if (pid >> 6 < sizeof(c->skel->bss->traced_bits) / sizeof(c->skel->bss->traced_bits[0]))
+		__atomic_fetch_or(&c->skel->bss->traced_bits[pid >> 6], 1ULL << (pid & 63), __ATOMIC_SEQ_CST);
 	return 0;
 }
 

@@ -22,8 +22,10 @@ def main():
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors)
     run = result.testsRun
-    print("integration: %d passed, %d failed, %d skipped" % (run - failed - len(result.skipped), failed,
-                                                          len(result.skipped)))
+    # setUpClass errors are not among testsRun: count them as failed, and no test of it passed.
+    passed = max(0, run - len(result.failures) - sum(1 for t, _ in result.errors
+                                                     if hasattr(t, "_testMethodName")) - len(result.skipped))
+    print("integration: %d passed, %d failed, %d skipped" % (passed, failed, len(result.skipped)))
     if run == 0:
         print("integration: no test ran", file=sys.stderr)
         return 1
