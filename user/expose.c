@@ -81,66 +81,95 @@ static void family(struct strbuf *sb, const char *name, const char *type, const 
 	sb_putc(sb, '\n');
 }
 
+static void render_hist_family(struct strbuf *sb)
+{
+	family(sb, EXPOSE_HIST_NAME, "histogram",
+	       "Duration of HTTP server requests, from the first request byte read to the last response "
+	       "byte written, as seen on the server's sockets.");
+}
+
+/* The le="..." texts of an agg's bounds, formatted once per exposition. */
+struct le_texts {
+	size_t nb;
+	size_t len[AGG_MAX_BUCKETS];
+	char text[AGG_MAX_BUCKETS][48];
+};
+
+static void le_texts_init(struct le_texts *le, const struct agg *agg)
+{
+	const double *bounds = agg_bounds(agg, &le->nb);
+	size_t j;
+
+	for (j = 0; j < le->nb; j++)
+		le->len[j] = fmt_double(le->text[j], sizeof(le->text[j]), bounds[j]);
+}
+
+/*
+ * Appends all the lines of one series (_bucket..., _sum, _count) to sb, lab
+ * being scratch space for its label set. -1 if lab could not grow (sb->oom
+ * is then set too).
+ */
+static int render_series(struct strbuf *sb, struct strbuf *lab, const struct le_texts *le,
+			 const struct agg_series *s)
+{
+	uint64_t cum = 0;
+	size_t j;
+
+	sb_reset(lab);
+	sb_putc(lab, '{');
+	sb_puts(lab, "http_request_method=\"");
+	expose_label_value(lab, s->method);
+	sb_puts(lab, "\",http_response_status_code=\"");
+	sb_put_i64(lab, s->status);
+	sb_puts(lab, "\",http_route=\"");
+	expose_label_value(lab, s->route);
+	sb_puts(lab, "\",service_name=\"");
+	expose_label_value(lab, s->service);
+	sb_putc(lab, '"');
+	if (!sb_ok(lab)) {
+		sb->oom = 1;
+		return -1;
+	}
+	for (j = 0; j <= le->nb; j++) {
+		cum += s->buckets[j];
+		sb_puts(sb, EXPOSE_HIST_NAME "_bucket");
+		sb_append(sb, lab->buf, lab->len);
+		sb_puts(sb, ",le=\"");
+		if (j < le->nb)
+			sb_append(sb, le->text[j], le->len[j]);
+		else
+			sb_puts(sb, "+Inf");
+		sb_puts(sb, "\"} ");
+		sb_put_u64(sb, cum);
+		sb_putc(sb, '\n');
+	}
+	sb_puts(sb, EXPOSE_HIST_NAME "_sum");
+	sb_append(sb, lab->buf, lab->len);
+	sb_puts(sb, "} ");
+	expose_double(sb, agg_series_sum(s));
+	sb_puts(sb, "\n" EXPOSE_HIST_NAME "_count");
+	sb_append(sb, lab->buf, lab->len);
+	sb_puts(sb, "} ");
+	sb_put_u64(sb, s->count);
+	sb_putc(sb, '\n');
+	return 0;
+}
+
 static void render_hist(struct strbuf *sb, struct agg *agg)
 {
 	struct agg_series *const *list;
 	struct strbuf lab = STRBUF_INIT;
-	char le[AGG_MAX_BUCKETS][48];
-	size_t lelen[AGG_MAX_BUCKETS];
-	const double *bounds;
-	size_t nb, n, i, j;
+	struct le_texts le;
+	size_t n, i;
 
-	family(sb, EXPOSE_HIST_NAME, "histogram",
-	       "Duration of HTTP server requests, from the first request byte read to the last response "
-	       "byte written, as seen on the server's sockets.");
+	render_hist_family(sb);
 	if (!agg)
 		return;
-	bounds = agg_bounds(agg, &nb);
-	for (j = 0; j < nb; j++)
-		lelen[j] = fmt_double(le[j], sizeof(le[j]), bounds[j]);
+	le_texts_init(&le, agg);
 	n = agg_list(agg, &list);
-	for (i = 0; i < n && sb_ok(sb); i++) {
-		const struct agg_series *s = list[i];
-		uint64_t cum = 0;
-
-		sb_reset(&lab);
-		sb_putc(&lab, '{');
-		sb_puts(&lab, "http_request_method=\"");
-		expose_label_value(&lab, s->method);
-		sb_puts(&lab, "\",http_response_status_code=\"");
-		sb_put_i64(&lab, s->status);
-		sb_puts(&lab, "\",http_route=\"");
-		expose_label_value(&lab, s->route);
-		sb_puts(&lab, "\",service_name=\"");
-		expose_label_value(&lab, s->service);
-		sb_putc(&lab, '"');
-		if (!sb_ok(&lab)) {
-			sb->oom = 1;
+	for (i = 0; i < n && sb_ok(sb); i++)
+		if (render_series(sb, &lab, &le, list[i]))
 			break;
-		}
-		for (j = 0; j <= nb; j++) {
-			cum += s->buckets[j];
-			sb_puts(sb, EXPOSE_HIST_NAME "_bucket");
-			sb_append(sb, lab.buf, lab.len);
-			sb_puts(sb, ",le=\"");
-			if (j < nb)
-				sb_append(sb, le[j], lelen[j]);
-			else
-				sb_puts(sb, "+Inf");
-			sb_puts(sb, "\"} ");
-			sb_put_u64(sb, cum);
-			sb_putc(sb, '\n');
-		}
-		sb_puts(sb, EXPOSE_HIST_NAME "_sum");
-		sb_append(sb, lab.buf, lab.len);
-		sb_puts(sb, "} ");
-		expose_double(sb, agg_series_sum(s));
-		sb_puts(sb, "\n" EXPOSE_HIST_NAME "_count");
-		sb_append(sb, lab.buf, lab.len);
-		sb_puts(sb, "} ");
-		sb_put_u64(sb, s->count);
-		sb_putc(sb, '\n');
-	}
 	sb_free(&lab);
 }
 
@@ -213,17 +242,108 @@ static void render_self(struct strbuf *sb, const struct wt_self_stats *st)
 	sb_puts(sb, "\"} 1\n");
 }
 
+/* The self metrics as expose_render() writes them: series figures from agg. */
+static void render_self_from(struct strbuf *sb, struct agg *agg, const struct wt_self_stats *st)
+{
+	struct wt_self_stats s = *st;
+
+	if (agg) {
+		s.series_active = agg_series_active(agg);
+		s.series_dropped = agg_series_dropped(agg);
+	}
+	render_self(sb, &s);
+}
+
 int expose_render(struct strbuf *sb, struct agg *agg, const struct wt_self_stats *st)
 {
 	render_hist(sb, agg);
-	if (st) {
-		struct wt_self_stats s = *st;
-
-		if (agg) {
-			s.series_active = agg_series_active(agg);
-			s.series_dropped = agg_series_dropped(agg);
-		}
-		render_self(sb, &s);
-	}
+	if (st)
+		render_self_from(sb, agg, st);
 	return sb_ok(sb) ? 0 : -1;
+}
+
+struct expose_stream {
+	struct agg_series **list; /* agg_list() at creation, copied: the agg's own array moves */
+	size_t n, next;           /* series in list, index of the next one to render */
+	struct strbuf carry;      /* rendered, not yet read: carry.buf[off..len) */
+	size_t off;
+	struct strbuf lab;        /* label set scratch */
+	struct strbuf tail;       /* self metrics, rendered at creation */
+	int tail_done;
+	struct le_texts le;
+};
+
+struct expose_stream *expose_stream_new(struct agg *agg, const struct wt_self_stats *st)
+{
+	struct expose_stream *x = calloc(1, sizeof(*x));
+	struct agg_series *const *list;
+
+	if (!x)
+		return NULL;
+	if (agg) {
+		x->n = agg_list(agg, &list);
+		if (x->n) {
+			x->list = malloc(x->n * sizeof(*x->list));
+			if (!x->list)
+				goto fail;
+			memcpy(x->list, list, x->n * sizeof(*x->list));
+		}
+		le_texts_init(&x->le, agg);
+	}
+	render_hist_family(&x->carry);
+	/* Now rather than at the end: the figures of the moment the scrape
+	 * started, and no pointers into st kept. */
+	if (st)
+		render_self_from(&x->tail, agg, st);
+	if (!sb_ok(&x->carry) || !sb_ok(&x->tail))
+		goto fail;
+	return x;
+fail:
+	expose_stream_free(x);
+	return NULL;
+}
+
+ssize_t expose_stream_read(struct expose_stream *x, char *buf, size_t max)
+{
+	size_t got = 0;
+
+	while (got < max) {
+		size_t k = x->carry.len - x->off;
+
+		if (k == 0) {
+			/* Refill with the next whole unit: a series is rendered
+			 * in one go, so observations made between reads never
+			 * fall between its lines. */
+			sb_reset(&x->carry);
+			x->off = 0;
+			if (x->next < x->n) {
+				render_series(&x->carry, &x->lab, &x->le, x->list[x->next++]);
+			} else if (!x->tail_done) {
+				x->tail_done = 1;
+				sb_append(&x->carry, x->tail.buf, x->tail.len);
+			} else {
+				break;
+			}
+			if (!sb_ok(&x->carry))
+				return -1;
+			continue;
+		}
+		if (k > max - got)
+			k = max - got;
+		memcpy(buf + got, x->carry.buf + x->off, k);
+		x->off += k;
+		got += k;
+	}
+	return (ssize_t)got;
+}
+
+void expose_stream_free(struct expose_stream *x)
+{
+	if (!x)
+		return;
+	free(x->list);
+	sb_free(&x->carry);
+	sb_free(&x->lab);
+	sb_free(&x->tail);
+	free(x);
 }

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "agg.h"
 #include "strbuf.h"
@@ -52,6 +53,30 @@ struct wt_self_stats {
  * 0, or -1 if the buffer could not grow (sb->oom).
  */
 int expose_render(struct strbuf *sb, struct agg *agg, const struct wt_self_stats *st);
+
+/*
+ * The same bytes as expose_render(), read in pieces so that no buffer the
+ * size of the exposition is needed: a scrape of 10,000 series is ~36 MB.
+ *
+ * expose_stream_new() takes the series list and renders the self metrics
+ * (so their figures, series_active included, are those of this moment). The
+ * series are rendered as they are read, one whole series at a time: between
+ * reads the agg may be observed into (single-threaded, not concurrently),
+ * and each series then shows its counts as of when its first byte was read,
+ * never half old and half new. Series created after expose_stream_new() are
+ * not in this exposition. The agg must outlive the stream (series are never
+ * freed before agg_free()). agg and st may be NULL as for expose_render().
+ * NULL if out of memory.
+ */
+struct expose_stream;
+struct expose_stream *expose_stream_new(struct agg *agg, const struct wt_self_stats *st);
+/*
+ * Copies the next bytes, at most max (> 0), to buf: the count, which is
+ * less than max only at the end, 0 once everything was read, or -1 if out of
+ * memory (the stream is then unusable but must still be freed).
+ */
+ssize_t expose_stream_read(struct expose_stream *x, char *buf, size_t max);
+void expose_stream_free(struct expose_stream *x);
 
 /* Appends a label value escaped per the format (\\, \", \n), invalid UTF-8
  * bytes replaced with U+FFFD. */

@@ -29,22 +29,16 @@ struct httpd {
 	void *ctx;
 	int epfd;
 	unsigned port;
-	size_t last_len; /* size of the previous exposition: reserved up front */
 	char addr[INET6_ADDRSTRLEN + 16];
-	/*
-	 * The buffer of the previous exposition, back from MHD once it was
-	 * sent. Rendering into already faulted-in memory instead of a fresh
-	 * 30 MB allocation takes a third off a 10,000-series scrape.
-	 */
-	struct strbuf spare;
 };
 
-/* What MHD hands back to recycle() when it is done with a body. */
-struct body {
-	struct httpd *h;
-	char *buf;
-	size_t cap;
-};
+/*
+ * The most MHD asks the stream for at a time (a buffer this size comes with
+ * each /metrics response; chunks are also bounded by the connection's
+ * memory pool). The exposition of 10,000 series is ~36 MB: rendered whole,
+ * it nearly doubled the daemon's peak RSS.
+ */
+#define HTTPD_BODY_BLOCK (64u * 1024)
 
 static const char root_page[] = "<html><head><title>wsgitrace</title></head><body>\n"
 				"<h1>wsgitrace</h1>\n"
@@ -279,18 +273,49 @@ static struct MHD_Response *static_text(const char *s)
 	return MHD_create_response_from_buffer(strlen(s), (void *)s, MHD_RESPMEM_PERSISTENT);
 }
 
-static void recycle(void *cls)
+/*
+ * MHD asks for the body in order, from one connection (a response is made
+ * per request), so pos is where the stream already is.
+ */
+static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct body *b = cls;
+	ssize_t n = expose_stream_read(cls, buf, max);
 
-	if (!b->h->spare.buf) {
-		b->h->spare.buf = b->buf;
-		b->h->spare.cap = b->cap;
-		sb_reset(&b->h->spare);
-	} else {
-		free(b->buf);
-	}
-	free(b);
+	if (n < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR; /* MHD drops the connection: a truncated body */
+	return n ? n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void free_body(void *cls)
+{
+	expose_stream_free(cls);
+}
+
+/* Never called: a HEAD response has no body. */
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+/*
+ * HEAD: libmicrohttpd 0.9.75 sends the last chunk ("0\r\n\r\n") after the
+ * headers of a chunked HEAD response, which a keep-alive client then reads
+ * as the start of the next answer. So measure the body (rendered, not kept)
+ * and answer with the Content-Length a GET would have had. NULL, with x
+ * freed, on failure.
+ */
+static struct MHD_Response *head_response(struct expose_stream *x)
+{
+	char buf[16384];
+	uint64_t len = 0;
+	ssize_t n;
+
+	while ((n = expose_stream_read(x, buf, sizeof(buf))) > 0)
+		len += (uint64_t)n;
+	expose_stream_free(x);
+	if (n < 0)
+		return NULL;
+	return MHD_create_response_from_callback(len, 256, no_body, NULL, NULL);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -298,51 +323,36 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			       void **con_cls)
 {
 	struct httpd *h = cls;
-	struct strbuf sb = STRBUF_INIT;
+	struct expose_stream *x;
 	struct MHD_Response *r;
-	struct body *box;
-	char *body;
-	size_t len;
 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, static_text("Method not allowed: use GET.\n"),
 			     "text/plain; charset=utf-8");
+	/* Answer from the second call: MHD 0.9.75 closes the connection
+	 * after a response queued from the first (before it knows the request
+	 * is complete), so no scrape could keep its connection alive. */
+	if (!*con_cls) {
+		*con_cls = h;
+		return MHD_YES;
+	}
 	if (strcmp(url, "/") == 0)
 		return reply(c, MHD_HTTP_OK, static_text(root_page), "text/html; charset=utf-8");
 	if (strcmp(url, "/metrics") != 0)
 		return reply(c, MHD_HTTP_NOT_FOUND, static_text("Not found: metrics are at /metrics.\n"),
 			     "text/plain; charset=utf-8");
-	/* Growing a 30 MB buffer by doubling costs more than rendering it. */
-	if (h->spare.buf) {
-		sb = h->spare;
-		sb_init(&h->spare);
-	}
-	if (h->last_len && sb_reserve(&sb, h->last_len + h->last_len / 8))
-		sb_reset(&sb); /* not fatal: render without the head start */
-	if (h->fn(&sb, h->ctx) || !sb_ok(&sb)) {
-		sb_free(&sb);
+	x = h->fn(h->ctx);
+	if (!x)
 		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 			     static_text("Could not render the metrics (out of memory?).\n"),
 			     "text/plain; charset=utf-8");
-	}
-	h->last_len = sb.len;
-	box = malloc(sizeof(*box));
-	if (box) {
-		box->h = h;
-		box->cap = sb.cap;
-		box->buf = sb_detach(&sb, &len);
-		r = MHD_create_response_from_buffer_with_free_callback_cls(len, box->buf, recycle, box);
-		if (!r)
-			recycle(box);
-	} else {
-		body = sb_detach(&sb, &len);
-		if (!body)
-			return MHD_NO;
-		/* MUST_FREE: MHD takes the buffer as is, no copy. */
-		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-		if (!r)
-			free(body);
-	}
+	if (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+		return reply(c, MHD_HTTP_OK, head_response(x), EXPOSE_CONTENT_TYPE);
+	/* Size unknown: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
+	 * MHD calls free_body() when the response is done or abandoned. */
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTPD_BODY_BLOCK, read_body, x, free_body);
+	if (!r)
+		expose_stream_free(x);
 	return reply(c, MHD_HTTP_OK, r, EXPOSE_CONTENT_TYPE);
 }
 
@@ -442,7 +452,6 @@ void httpd_stop(struct httpd *h)
 {
 	if (!h)
 		return;
-	MHD_stop_daemon(h->d); /* closes the listen socket too; bodies come back to recycle() */
-	sb_free(&h->spare);
+	MHD_stop_daemon(h->d); /* closes the listen socket too; streams in flight go to free_body() */
 	free(h);
 }

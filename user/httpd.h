@@ -18,7 +18,7 @@
  * and finishes partly sent responses from there). Calling it more often is
  * harmless.
  *
- * Routes: GET|HEAD /metrics -> 200, the render callback's text with
+ * Routes: GET|HEAD /metrics -> 200, the render callback's stream with
  * Content-Type "text/plain; version=0.0.4; charset=utf-8" (500 if it fails);
  * GET|HEAD / -> a short page pointing to /metrics; other paths 404; other
  * methods 405 with "Allow: GET, HEAD".
@@ -30,14 +30,19 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "strbuf.h"
+struct expose_stream;
 
 /*
- * Appends the exposition to out (empty on entry). 0 on success, -1 to answer
- * 500. Called once per GET or HEAD /metrics, from httpd_run(); a good place
- * to count scrapes.
+ * Starts one GET or HEAD /metrics: returns the exposition as a stream
+ * (expose.h), or NULL to answer 500. Called once per scrape, from
+ * httpd_run(), when the request arrives (a good place to count scrapes and
+ * bring the figures up to date). The body is read from the stream as the
+ * client takes it, from later httpd_run() calls, and sent chunked (HTTP/1.1)
+ * or up to the connection's close (HTTP/1.0); HEAD reads it through at once
+ * to send its Content-Length. httpd frees the stream when the response is
+ * done or abandoned, at the latest in httpd_stop().
  */
-typedef int (*httpd_render_fn)(struct strbuf *out, void *ctx);
+typedef struct expose_stream *(*httpd_render_fn)(void *ctx);
 
 struct httpd;
 

@@ -330,7 +330,7 @@ static void on_discovered(uint32_t pid, uint32_t root, void *ctx)
 		fprintf(stderr, "wsgitrace: tracing %u (server %u, %s)\n", pid, root, svc);
 }
 
-static int render(struct strbuf *out, void *ctx)
+static struct expose_stream *render(void *ctx)
 {
 	struct app *a = ctx;
 	const struct conntrack_stats *cs;
@@ -360,7 +360,7 @@ static int render(struct strbuf *out, void *ctx)
 	st.version = WT_VERSION;
 	st.revision = WT_GIT_REV;
 	st.hook = capture_hooks_name(a->cap);
-	return expose_render(out, a->agg, &st);
+	return expose_stream_new(a->agg, &st);
 }
 
 int main(int argc, char **argv)

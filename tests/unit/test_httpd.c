@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "agg.h"
 #include "expose.h"
 #include "httpd.h"
 #include "strbuf.h"
@@ -25,21 +26,67 @@
 struct ctx {
 	int calls;
 	int fail;
-	size_t big; /* bytes of filler to render */
+	struct agg *agg; /* NULL: the histogram family without series */
 };
 
-static int render(struct strbuf *out, void *p)
+static struct wt_self_stats stats(int calls)
+{
+	struct wt_self_stats st = {.scrapes = (uint64_t)calls, .version = "1.2.3", .revision = "abc",
+				   .hook = "sockets"};
+
+	return st;
+}
+
+static struct expose_stream *render(void *p)
 {
 	struct ctx *c = p;
-	size_t i;
+	struct wt_self_stats st;
 
 	c->calls++;
 	if (c->fail)
-		return -1;
-	sb_printf(out, "# HELP x_total X.\n# TYPE x_total counter\nx_total %d\n", c->calls);
-	for (i = 0; i < c->big / 64; i++)
-		sb_puts(out, "# filler line, filler line, filler line, filler line, filler l.\n");
-	return 0;
+		return NULL;
+	st = stats(c->calls);
+	return expose_stream_new(c->agg, &st);
+}
+
+/* What scrape number `calls` must carry, as expose_render() writes it. */
+static void expected(struct ctx *c, int calls, struct strbuf *want)
+{
+	struct wt_self_stats st = stats(calls);
+
+	sb_reset(want);
+	assert_int_equal(expose_render(want, c->agg, &st), 0);
+}
+
+/*
+ * Decodes a chunked body into out: 1 when the last chunk (and the empty
+ * trailer) is there, 0 if more bytes are needed, -1 if malformed.
+ */
+static int dechunk(const char *p, size_t len, struct strbuf *out)
+{
+	const char *end = p + len;
+
+	sb_reset(out);
+	for (;;) {
+		const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+		unsigned long n;
+		char *x;
+
+		if (!eol)
+			return 0;
+		n = strtoul(p, &x, 16);
+		if (x == p || (x != eol && *x != ';'))
+			return -1;
+		p = eol + 2;
+		if (n == 0)
+			return end - p < 2 ? 0 : memcmp(p, "\r\n", 2) == 0 && end - p == 2 ? 1 : -1;
+		if ((size_t)(end - p) < n + 2)
+			return 0;
+		if (memcmp(p + n, "\r\n", 2) != 0)
+			return -1;
+		sb_append(out, p, n);
+		p += n + 2;
+	}
 }
 
 static double now_ms(void)
@@ -50,18 +97,11 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/*
- * Sends req to the server and collects the whole answer (the server closes
- * after it: "Connection: close"), driving httpd_run() from a poll loop the
- * way the daemon does, in this one thread.
- */
-static void exchange(struct httpd *h, int family, const char *req, struct strbuf *resp)
+static int connect_to(struct httpd *h, int family)
 {
 	struct sockaddr_storage ss = {0};
 	socklen_t sl;
-	size_t sent = 0, reqlen = strlen(req);
-	double deadline = now_ms() + 5000;
-	int fd, done = 0, rc;
+	int fd;
 
 	if (family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
@@ -82,6 +122,38 @@ static void exchange(struct httpd *h, int family, const char *req, struct strbuf
 	assert_true(fd >= 0);
 	if (connect(fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS)
 		fail_msg("connect: %s", strerror(errno));
+	return fd;
+}
+
+/* A whole chunked response is in r (headers, body, last chunk). */
+static int chunked_complete(const struct strbuf *r)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	const char *b;
+	int rc;
+
+	/* Decode only once the last chunk may be there. */
+	if (!r->buf || r->len < 5 || memcmp(r->buf + r->len - 5, "0\r\n\r\n", 5) != 0 ||
+	    !(b = memmem(r->buf, r->len, "\r\n\r\n", 4)))
+		return 0;
+	b += 4;
+	rc = dechunk(b, r->len - (size_t)(b - r->buf), &tmp);
+	sb_free(&tmp);
+	return rc != 0;
+}
+
+/*
+ * Sends req on fd and collects the answer, driving httpd_run() from a poll
+ * loop the way the daemon does, in this one thread: until the server closes
+ * ("Connection: close", HTTP/1.0), or with keep set, until a whole chunked
+ * response is in (the connection stays open).
+ */
+static void roundtrip(struct httpd *h, int fd, const char *req, struct strbuf *resp, int keep)
+{
+	size_t sent = 0, reqlen = strlen(req);
+	double deadline = now_ms() + 5000;
+	int done = 0, rc;
+
 	sb_reset(resp);
 	while (!done) {
 		struct pollfd p[2] = {{httpd_fd(h), POLLIN, 0}, {fd, POLLIN | (sent < reqlen ? POLLOUT : 0), 0}};
@@ -109,14 +181,28 @@ static void exchange(struct httpd *h, int family, const char *req, struct strbuf
 
 			while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
 				sb_append(resp, buf, (size_t)n);
-			if (n == 0 || (n < 0 && errno != EAGAIN))
+			if (n == 0 || (n < 0 && errno != EAGAIN)) {
+				if (keep && !chunked_complete(resp))
+					fail_msg("the server closed a keep-alive connection after %zu bytes",
+						 resp->len);
+				done = 1;
+			}
+			if (keep && chunked_complete(resp))
 				done = 1;
 		}
 	}
-	close(fd);
 	assert_true(sb_ok(resp));
 	sb_putc(resp, '\0'); /* so an empty answer is "" */
 	resp->len--;
+}
+
+/* One request on a new connection, answered up to the server's close. */
+static void exchange(struct httpd *h, int family, const char *req, struct strbuf *resp)
+{
+	int fd = connect_to(h, family);
+
+	roundtrip(h, fd, req, resp, 0);
+	close(fd);
 }
 
 static const char *body_of(const struct strbuf *r)
@@ -127,13 +213,63 @@ static const char *body_of(const struct strbuf *r)
 	return b + 4;
 }
 
+static int has_header(const struct strbuf *r, const char *line)
+{
+	const char *b = strstr(r->buf, "\r\n\r\n");
+
+	return b && memmem(r->buf, (size_t)(b + 2 - r->buf), line, strlen(line)) != NULL;
+}
+
+/* r is a 200 with the exposition's Content-Type, chunked, and its body is want. */
+static void assert_chunked_body(const struct strbuf *r, const struct strbuf *want)
+{
+	struct strbuf body = STRBUF_INIT;
+	const char *b = body_of(r);
+
+	assert_true(strncmp(r->buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_true(has_header(r, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+	assert_true(has_header(r, "\r\nTransfer-Encoding: chunked\r\n"));
+	assert_int_equal(dechunk(b, r->len - (size_t)(b - r->buf), &body), 1);
+	assert_int_equal(body.len, want->len);
+	assert_memory_equal(body.buf, want->buf, want->len);
+	sb_free(&body);
+}
+
+/* HTTP/1.0: no chunks, the body ends where the server closes. */
+static void assert_plain_body(const struct strbuf *r, const struct strbuf *want)
+{
+	const char *b = body_of(r);
+
+	assert_true(strncmp(r->buf, "HTTP/1.0 200 OK\r\n", 17) == 0 || strncmp(r->buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_true(has_header(r, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+	assert_false(has_header(r, "\r\nTransfer-Encoding:"));
+	assert_int_equal(r->len - (size_t)(b - r->buf), want->len);
+	assert_memory_equal(b, want->buf, want->len);
+}
+
+static struct agg *agg_of(size_t nseries)
+{
+	char err[128], route[64];
+	struct agg *a = agg_new(NULL, 0, nseries + 1, err, sizeof(err));
+	size_t i;
+
+	assert_non_null(a);
+	for (i = 0; i < nseries; i++) {
+		snprintf(route, sizeof(route), "/s/%zu", i);
+		agg_observe(a, "app", "GET", route, 404, (uint64_t)i * 1000 + 1);
+	}
+	return a;
+}
+
 static void test_metrics(void **state)
 {
 	struct ctx c = {0};
 	char err[256] = "";
-	struct strbuf r = STRBUF_INIT;
-	struct httpd *h = httpd_start("127.0.0.1:0", render, &c, err, sizeof(err));
+	struct strbuf r = STRBUF_INIT, want = STRBUF_INIT;
+	struct httpd *h;
 
+	c.agg = agg_of(3);
+	h = httpd_start("127.0.0.1:0", render, &c, err, sizeof(err));
 	if (!h)
 		fail_msg("httpd_start: %s", err);
 	assert_true(httpd_port(h) > 0);
@@ -141,20 +277,31 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(httpd_address(h), "127.0.0.1:"));
 
 	exchange(h, AF_INET, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
-	assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
-	assert_non_null(strstr(r.buf, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
-	assert_string_equal(body_of(&r), "# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n");
+	expected(&c, 1, &want);
+	assert_non_null(strstr(want.buf, "wsgitrace_scrapes_total 1\n"));
+	assert_chunked_body(&r, &want);
 	assert_int_equal(c.calls, 1);
 
 	/* HTTP/1.0, second scrape renders again. */
 	exchange(h, AF_INET, "GET /metrics HTTP/1.0\r\n\r\n", &r);
-	assert_true(strncmp(r.buf, "HTTP/1.0 200 OK\r\n", 17) == 0 || strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
-	assert_string_equal(body_of(&r), "# HELP x_total X.\n# TYPE x_total counter\nx_total 2\n");
+	expected(&c, 2, &want);
+	assert_plain_body(&r, &want);
 
-	/* HEAD: headers, no body. */
+	/* HEAD: headers with the length a GET would get, no body (not even
+	 * a last chunk). */
 	exchange(h, AF_INET, "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
 	assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
 	assert_non_null(strstr(r.buf, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+	assert_string_equal(body_of(&r), "");
+	expected(&c, 3, &want);
+	{
+		char cl[64];
+
+		snprintf(cl, sizeof(cl), "\r\nContent-Length: %zu\r\n", want.len);
+		assert_true(has_header(&r, cl));
+	}
+	exchange(h, AF_INET, "HEAD /metrics HTTP/1.0\r\n\r\n", &r);
+	assert_non_null(strstr(r.buf, " 200 OK\r\n"));
 	assert_string_equal(body_of(&r), "");
 
 	exchange(h, AF_INET, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
@@ -170,22 +317,70 @@ static void test_metrics(void **state)
 		 &r);
 	assert_true(strncmp(r.buf, "HTTP/1.1 405 ", 13) == 0);
 	assert_non_null(strstr(r.buf, "\r\nAllow: GET, HEAD\r\n"));
-	assert_int_equal(c.calls, 3); /* 404/405 do not render */
+	assert_int_equal(c.calls, 4); /* 404/405 do not render */
 
 	c.fail = 1;
 	exchange(h, AF_INET, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
 	assert_true(strncmp(r.buf, "HTTP/1.1 500 ", 13) == 0);
 	c.fail = 0;
 
-	/* A large exposition goes out in pieces from the same loop. */
-	c.big = 8 << 20;
+	/* A large exposition (~9 MB) goes out in pieces from the same loop,
+	 * chunked and close-delimited. */
+	agg_free(c.agg);
+	c.agg = agg_of(3000);
 	exchange(h, AF_INET, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
-	assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
-	assert_int_equal(strlen(body_of(&r)), strlen("# HELP x_total X.\n# TYPE x_total counter\nx_total 5\n") + (8u << 20));
-	assert_non_null(strstr(body_of(&r), "x_total 5\n# filler"));
+	expected(&c, 6, &want);
+	assert_true(want.len > (8u << 20));
+	assert_chunked_body(&r, &want);
+	exchange(h, AF_INET, "GET /metrics HTTP/1.0\r\n\r\n", &r);
+	expected(&c, 7, &want);
+	assert_plain_body(&r, &want);
+
+	/* Keep-alive, as Prometheus scrapes: two whole answers on one connection. */
+	{
+		int fd = connect_to(h, AF_INET);
+
+		roundtrip(h, fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &r, 1);
+		expected(&c, 8, &want);
+		assert_chunked_body(&r, &want);
+		assert_false(has_header(&r, "\r\nConnection: close\r\n"));
+		roundtrip(h, fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &r, 1);
+		expected(&c, 9, &want);
+		assert_chunked_body(&r, &want);
+		close(fd);
+	}
+
+	/* A client that leaves mid-body, and one still reading when the
+	 * server stops: their streams are freed (ASan checks). */
+	{
+		int fd = connect_to(h, AF_INET), i;
+		const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+
+		assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 && errno != EAGAIN, 0);
+		for (i = 0; i < 50; i++) {
+			poll(&(struct pollfd){httpd_fd(h), POLLIN, 0}, 1, 10);
+			httpd_run(h);
+		}
+		close(fd);
+		for (i = 0; i < 20; i++) {
+			poll(&(struct pollfd){httpd_fd(h), POLLIN, 0}, 1, 10);
+			httpd_run(h);
+		}
+		assert_int_equal(c.calls, 10);
+		fd = connect_to(h, AF_INET);
+		assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 && errno != EAGAIN, 0);
+		for (i = 0; i < 50 && c.calls < 11; i++) {
+			poll(&(struct pollfd){httpd_fd(h), POLLIN, 0}, 1, 10);
+			httpd_run(h);
+		}
+		assert_int_equal(c.calls, 11);
+		httpd_stop(h);
+		close(fd);
+	}
 
 	sb_free(&r);
-	httpd_stop(h);
+	sb_free(&want);
+	agg_free(c.agg);
 }
 
 static void test_ipv6_and_any(void **state)
