@@ -7,7 +7,7 @@
  *    sock_send_length/sock_recv_length fire inside sock_sendmsg/recvmsg in the
  *    caller's context, and cost nothing to calls that are not socket I/O. The
  *    syscall's buffer comes from the user registers saved on the task's kernel
- *    stack. TCP closes come from sock:inet_sock_set_state.
+ *    stack. TCP closes come from the inet_sock_set_state raw tracepoint.
  *  - syscalls (fallback): sys_enter/sys_exit tracepoints of the I/O syscalls.
  *    Every syscall on the node pays the tracepoint slow path while they are
  *    attached (../shared/notes/hook-costs.md), so this path only loads when
@@ -55,10 +55,14 @@
 
 enum tcp_states_wt {
 	WT_TCP_ESTABLISHED = 1,
+	WT_TCP_SYN_SENT = 2,
+	WT_TCP_SYN_RECV = 3,
 	WT_TCP_FIN_WAIT1 = 4,
 	WT_TCP_CLOSE = 7,
 	WT_TCP_CLOSE_WAIT = 8,
 	WT_TCP_LAST_ACK = 9,
+	WT_TCP_LISTEN = 10,
+	WT_TCP_NEW_SYN_RECV = 12,
 };
 
 const volatile bool auto_discover = true; /* exec of gunicorn/uwsgi starts tracing */
@@ -568,14 +572,29 @@ int sock_recv(struct bpf_raw_tracepoint_args *ctx)
 	return on_sock_io(ctx, WT_DIR_RECV);
 }
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/*
+ * A raw tracepoint: the classic one formats every field (both addresses, v6
+ * included) into a buffer before the program runs, on every TCP state change
+ * of the node.
+ */
+SEC("raw_tp/inet_sock_set_state")
+int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 {
-	__u64 key = (__u64)ctx->skaddr;
-	int ns = ctx->newstate;
+	__u64 key = ctx->args[0];
+	int ns = (int)ctx->args[2];
 	struct conn *c;
 	__u32 unacked;
 
+	/* Connection setups and the peer's FIN can end nothing of ours. */
+	switch (ns) {
+	case WT_TCP_ESTABLISHED:
+	case WT_TCP_SYN_SENT:
+	case WT_TCP_SYN_RECV:
+	case WT_TCP_CLOSE_WAIT:
+	case WT_TCP_LISTEN:
+	case WT_TCP_NEW_SYN_RECV:
+		return 0;
+	}
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
@@ -591,7 +610,7 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	/* The server's close() moves the socket to one of these, in its context. */
 	if (ns != WT_TCP_FIN_WAIT1 && ns != WT_TCP_LAST_ACK && ns != WT_TCP_CLOSE)
 		return 0;
-	unacked = ns == WT_TCP_CLOSE ? 0 : tcp_unacked((struct sock *)ctx->skaddr);
+	unacked = ns == WT_TCP_CLOSE ? 0 : tcp_unacked((struct sock *)key);
 	emit_close(key, c, WT_EV_CLOSE, unacked);
 	if (unacked) {
 		/* Keep it: the ACK of the last byte ends a response to a slow reader. */
