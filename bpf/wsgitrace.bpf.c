@@ -67,6 +67,7 @@ enum tcp_states_wt {
 
 const volatile bool auto_discover = true; /* exec of gunicorn/uwsgi starts tracing */
 const volatile __u32 self_tgid = 0;
+const volatile __u64 ring_half = (4 << 20) / 2; /* the daemon sets it with the ring's size */
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -340,12 +341,10 @@ static __always_inline void submit(void *rec, __u64 size)
 	 * server's workers about a fifth of their throughput on a busy node.
 	 * Wake it only when the ring is half full and about to lose records.
 	 */
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2)
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_half)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, rec, size, flags))
 		kstat_inc(WT_KS_RB_LOST);
-	else
-		kstat_inc(WT_KS_EVENTS);
 }
 
 static __always_inline void emit_close(__u64 sk, struct conn *c, __u8 type, __u32 unacked)
@@ -426,26 +425,35 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 
 	if (ret <= 0 || !sk)
 		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
-		return 0;
-	type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
-	if (type != SOCK_STREAM)
-		return 0;
-	if (family == AF_UNIX)
-		flags |= WT_F_UNIX;
-	ino = sock_ino(sk);
-
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 0;
 
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (c && c->ino != ino) {
-		/* The sk was freed and reused for a new socket we never saw close. */
-		emit_close(key, c, WT_EV_CLOSE, 0);
-		bpf_map_delete_elem(&conns, &key);
-		c = NULL;
+	if (c) {
+		flags = c->flags & 0xff;
+		ino = c->ino;
+		family = (flags & WT_F_UNIX) ? AF_UNIX : AF_INET;
+		/*
+		 * A TCP socket leaves the map when it closes (tcp_state); an
+		 * AF_UNIX one can be freed unseen and its sk reused.
+		 */
+		if ((flags & WT_F_UNIX) && sock_ino(sk) != ino) {
+			emit_close(key, c, WT_EV_CLOSE, 0);
+			bpf_map_delete_elem(&conns, &key);
+			c = NULL;
+		}
+		flags &= WT_F_UNIX;
+	}
+	if (!c) {
+		family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+			return 0;
+		type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
+		if (type != SOCK_STREAM)
+			return 0;
+		flags = family == AF_UNIX ? WT_F_UNIX : 0;
+		ino = sock_ino(sk);
 	}
 	if (!c) {
 		struct flow f = {};
@@ -543,6 +551,9 @@ static __always_inline int on_sock_io(struct bpf_raw_tracepoint_args *ctx, __u8 
 	long ret = (int)ctx->args[1];
 	int msg_flags = (int)ctx->args[2];
 	struct pt_regs *regs;
+	struct {
+		__u64 dx, si, di, orig_ax;
+	} args;
 	__u64 nr = 0, buf = 0, len = 0;
 
 	if (!traced(tgid))
@@ -554,9 +565,14 @@ static __always_inline int on_sock_io(struct bpf_raw_tracepoint_args *ctx, __u8 
 		kstat_inc(WT_KS_REGS_FAIL);
 		return 0;
 	}
-	nr = BPF_CORE_READ(regs, orig_ax);
-	buf = BPF_CORE_READ(regs, si);
-	len = BPF_CORE_READ(regs, dx);
+	/* dx, si, di, orig_ax are adjacent in x86_64's pt_regs: one read. */
+	if (bpf_probe_read_kernel(&args, sizeof(args), __builtin_preserve_access_index(&regs->dx))) {
+		kstat_inc(WT_KS_REGS_FAIL);
+		return 0;
+	}
+	nr = args.orig_ax;
+	buf = args.si;
+	len = args.dx;
 	return handle_io(sk, ret, dir, tgid, nr, buf, len);
 }
 
@@ -764,8 +780,6 @@ int proc_exec(struct bpf_raw_tracepoint_args *ctx)
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (bpf_ringbuf_output(&events, e, sizeof(*e), BPF_RB_FORCE_WAKEUP))
 		kstat_inc(WT_KS_RB_LOST);
-	else
-		kstat_inc(WT_KS_EVENTS);
 	return 0;
 }
 

@@ -88,7 +88,6 @@ struct wt_proc_event {
 /* Counters the kernel side keeps, one slot each in a per-CPU array. */
 enum wt_kstat {
 	WT_KS_RB_LOST = 0,     /* ring buffer full: record not written */
-	WT_KS_EVENTS,          /* records written */
 	WT_KS_READ_FAIL,       /* user buffer could not be read */
 	WT_KS_REGS_FAIL,       /* syscall registers could not be found */
 	WT_KS_CONN_NEW,        /* inbound connections classified */

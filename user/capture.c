@@ -120,8 +120,10 @@ int capture_open(struct capture **out, const struct capture_opts *o, capture_eve
 	}
 	c->skel->rodata->auto_discover = o->auto_discover;
 	c->skel->rodata->self_tgid = getpid();
-	if (o->ringbuf_bytes)
+	if (o->ringbuf_bytes) {
 		bpf_map__set_max_entries(c->skel->maps.events, o->ringbuf_bytes);
+		c->skel->rodata->ring_half = o->ringbuf_bytes / 2;
+	}
 	if (o->max_conns)
 		bpf_map__set_max_entries(c->skel->maps.conns, o->max_conns);
 	set_autoload_syscalls(c->skel, c->hooks == WT_HOOKS_SYSCALLS);
