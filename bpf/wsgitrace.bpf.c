@@ -436,9 +436,11 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		family = (flags & WT_F_UNIX) ? AF_UNIX : AF_INET;
 		/*
 		 * A TCP socket leaves the map when it closes (tcp_state); an
-		 * AF_UNIX one can be freed unseen and its sk reused.
+		 * AF_UNIX one can be freed unseen and its sk reused. A new
+		 * connection starts with a receive, so checking there also
+		 * covers a TCP close we missed, at a third of the reads.
 		 */
-		if ((flags & WT_F_UNIX) && sock_ino(sk) != ino) {
+		if (((flags & WT_F_UNIX) || dir == WT_DIR_RECV) && sock_ino(sk) != ino) {
 			emit_close(key, c, WT_EV_CLOSE, 0);
 			bpf_map_delete_elem(&conns, &key);
 			c = NULL;
