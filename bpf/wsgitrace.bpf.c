@@ -100,10 +100,12 @@ struct {
 } conns SEC(".maps");
 
 /*
- * Both ends of a connection, as the side that sent first sees them (TCP), or
- * that side's sk (AF_UNIX). A uwsgi packet arriving from a flow recorded here
- * comes from another traced process, uWSGI's --http router: the request is
- * counted where it entered, at the router, and not again at the worker.
+ * A uwsgi packet from another traced process is uWSGI's --http router
+ * relaying a request it counts itself. Both sides of a connection claim its
+ * flow here, keyed as the side that sent first sees it (TCP: both ends'
+ * addresses and ports; AF_UNIX: that side's sk). Whichever side comes second
+ * finds the other's claim; the insert is atomic, so the router and the worker,
+ * running on two CPUs at once, cannot both miss.
  */
 struct flow {
 	__u8 local[16];
@@ -113,12 +115,22 @@ struct flow {
 	__u32 family;
 };
 
+#define FLOW_SENDER 1   /* a traced process sent first on it */
+#define FLOW_RECEIVER 2 /* a traced worker took a uwsgi packet from it */
+
+struct flow_claim {
+	__u64 sk; /* the receiver's */
+	__u64 ino;
+	__u32 tgid;
+	__u32 side;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct flow);
-	__type(value, __u8);
-} outbound SEC(".maps");
+	__type(value, struct flow_claim);
+} flows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -332,6 +344,22 @@ static __always_inline __u32 copy_data(__u8 *dst, __u64 nr, __u64 buf, __u64 len
 	return off > WT_CAP ? WT_CAP : off;
 }
 
+static __always_inline bool has_user_buffer(__u64 nr)
+{
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_recvfrom:
+	case NR_sendto:
+	case NR_readv:
+	case NR_writev:
+	case NR_sendmsg:
+	case NR_recvmsg:
+		return true;
+	}
+	return false;
+}
+
 static __always_inline void submit(void *rec, __u64 size)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
@@ -347,7 +375,7 @@ static __always_inline void submit(void *rec, __u64 size)
 		kstat_inc(WT_KS_RB_LOST);
 }
 
-static __always_inline void emit_close(__u64 sk, struct conn *c, __u8 type, __u32 unacked)
+static __always_inline void emit_end(__u64 sk, __u64 ino, __u32 tgid, __u32 cflags, __u8 type, __u32 unacked)
 {
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
@@ -356,16 +384,21 @@ static __always_inline void emit_close(__u64 sk, struct conn *c, __u8 type, __u3
 		return;
 	s->ev.ts_ns = bpf_ktime_get_ns();
 	s->ev.sk = sk;
-	s->ev.ino = c->ino;
-	s->ev.tgid = c->tgid;
+	s->ev.ino = ino;
+	s->ev.tgid = tgid;
 	s->ev.tid = (__u32)bpf_get_current_pid_tgid();
 	s->ev.len = 0;
 	s->ev.cap_len = 0;
 	s->ev.type = type;
 	s->ev.dir = WT_DIR_SEND;
-	s->ev.flags = c->flags & 0xff;
+	s->ev.flags = cflags & 0xff;
 	s->ev.unacked = unacked;
 	submit(&s->ev, offsetof(struct wt_data_event, data));
+}
+
+static __always_inline void emit_close(__u64 sk, struct conn *c, __u8 type, __u32 unacked)
+{
+	emit_end(sk, c->ino, c->tgid, c->flags, type, unacked);
 }
 
 /* TCP bytes written but not yet acknowledged: the response still in flight. */
@@ -416,7 +449,8 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 				     __u64 nr, __u64 buf, __u64 len)
 {
 	__u64 key = (__u64)sk;
-	__u32 zero = 0, want, n;
+	__u32 zero = 0, n = 0;
+	bool copied = false;
 	struct scratch *s;
 	struct conn *c, nc = {};
 	__u16 family, type;
@@ -459,52 +493,78 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	}
 	if (!c) {
 		struct flow f = {};
-		__u8 one = 1;
+		struct flow_claim me = {}, *fc;
 
 		if (dir != WT_DIR_RECV) {
 			/* Sends first: a connection this process opened. */
 			flow_of(sk, family, &f, false);
-			bpf_map_update_elem(&outbound, &f, &one, BPF_NOEXIST);
+			me.side = FLOW_SENDER;
 			kstat_inc(WT_KS_IGNORED_CALLS);
-			return 0;
-		}
-		/* A peek is enough to tell a request from other traffic. */
-		n = copy_data(s->ev.data, nr, buf, len, ret, 16);
-		if (!looks_like_request(s->ev.data, n)) {
-			kstat_inc(WT_KS_IGNORED_CALLS);
-			return 0;
-		}
-		if (s->ev.data[3] == 0) { /* a uwsgi packet */
-			flow_of(sk, family, &f, true);
-			/*
-			 * The router opens one connection per request: forget the
-			 * flow now, so a later connection that happens to reuse
-			 * its ports is judged afresh.
-			 */
-			if (bpf_map_delete_elem(&outbound, &f) == 0) {
+			if (bpf_map_update_elem(&flows, &f, &me, BPF_NOEXIST) == 0)
+				return 0;
+			fc = bpf_map_lookup_elem(&flows, &f);
+			if (!fc || fc->side != FLOW_RECEIVER)
+				return 0;
+			/* The worker took the packet for a request before we saw it sent. */
+			c = bpf_map_lookup_elem(&conns, &fc->sk);
+			if (c && c->ino == fc->ino) {
+				__u64 wsk = fc->sk;
+
+				emit_end(wsk, fc->ino, fc->tgid, c->flags, WT_EV_RELAYED, 0);
+				bpf_map_delete_elem(&conns, &wsk);
+				bpf_map_delete_elem(&flows, &f);
 				kstat_inc(WT_KS_RELAYED);
 				return 0;
 			}
+			/* A claim left by a connection that has ended: ours now. */
+			bpf_map_update_elem(&flows, &f, &me, BPF_ANY);
+			return 0;
+		}
+		/* The copy the record needs anyway tells a request from other traffic. */
+		n = copy_data(s->ev.data, nr, buf, len, ret, WT_CAP);
+		copied = true;
+		if (!looks_like_request(s->ev.data, n)) {
+			kstat_inc(WT_KS_IGNORED_CALLS);
+			return 0;
 		}
 		nc.ino = ino;
 		nc.tgid = tgid;
 		nc.flags = flags;
 		bpf_map_update_elem(&conns, &key, &nc, BPF_ANY);
+		/* Tracked before the claim: a router that sees the claim finds it. */
+		if (s->ev.data[3] == 0) { /* a uwsgi packet */
+			flow_of(sk, family, &f, true);
+			me.sk = key;
+			me.ino = ino;
+			me.tgid = tgid;
+			me.side = FLOW_RECEIVER;
+			if (bpf_map_update_elem(&flows, &f, &me, BPF_NOEXIST) != 0) {
+				fc = bpf_map_lookup_elem(&flows, &f);
+				if (fc && fc->side == FLOW_SENDER) {
+					/*
+					 * The router opens one connection per request:
+					 * forget the flow, so a later connection on the
+					 * same ports is judged afresh.
+					 */
+					bpf_map_delete_elem(&flows, &f);
+					bpf_map_delete_elem(&conns, &key);
+					kstat_inc(WT_KS_RELAYED);
+					return 0;
+				}
+				bpf_map_update_elem(&flows, &f, &me, BPF_ANY);
+			}
+		}
 		flags |= WT_F_NEW;
-		kstat_inc(WT_KS_CONN_NEW);
 	}
 
-	want = WT_CAP;
-	if (nr == NR_sendfile || nr == NR_close) {
+	if (!copied)
+		n = copy_data(s->ev.data, nr, buf, len, ret, WT_CAP);
+	if (n == 0) {
+		/* sendfile's bytes come from a file; a failed read of a buffer is counted. */
 		flags |= WT_F_NODATA;
-		n = 0;
-	} else {
-		n = copy_data(s->ev.data, nr, buf, len, ret, want);
-		if (n == 0)
-			flags |= WT_F_NODATA;
+		if (has_user_buffer(nr))
+			kstat_inc(WT_KS_READ_FAIL);
 	}
-	if (n == 0 && !(flags & WT_F_NODATA))
-		kstat_inc(WT_KS_READ_FAIL);
 
 	s->ev.ts_ns = bpf_ktime_get_ns();
 	s->ev.sk = key;

@@ -28,6 +28,7 @@ enum wt_event_type {
 	WT_EV_FORK = 4,  /* a traced process forked; pid is the child */
 	WT_EV_EXIT = 5,  /* a traced process exited */
 	WT_EV_ACKED = 6, /* after a CLOSE with unacked bytes: the client acknowledged them all */
+	WT_EV_RELAYED = 7, /* the connection's peer is a traced relay: forget it, count nothing */
 };
 
 enum wt_dir {
@@ -90,7 +91,6 @@ enum wt_kstat {
 	WT_KS_RB_LOST = 0,     /* ring buffer full: record not written */
 	WT_KS_READ_FAIL,       /* user buffer could not be read */
 	WT_KS_REGS_FAIL,       /* syscall registers could not be found */
-	WT_KS_CONN_NEW,        /* inbound connections classified */
 	WT_KS_IGNORED_CALLS,   /* socket calls of traced processes not sent */
 	WT_KS_RELAYED,         /* inbound connections from a traced relay (uWSGI router) */
 	WT_KS_MAX,

@@ -107,6 +107,15 @@ struct conntrack {
 	struct link grace;
 	struct link held;
 	struct conntrack_stats st;
+	/*
+	 * Connections withdrawn (RELAYED) before their first record arrived:
+	 * the router's CPU can report the match while the worker's CPU is still
+	 * writing that record. A few recent ones are enough.
+	 */
+	struct {
+		uint64_t sk, ino;
+	} withdrawn[16];
+	unsigned withdrawn_next;
 };
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -384,6 +393,27 @@ static void end_conn(struct conntrack *ct, struct conn *c, uint64_t close_ns)
 	free_tbuf(c);
 	free(c);
 	ct->st.conns_active--;
+}
+
+/*
+ * The connection's peer is a traced relay (uWSGI's --http router), which
+ * counts its requests where they entered: forget this side, emit nothing.
+ */
+static void forget_conn(struct conntrack *ct, struct conn *c)
+{
+	uint64_t relayed = 0;
+
+	if (c->held) {
+		free(c->held->path);
+		free(c->held);
+		c->held = NULL;
+		list_del(&c->heldl);
+	}
+	c->closing = 0;
+	drop_all(ct, c, &relayed);
+	free_hbuf(c);
+	ct->st.relayed += relayed;
+	end_conn(ct, c, c->last_ts);
 }
 
 static struct pend *q_push(struct conntrack *ct, struct conn *c)
@@ -957,6 +987,17 @@ void conntrack_event(struct conntrack *ct, const struct wt_data_event *e)
 		end_conn(ct, c, ts);
 		return;
 	}
+	if (e->type == WT_EV_RELAYED) {
+		if (c && (e->ino == 0 || e->ino == c->ino)) {
+			forget_conn(ct, c);
+		} else {
+			unsigned w = ct->withdrawn_next++ % 16;
+
+			ct->withdrawn[w].sk = e->sk;
+			ct->withdrawn[w].ino = e->ino;
+		}
+		return;
+	}
 	if (e->type == WT_EV_ACKED) {
 		if (c && c->closing && (e->ino == 0 || e->ino == c->ino)) {
 			flush_held(ct, c, e->ts_ns);
@@ -991,6 +1032,13 @@ void conntrack_event(struct conntrack *ct, const struct wt_data_event *e)
 		/* Mid-stream bytes of a connection we dropped cannot be framed. */
 		if (!looks_like_start(d, cap))
 			return;
+		for (unsigned w = 0; w < 16; w++) {
+			if (ct->withdrawn[w].sk == e->sk && ct->withdrawn[w].ino == e->ino && e->ino) {
+				ct->withdrawn[w].sk = 0;
+				ct->st.relayed++;
+				return;
+			}
+		}
 		if (ct->st.conns_active >= ct->o.max_conns) {
 			ct->st.conns_dropped++;
 			return;

@@ -42,6 +42,7 @@ struct conntrack_stats {
 	uint64_t orphan_responses;   /* sends with no request to answer */
 	uint64_t pending_overflow;   /* requests dropped: the per-connection queue was full */
 	uint64_t events;             /* records given to conntrack_event */
+	uint64_t relayed;            /* requests forgotten: a traced relay counts them */
 };
 
 struct conntrack;
@@ -51,7 +52,7 @@ struct conntrack *conntrack_new(const struct conntrack_opts *o, wt_request_cb cb
  * One DATA or CLOSE record. A wt_small_event may be passed cast: data[] is
  * never read past cap_len (nor past len).
  */
-void conntrack_event(struct conntrack *ct, const struct wt_data_event *e);
+void conntrack_event(struct conntrack *ct, const struct wt_data_event *e); /* DATA, CLOSE, ACKED, RELAYED */
 /* The process exited: finalize and forget its connections. */
 void conntrack_proc_exit(struct conntrack *ct, uint32_t tgid, uint64_t ts_ns);
 /* Expiry: unix grace and idle timeout, against the events' clock. */

@@ -286,6 +286,7 @@ static void on_record(const void *data, size_t size, void *ctx)
 	case WT_EV_DATA:
 	case WT_EV_CLOSE:
 	case WT_EV_ACKED:
+	case WT_EV_RELAYED:
 		if (d->cap_len > WT_CAP || size < offsetof(struct wt_data_event, data) + d->cap_len) {
 			a->malformed++;
 			return;

@@ -221,6 +221,12 @@ class Tracer(Proc):
                      what="counts %r" % (expected,))
         except AssertionError:
             selfm = "\n".join(l for l in self.raw()[1].splitlines() if l.startswith("wsgitrace_"))
+            seen = {}
+            for t in self.traces():
+                k = (t["method"], t["path"], t["status"], t["pid"], t["proto"])
+                seen[k] = seen.get(k, 0) + 1
+            if seen:
+                selfm += "\ntraced (method, path, status, pid, proto): %r" % sorted(seen.items())
             raise AssertionError("counts never matched\nexpected %r\ngot      %r\n%s\nwsgitrace: %s"
                                  % (sorted(expected.items()), sorted(self.counts(service).items()),
                                     selfm, self.output()))

@@ -178,6 +178,24 @@ class TestHttpRouter(UwsgiBase, unittest.TestCase):
         self.assertEqual(len({t["pid"] for t in traces}), 1)
         self.assertGreater(self.tracer.self_metric("wsgitrace_relayed_connections_total"), 0)
 
+    def test_concurrent_exactly_once(self):
+        """Router and workers on both CPUs at once: still one count per request."""
+        errors = []
+
+        def client():
+            for _ in range(50):
+                if h.request(self.port, "/test/")[0] != 200:
+                    errors.append(1)
+
+        ts = [threading.Thread(target=client) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(errors, [])
+        self.tracer.wait_counts({("GET", "/test/", "200"): 200})
+        self.assertEqual({t["proto"] for t in self.tracer.traces(under=self.server.pid)}, {"http"})
+
 
 class TestGunicornBehindNginx(UwsgiBase, unittest.TestCase):
     def start(self):

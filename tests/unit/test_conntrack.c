@@ -362,6 +362,41 @@ static void test_uwsgi_close_delimited(void **state)
 	assert_int_equal(recs[0].rq.req_bytes, n);
 }
 
+/*
+ * uWSGI --http: the worker read the router's packet before the kernel side
+ * saw the router send it; RELAYED then withdraws the connection, and its
+ * response counts nothing (the router's own connection carries the request).
+ */
+static void test_relayed(void **state)
+{
+	const char *const kv[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/test/", NULL };
+	char pkt[256];
+	size_t n = uwsgi_pkt(pkt, kv);
+
+	rxn(8, 100, 1, pkt, n);
+	ev_full(WT_EV_RELAYED, WT_DIR_SEND, 8, 110, 1, NULL, 0, 0, 0);
+	assert_int_equal(st()->conns_active, 0);
+	tx(8, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nrest");
+	close_ev(8, 300);
+	assert_int_equal(nrec, 0);
+	assert_int_equal(st()->relayed, 1);
+	assert_int_equal(st()->unanswered, 0);
+	/*
+	 * The router's CPU reported the match before the worker's record came:
+	 * the connection is withdrawn when it shows up.
+	 */
+	ev_full(WT_EV_RELAYED, WT_DIR_SEND, 99, 400, 1, NULL, 0, 0, 0);
+	assert_int_equal(st()->conns_active, 0);
+	rxn(99, 410, 1, pkt, n);
+	assert_int_equal(st()->conns_active, 0);
+	assert_int_equal(st()->relayed, 2);
+	tx(99, 500, 1, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nrest");
+	assert_int_equal(nrec, 0);
+	/* Only once: the same socket's next connection is tracked. */
+	rxn(99, 600, 1, pkt, n);
+	assert_int_equal(st()->conns_active, 1);
+}
+
 /* gunicorn /file: sendto(hdr) then sendfile, which carries no data. */
 static void test_sendfile(void **state)
 {
@@ -904,6 +939,7 @@ int main(void)
 		T(test_long_path_truncated),
 		T(test_short_record),
 		T(test_slow_reader_acked),
+		T(test_relayed),
 	};
 
 	return cmocka_run_group_tests_name("conntrack", tests, NULL, NULL);
