@@ -1654,7 +1654,7 @@ def main():
     global WT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short rounds, for a smoke run")
-    ap.add_argument("--rounds", type=int, help="interleaved rounds (default 3, quick 2)")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 2)")
     ap.add_argument("--duration", type=int, help="seconds per wrk run (default 10, quick 3)")
     ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS) +
                     " (others keep their figures from the previous results.json)")
@@ -1682,7 +1682,7 @@ def main():
         n, port, src, tmo = args.conns_client
         conns_client(int(n), int(port), src, int(tmo))
         return
-    args.rounds = args.rounds or (2 if args.quick else 3)
+    args.rounds = args.rounds or (2 if args.quick else 5)
     args.duration = args.duration or (3 if args.quick else 10)
     args.warmup = 1 if args.quick else 2
     args.scrapes = 10 if args.quick else 25
