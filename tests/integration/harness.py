@@ -259,6 +259,38 @@ def parse_exposition(text):
     return out
 
 
+def hammer(port, path="/test/", clients=4, each=25):
+    """clients threads send each requests apiece; returns the failures (statuses or errors)."""
+    import threading
+    errors = []
+
+    def client():
+        for _ in range(each):
+            try:
+                st = request(port, path)[0]
+                if st != 200:
+                    errors.append(st)
+            except Exception as e:  # noqa: BLE001 - the caller asserts the list is empty
+                errors.append(repr(e))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def read_all(sock):
+    """Everything the peer sends until it closes."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def request(port=None, path="/", method="GET", body=None, headers=None, unix=None, version="1.1",
             timeout=30, rcvbuf=None, read_delay=0.0):
     """One HTTP request on a new connection; returns (status, body bytes)."""
@@ -280,12 +312,7 @@ def request(port=None, path="/", method="GET", body=None, headers=None, unix=Non
     s.sendall(head.encode() + (body or b""))
     if read_delay:
         time.sleep(read_delay)  # the scenario under test: a client that reads late
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_all(s)
     s.close()
     status = int(data.split(b" ", 2)[1])
     return status, data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""

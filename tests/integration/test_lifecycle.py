@@ -3,7 +3,6 @@ import os
 import signal
 import socket
 import subprocess
-import threading
 import unittest
 
 import harness as h
@@ -60,23 +59,8 @@ class TestProcesses(unittest.TestCase):
         server = h.gunicorn("recycle", "-w", "2", "--max-requests", "15", workers=2)
         self.addCleanup(server.cleanup)
         first = set(h.children(server.pid))
-        per_client, errors = 60, []
-
-        def client():
-            try:
-                for _ in range(per_client):
-                    st = h.request(server.port, "/test/")[0]
-                    if st != 200:
-                        errors.append(st)
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append(repr(e))
-
-        threads = [threading.Thread(target=client) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        self.assertEqual(errors, [])
+        per_client = 60
+        self.assertEqual(h.hammer(server.port, clients=4, each=per_client), [])
         self.assertTrue(first - set(h.children(server.pid)), "no worker was recycled")
         tracer.wait_counts({("GET", "/test/", "200"): 4 * per_client})
 

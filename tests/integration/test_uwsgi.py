@@ -1,7 +1,6 @@
 """uWSGI in every way it is deployed, nginx in front included: each request once."""
 import os
 import tempfile
-import threading
 import unittest
 
 import harness as h
@@ -97,19 +96,7 @@ class TestHttpSocketThreads(TestHttpSocket):
         self.addCleanup(self.server.cleanup)
 
     def test_concurrent_clients(self):
-        errors = []
-
-        def client():
-            for _ in range(25):
-                if h.request(self.port, "/test/")[0] != 200:
-                    errors.append(1)
-
-        ts = [threading.Thread(target=client) for _ in range(4)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        self.assertEqual(errors, [])
+        self.assertEqual(h.hammer(self.port, clients=4, each=25), [])
         self.tracer.wait_counts({("GET", "/test/", "200"): 100})
 
 
@@ -180,19 +167,7 @@ class TestHttpRouter(UwsgiBase, unittest.TestCase):
 
     def test_concurrent_exactly_once(self):
         """Router and workers on both CPUs at once: still one count per request."""
-        errors = []
-
-        def client():
-            for _ in range(50):
-                if h.request(self.port, "/test/")[0] != 200:
-                    errors.append(1)
-
-        ts = [threading.Thread(target=client) for _ in range(4)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        self.assertEqual(errors, [])
+        self.assertEqual(h.hammer(self.port, clients=4, each=50), [])
         self.tracer.wait_counts({("GET", "/test/", "200"): 200})
         self.assertEqual({t["proto"] for t in self.tracer.traces(under=self.server.pid)}, {"http"})
 
@@ -228,22 +203,7 @@ class TestWorkerLifecycle(UwsgiBase, unittest.TestCase):
                          "--max-requests", "10", "--min-worker-lifetime", "0", port=port, workers=2)
         self.addCleanup(server.cleanup)
         first = set(h.children(server.pid))
-        errors = []
-
-        def client():
-            for _ in range(40):
-                try:
-                    if h.request(port, "/test/")[0] != 200:
-                        errors.append(1)
-                except OSError as e:
-                    errors.append(repr(e))
-
-        ts = [threading.Thread(target=client) for _ in range(3)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        self.assertEqual(errors, [])
+        self.assertEqual(h.hammer(port, clients=3, each=40), [])
         self.assertTrue(first - set(h.children(server.pid)), "no worker was respawned")
         self.tracer.wait_counts({("GET", "/test/", "200"): 120})
 

@@ -18,12 +18,7 @@ def expect_100_continue(port=None, unix=None):
     first = s.recv(4096)
     assert first.startswith(b"HTTP/1.1 100"), first
     s.sendall(BODY)
-    data = first.split(b"\r\n\r\n", 1)[1]
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        data += c
+    data = first.split(b"\r\n\r\n", 1)[1] + h.read_all(s)
     s.close()
     assert data.startswith(b"HTTP/1.1 200"), data[:100]
 
@@ -36,12 +31,7 @@ def fragmented(port=None, unix=None):
     for piece in (b"GET /test/ HT", b"TP/1.1\r\nHost: x\r\n", b"Connection: close\r\n\r\n"):
         s.sendall(piece)
         time.sleep(0.05)  # the scenario: a client whose request arrives in pieces
-    data = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        data += c
+    data = h.read_all(s)
     s.close()
     assert data.startswith(b"HTTP/1.1 200"), data[:100]
 
