@@ -6,40 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Label values escape \\, " and newline; other control bytes are legal in them. */
+static const char *const label_esc[128] = { ['\\'] = "\\\\", ['"'] = "\\\"", ['\n'] = "\\n" };
+
 void expose_label_value(struct strbuf *sb, const char *str)
 {
-	const unsigned char *s = (const unsigned char *)(str ? str : "");
-	size_t n = strlen((const char *)s), i = 0, run = 0;
+	const char *s = str ? str : "";
 
-	/* Copy clean runs in one go: most values need no escaping at all. */
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t k;
-
-		if (c >= 0x20 && c < 0x80 && c != '\\' && c != '"') {
-			i++;
-			continue;
-		}
-		k = c < 0x80 ? 1 : utf8_seq_len(s + i, n - i);
-		if (k > 1) {
-			i += k;
-			continue;
-		}
-		sb_append(sb, s + run, i - run);
-		if (c == '\\')
-			sb_append(sb, "\\\\", 2);
-		else if (c == '"')
-			sb_append(sb, "\\\"", 2);
-		else if (c == '\n')
-			sb_append(sb, "\\n", 2);
-		else if (c < 0x80)
-			sb_putc(sb, (char)c); /* other control bytes are legal in a label value */
-		else
-			sb_append(sb, "\xef\xbf\xbd", 3); /* U+FFFD for a byte that is not UTF-8 */
-		i++;
-		run = i;
-	}
-	sb_append(sb, s + run, i - run);
+	sb_append_escaped(sb, s, strlen(s), label_esc, "\xef\xbf\xbd"); /* U+FFFD */
 }
 
 /* Shortest "%g" text that reads back as v; buf holds at least 32 bytes. */

@@ -184,3 +184,36 @@ size_t utf8_seq_len(const unsigned char *p, size_t n)
 		return 0;
 	return need;
 }
+
+void sb_append_escaped(struct strbuf *sb, const char *str, size_t n, const char *const repl[128],
+		       const char *bad)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, run = 0;
+
+	/* Copy clean runs in one go: most values need no escaping at all. */
+	while (i < n) {
+		unsigned char c = s[i];
+		const char *r;
+		size_t k;
+
+		if (c < 0x80) {
+			r = repl[c];
+			if (!r) {
+				i++;
+				continue;
+			}
+		} else {
+			k = utf8_seq_len(s + i, n - i);
+			if (k > 1) {
+				i += k;
+				continue;
+			}
+			r = bad;
+		}
+		sb_append(sb, s + run, i - run);
+		sb_puts(sb, r);
+		run = ++i;
+	}
+	sb_append(sb, s + run, i - run);
+}

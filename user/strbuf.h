@@ -48,5 +48,12 @@ static inline int sb_ok(const struct strbuf *sb) { return !sb->oom; }
  * truncated sequence). ASCII bytes, control characters included, are 1.
  */
 size_t utf8_seq_len(const unsigned char *p, size_t n);
+/*
+ * Appends n bytes of str for a text format: repl[c] replaces the ASCII byte
+ * c (NULL keeps it), bad replaces a byte that is not part of valid UTF-8, and
+ * valid multi-byte UTF-8 passes through.
+ */
+void sb_append_escaped(struct strbuf *sb, const char *str, size_t n, const char *const repl[128],
+		       const char *bad);
 
 #endif /* WT_STRBUF_H */

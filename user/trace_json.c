@@ -3,51 +3,21 @@
 
 #include <string.h>
 
+/* JSON strings: control characters and DEL as escapes, so a line stays one line. */
+static const char *const json_esc[128] = {
+	"\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007",
+	"\\b",     "\\t",     "\\n",     "\\u000b", "\\f",     "\\r",     "\\u000e", "\\u000f",
+	"\\u0010", "\\u0011", "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017",
+	"\\u0018", "\\u0019", "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f",
+	['"'] = "\\\"", ['\\'] = "\\\\", [0x7f] = "\\u007f",
+};
+
 void trace_json_string(struct strbuf *sb, const char *str, size_t n)
 {
-	static const char hexd[] = "0123456789abcdef";
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, run = 0;
-
 	sb_putc(sb, '"');
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t k;
-
-		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
-			i++;
-			continue;
-		}
-		k = c < 0x80 ? 1 : utf8_seq_len(s + i, n - i);
-		if (k > 1) {
-			i += k;
-			continue;
-		}
-		sb_append(sb, s + run, i - run);
-		switch (c) {
-		case '"': sb_append(sb, "\\\"", 2); break;
-		case '\\': sb_append(sb, "\\\\", 2); break;
-		case '\n': sb_append(sb, "\\n", 2); break;
-		case '\r': sb_append(sb, "\\r", 2); break;
-		case '\t': sb_append(sb, "\\t", 2); break;
-		case '\b': sb_append(sb, "\\b", 2); break;
-		case '\f': sb_append(sb, "\\f", 2); break;
-		default:
-			if (c < 0x80) {
-				char esc[6] = {'\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15]};
-
-				sb_append(sb, esc, 6);
-			} else {
-				sb_append(sb, "\\ufffd", 6);
-			}
-		}
-		i++;
-		run = i;
-	}
-	sb_append(sb, s + run, i - run);
+	sb_append_escaped(sb, str, n, json_esc, "\\ufffd");
 	sb_putc(sb, '"');
 }
-
 
 static void put_hex(struct strbuf *sb, uint64_t v)
 {
