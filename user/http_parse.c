@@ -129,7 +129,7 @@ static int parse_version(const char **pp, const char *end)
 }
 
 /* Decimal length: strict digits only, bounded well before overflow. */
-static int parse_length(const char *v, size_t n, int64_t *out)
+int http_parse_length(const char *v, size_t n, int64_t *out)
 {
 	uint64_t x = 0;
 	size_t i;
@@ -250,7 +250,7 @@ static int parse_headers(const char *buf, const char *p, const char *end, struct
 		if (ci_eq(name, nlen, "content-length")) {
 			int64_t cl;
 
-			if (parse_length(val, (size_t)(vend - val), &cl) != 0)
+			if (http_parse_length(val, (size_t)(vend - val), &cl) != 0)
 				return -1;
 			/* Two different lengths: a smuggling attempt, not a message. */
 			if (f->content_length >= 0 && f->content_length != cl)

@@ -48,6 +48,9 @@ struct http_response {
  */
 #define HTTP_MAX_LENGTH (1ULL << 56)
 
+/* A decimal length (Content-Length, uwsgi CONTENT_LENGTH): 0, or -1 if not digits or too big. */
+int http_parse_length(const char *v, size_t n, int64_t *out);
+
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
 int http_parse_response(const char *buf, size_t len, struct http_response *resp);
 

@@ -63,22 +63,12 @@ static int set_var(struct uwsgi_request *r, const char *k, size_t kn, const char
 			r->path_len = path_end(v, vn);
 		}
 	} else if (key_is(k, kn, "CONTENT_LENGTH")) {
-		uint64_t x = 0;
-		size_t i;
-
 		/* nginx's uwsgi_params send an empty CONTENT_LENGTH for a GET. */
 		if (vn == 0) {
 			r->content_length = -1;
 			return 0;
 		}
-		for (i = 0; i < vn; i++) {
-			if (v[i] < '0' || v[i] > '9')
-				return -1;
-			x = x * 10 + (uint64_t)(v[i] - '0');
-			if (x > HTTP_MAX_LENGTH)
-				return -1;
-		}
-		r->content_length = (int64_t)x;
+		return http_parse_length(v, vn, &r->content_length);
 	} else if (key_is(k, kn, "HTTP_EXPECT")) {
 		r->expect_continue = ci_eq(v, vn, "100-continue");
 	} else if (key_is(k, kn, "HTTP_TRANSFER_ENCODING")) {
