@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <sys/random.h>
 
 #include "route.h"
+#include "strbuf.h"
 
 /*
  * Default bounds, seconds. 1-2.5-5 steps per decade, so a quantile estimated
@@ -46,18 +46,6 @@ struct agg {
 	int dirty;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static uint64_t to_ns(double s)
 {
 	return (uint64_t)llround(s * 1e9);
@@ -68,33 +56,33 @@ int agg_validate_buckets(const double *b, size_t n, char *err, size_t errlen)
 	size_t i;
 
 	if (n == 0) {
-		seterr(err, errlen, "no bucket bounds given: need at least one upper bound in seconds, e.g. 0.01,0.1,1");
+		err_printf(err, errlen, "no bucket bounds given: need at least one upper bound in seconds, e.g. 0.01,0.1,1");
 		return -1;
 	}
 	if (n > AGG_MAX_BUCKETS) {
-		seterr(err, errlen, "%zu bucket bounds given, at most %d are supported", n, AGG_MAX_BUCKETS);
+		err_printf(err, errlen, "%zu bucket bounds given, at most %d are supported", n, AGG_MAX_BUCKETS);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		if (!isfinite(b[i])) {
-			seterr(err, errlen, "bucket bound %zu is not a finite number (+Inf is always added, leave it out)",
+			err_printf(err, errlen, "bucket bound %zu is not a finite number (+Inf is always added, leave it out)",
 			       i + 1);
 			return -1;
 		}
 		if (b[i] < AGG_BOUND_MIN || b[i] > AGG_BOUND_MAX) {
-			seterr(err, errlen,
+			err_printf(err, errlen,
 			       "bucket bound %zu (%g) is out of range: bounds are seconds between %g (1 ns) and %g",
 			       i + 1, b[i], AGG_BOUND_MIN, AGG_BOUND_MAX);
 			return -1;
 		}
 		if (i > 0 && !(b[i] > b[i - 1])) {
-			seterr(err, errlen,
+			err_printf(err, errlen,
 			       "bucket bound %zu (%g) is not greater than bound %zu (%g): bounds must be strictly increasing",
 			       i + 1, b[i], i, b[i - 1]);
 			return -1;
 		}
 		if (i > 0 && to_ns(b[i]) <= to_ns(b[i - 1])) {
-			seterr(err, errlen,
+			err_printf(err, errlen,
 			       "bucket bounds %zu (%g) and %zu (%g) are less than 1 ns apart: durations are measured in ns",
 			       i, b[i - 1], i + 1, b[i]);
 			return -1;
@@ -118,7 +106,7 @@ int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char
 	size_t k = 0;
 
 	if (!spec) {
-		seterr(err, errlen, "no bucket specification given");
+		err_printf(err, errlen, "no bucket specification given");
 		return -1;
 	}
 	for (;;) {
@@ -137,17 +125,17 @@ int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char
 		tl = (size_t)(tend - tok);
 		if (tl == 0) {
 			if (k == 0 && !next)
-				seterr(err, errlen,
+				err_printf(err, errlen,
 				       "empty bucket specification: give upper bounds in seconds, e.g. 0.01,0.1,1");
 			else
-				seterr(err, errlen, "empty value at position %zu of the bucket list \"%s\"", k + 1,
+				err_printf(err, errlen, "empty value at position %zu of the bucket list \"%s\"", k + 1,
 				       spec);
 			return -1;
 		}
 		if (!next && is_inf_token(tok, tl) && k > 0)
 			break; /* "...,10,+Inf": +Inf is implied anyway */
 		if (tl >= sizeof(buf)) {
-			seterr(err, errlen, "bucket bound %zu is too long to be a number", k + 1);
+			err_printf(err, errlen, "bucket bound %zu is too long to be a number", k + 1);
 			return -1;
 		}
 		memcpy(buf, tok, tl);
@@ -155,17 +143,17 @@ int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char
 		errno = 0;
 		v = strtod(buf, &end);
 		if (end == buf || *end != '\0') {
-			seterr(err, errlen, "bucket bound %zu (\"%s\") is not a number: give seconds, e.g. 0.005", k + 1,
+			err_printf(err, errlen, "bucket bound %zu (\"%s\") is not a number: give seconds, e.g. 0.005", k + 1,
 			       buf);
 			return -1;
 		}
 		if (errno == ERANGE && !(v > 0)) {
-			seterr(err, errlen, "bucket bound %zu (\"%s\") is too small: bounds are at least 1 ns (1e-9)",
+			err_printf(err, errlen, "bucket bound %zu (\"%s\") is too small: bounds are at least 1 ns (1e-9)",
 			       k + 1, buf);
 			return -1;
 		}
 		if (k >= max || k >= AGG_MAX_BUCKETS) {
-			seterr(err, errlen, "too many bucket bounds: at most %zu are supported",
+			err_printf(err, errlen, "too many bucket bounds: at most %zu are supported",
 			       max < AGG_MAX_BUCKETS ? max : (size_t)AGG_MAX_BUCKETS);
 			return -1;
 		}
@@ -211,7 +199,7 @@ struct agg *agg_new(const double *bounds, size_t nbounds, size_t max_series, cha
 	if (agg_validate_buckets(bounds, nbounds, err, errlen))
 		return NULL;
 	if (max_series == 0) {
-		seterr(err, errlen, "the series limit must be at least 1");
+		err_printf(err, errlen, "the series limit must be at least 1");
 		return NULL;
 	}
 	a = calloc(1, sizeof(*a));
@@ -238,7 +226,7 @@ struct agg *agg_new(const double *bounds, size_t nbounds, size_t max_series, cha
 		goto oom;
 	return a;
 oom:
-	seterr(err, errlen, "out of memory");
+	err_printf(err, errlen, "out of memory");
 	agg_free(a);
 	return NULL;
 }

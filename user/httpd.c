@@ -46,18 +46,6 @@ static const char root_page[] = "<html><head><title>wsgitrace</title></head><bod
 				"<p><a href=\"/metrics\">Metrics</a></p>\n"
 				"</body></html>\n";
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 #define LISTEN_FORMS "use ADDR:PORT, [IPV6]:PORT or :PORT, e.g. 127.0.0.1:9100, [::1]:9100 or :9100"
 
 int httpd_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
@@ -69,19 +57,19 @@ int httpd_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *ss
 
 	memset(ss, 0, sizeof(*ss));
 	if (!s || !*s) {
-		seterr(err, errlen, "empty listen address: " LISTEN_FORMS);
+		err_printf(err, errlen, "empty listen address: " LISTEN_FORMS);
 		return -1;
 	}
 	if (s[0] == '[') {
 		const char *rb = strchr(s, ']');
 
 		if (!rb) {
-			seterr(err, errlen, "listen address \"%s\": missing ']' after the IPv6 address; " LISTEN_FORMS,
+			err_printf(err, errlen, "listen address \"%s\": missing ']' after the IPv6 address; " LISTEN_FORMS,
 			       s);
 			return -1;
 		}
 		if (rb[1] != ':') {
-			seterr(err, errlen, "listen address \"%s\": missing \":PORT\" after ']'; " LISTEN_FORMS, s);
+			err_printf(err, errlen, "listen address \"%s\": missing \":PORT\" after ']'; " LISTEN_FORMS, s);
 			return -1;
 		}
 		hl = (size_t)(rb - s - 1);
@@ -93,14 +81,14 @@ int httpd_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *ss
 			int digits = s[strspn(s, "0123456789")] == '\0';
 
 			if (digits)
-				seterr(err, errlen, "listen address \"%s\" has no ':' before the port: did you mean \":%s\"?",
+				err_printf(err, errlen, "listen address \"%s\" has no ':' before the port: did you mean \":%s\"?",
 				       s, s);
 			else
-				seterr(err, errlen, "listen address \"%s\" has no port; " LISTEN_FORMS, s);
+				err_printf(err, errlen, "listen address \"%s\" has no port; " LISTEN_FORMS, s);
 			return -1;
 		}
 		if (memchr(s, ':', (size_t)(colon - s))) {
-			seterr(err, errlen, "listen address \"%s\": write an IPv6 address in brackets, e.g. [::1]:9100",
+			err_printf(err, errlen, "listen address \"%s\": write an IPv6 address in brackets, e.g. [::1]:9100",
 			       s);
 			return -1;
 		}
@@ -110,11 +98,11 @@ int httpd_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *ss
 	}
 	if (!*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
 	    (v = strtoul(port, NULL, 10)) > 65535) {
-		seterr(err, errlen, "listen address \"%s\": port \"%s\" is not a number from 0 to 65535", s, port);
+		err_printf(err, errlen, "listen address \"%s\": port \"%s\" is not a number from 0 to 65535", s, port);
 		return -1;
 	}
 	if (hl >= sizeof(host)) {
-		seterr(err, errlen, "listen address \"%s\": the address part is too long", s);
+		err_printf(err, errlen, "listen address \"%s\": the address part is too long", s);
 		return -1;
 	}
 	memcpy(host, p, hl);
@@ -123,7 +111,7 @@ int httpd_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *ss
 		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
 
 		if (s[0] == '[') {
-			seterr(err, errlen, "listen address \"%s\": empty IPv6 address between the brackets", s);
+			err_printf(err, errlen, "listen address \"%s\": empty IPv6 address between the brackets", s);
 			return -1;
 		}
 		/* ":PORT": every address; httpd_start() falls back to IPv4 only
@@ -138,7 +126,7 @@ int httpd_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *ss
 		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
 
 		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
-			seterr(err, errlen,
+			err_printf(err, errlen,
 			       "listen address \"%s\": \"%s\" is not an IPv4 address (host names are not resolved; "
 			       "use e.g. 127.0.0.1, or [::1] for IPv6)",
 			       s, host);
@@ -156,7 +144,7 @@ int httpd_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *ss
 		if (getaddrinfo(host, NULL, &hints, &res) || !res || res->ai_addrlen > sizeof(*ss)) {
 			if (res)
 				freeaddrinfo(res);
-			seterr(err, errlen, "listen address \"%s\": \"%s\" is not an IPv6 address", s, host);
+			err_printf(err, errlen, "listen address \"%s\": \"%s\" is not an IPv6 address", s, host);
 			return -1;
 		}
 		memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -208,7 +196,7 @@ static int open_listener(struct sockaddr_storage *ss, socklen_t sslen, const cha
 	}
 	fmt_addr(ss, shown, sizeof(shown), &port);
 	if (fd < 0) {
-		seterr(err, errlen, "cannot listen on %s: socket: %s", shown, strerror(errno));
+		err_printf(err, errlen, "cannot listen on %s: socket: %s", shown, strerror(errno));
 		return -1;
 	}
 	/* Restarting the daemon must not wait for old TIME_WAIT connections;
@@ -220,22 +208,22 @@ static int open_listener(struct sockaddr_storage *ss, socklen_t sslen, const cha
 		e = errno;
 		close(fd);
 		if (e == EADDRINUSE)
-			seterr(err, errlen,
+			err_printf(err, errlen,
 			       "cannot listen on %s: the address is already in use (another wsgitrace or "
 			       "exporter?); stop that process or choose another port",
 			       shown);
 		else if (e == EACCES)
-			seterr(err, errlen,
+			err_printf(err, errlen,
 			       "cannot listen on %s: permission denied; ports below 1024 need root or "
 			       "CAP_NET_BIND_SERVICE, choose a port such as 9100 and above",
 			       shown);
 		else if (e == EADDRNOTAVAIL)
-			seterr(err, errlen,
+			err_printf(err, errlen,
 			       "cannot listen on %s: no local interface has this address; use one of the "
 			       "host's addresses, 127.0.0.1, or :PORT for all",
 			       shown);
 		else
-			seterr(err, errlen, "cannot listen on %s: %s", shown, strerror(e));
+			err_printf(err, errlen, "cannot listen on %s: %s", shown, strerror(e));
 		return -1;
 	}
 	return fd;
@@ -368,7 +356,7 @@ struct httpd *httpd_start(const char *listen, httpd_render_fn fn, void *ctx, cha
 		return NULL;
 	h = calloc(1, sizeof(*h));
 	if (!h) {
-		seterr(err, errlen, "out of memory");
+		err_printf(err, errlen, "out of memory");
 		return NULL;
 	}
 	h->fn = fn;
@@ -393,14 +381,14 @@ struct httpd *httpd_start(const char *listen, httpd_render_fn fn, void *ctx, cha
 	if (!h->d) {
 		if (fcntl(fd, F_GETFD) != -1) /* unless MHD closed it already */
 			close(fd);
-		seterr(err, errlen, "cannot serve HTTP on %s: libmicrohttpd failed to start (epoll support?)",
+		err_printf(err, errlen, "cannot serve HTTP on %s: libmicrohttpd failed to start (epoll support?)",
 		       h->addr);
 		free(h);
 		return NULL;
 	}
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info || info->epoll_fd < 0) {
-		seterr(err, errlen, "cannot serve HTTP on %s: libmicrohttpd has no epoll fd", h->addr);
+		err_printf(err, errlen, "cannot serve HTTP on %s: libmicrohttpd has no epoll fd", h->addr);
 		MHD_stop_daemon(h->d);
 		free(h);
 		return NULL;

@@ -217,3 +217,14 @@ void sb_append_escaped(struct strbuf *sb, const char *str, size_t n, const char 
 	}
 	sb_append(sb, s + run, i - run);
 }
+
+void err_printf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

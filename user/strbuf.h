@@ -56,4 +56,7 @@ size_t utf8_seq_len(const unsigned char *p, size_t n);
 void sb_append_escaped(struct strbuf *sb, const char *str, size_t n, const char *const repl[128],
 		       const char *bad);
 
+/* Formats an error message into err (errlen bytes); err may be NULL. */
+void err_printf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif /* WT_STRBUF_H */
