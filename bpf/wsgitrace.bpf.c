@@ -499,7 +499,6 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 			/* Sends first: a connection this process opened. */
 			flow_of(sk, family, &f, false);
 			me.side = FLOW_SENDER;
-			kstat_inc(WT_KS_IGNORED_CALLS);
 			if (bpf_map_update_elem(&flows, &f, &me, BPF_NOEXIST) == 0)
 				return 0;
 			fc = bpf_map_lookup_elem(&flows, &f);
@@ -524,7 +523,6 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		n = copy_data(s->ev.data, nr, buf, len, ret, WT_CAP);
 		copied = true;
 		if (!looks_like_request(s->ev.data, n)) {
-			kstat_inc(WT_KS_IGNORED_CALLS);
 			return 0;
 		}
 		nc.ino = ino;

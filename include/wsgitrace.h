@@ -91,7 +91,6 @@ enum wt_kstat {
 	WT_KS_RB_LOST = 0,     /* ring buffer full: record not written */
 	WT_KS_READ_FAIL,       /* user buffer could not be read */
 	WT_KS_REGS_FAIL,       /* syscall registers could not be found */
-	WT_KS_IGNORED_CALLS,   /* socket calls of traced processes not sent */
 	WT_KS_RELAYED,         /* inbound connections from a traced relay (uWSGI router) */
 	WT_KS_MAX,
 };

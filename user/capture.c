@@ -171,13 +171,6 @@ int capture_trace_pid(struct capture *c, uint32_t pid, uint32_t root)
 	return 0;
 }
 
-bool capture_is_traced(struct capture *c, uint32_t pid)
-{
-	struct wt_proc p;
-
-	return bpf_map__lookup_elem(c->skel->maps.procs, &pid, sizeof(pid), &p, sizeof(p), 0) == 0;
-}
-
 int capture_fd(const struct capture *c)
 {
 	return ring_buffer__epoll_fd(c->rb);
