@@ -48,7 +48,7 @@ $(OUT) $(OUT)/obj $(OUT)/san $(OUT)/fz $(OUT)/tests $(OUT)/fuzz:
 
 # Kernel side: CO-RE object against the committed vmlinux.h.
 $(OUT)/wsgitrace.bpf.o: bpf/wsgitrace.bpf.c | $(OUT)
-	$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux \
+	$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(BPF_CFLAGS) -Iinclude -Ivmlinux \
 		-Wall -Werror -MMD -MP -c $< -o $@
 
 $(OUT)/wsgitrace.skel.h: $(OUT)/wsgitrace.bpf.o
