@@ -88,16 +88,42 @@ struct conn {
 #define CONN_CLOSING 0x100 /* closed with bytes unacknowledged: waiting for the ACK */
 
 /*
- * Inbound connections. LRU so that AF_UNIX connections, whose close no
- * tracepoint reports on the sockets path, age out instead of filling it; the
- * daemon resizes it (--max-conns) before load.
+ * Inbound TCP connections. Every TCP connection's end passes tcp_state, so
+ * entries do not leak and a plain hash will do: its per-CPU free lists cost
+ * less than an LRU's shared lists on each connection's insert and delete. A
+ * full table refuses the connection, counted (WT_KS_CONN_FULL). The daemon
+ * sizes it (--max-conns) before load.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144);
 	__type(key, __u64);
 	__type(value, struct conn);
 } conns SEC(".maps");
+
+/*
+ * Inbound AF_UNIX connections: on the sockets path no tracepoint reports
+ * their close, so the LRU lets forgotten ones age out instead of filling it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct conn);
+} unix_conns SEC(".maps");
+
+static __always_inline void *conns_of(__u32 flags)
+{
+	return (flags & WT_F_UNIX) ? (void *)&unix_conns : (void *)&conns;
+}
+
+/* Either table: for paths that do not know the family. */
+static __always_inline struct conn *conn_find(__u64 *key)
+{
+	struct conn *c = bpf_map_lookup_elem(&conns, key);
+
+	return c ? c : bpf_map_lookup_elem(&unix_conns, key);
+}
 
 /*
  * A uwsgi packet from another traced process is uWSGI's --http router
@@ -197,6 +223,20 @@ int regs_layout = -1;
  */
 #define TRACED_WORDS (1 << 16)
 __u64 traced_bits[TRACED_WORDS];
+
+/*
+ * Local ports of the TCP connections ever tracked: the servers' ports.
+ * inet_sock_set_state fires about ten times per connection on the node,
+ * clients' and servers' alike; a bit test here is cheaper than the map lookup
+ * that would miss, a cold bucket of a big table. Bits are never cleared: a
+ * stale one only costs that lookup.
+ */
+__u64 server_ports[65536 / 64];
+
+static __always_inline bool server_port(__u16 port)
+{
+	return server_ports[port >> 6] & (1ULL << (port & 63));
+}
 
 static __always_inline void kstat_inc(__u32 idx)
 {
@@ -360,17 +400,34 @@ static __always_inline bool has_user_buffer(__u64 nr)
 	return false;
 }
 
-static __always_inline void submit(void *rec, __u64 size)
+/* When this CPU next looks at how full the ring is. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} fill_check SEC(".maps");
+
+#define FILL_CHECK_NS 1000000
+
+static __always_inline void submit(void *rec, __u64 size, __u64 now)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u32 zero = 0;
+	__u64 *next = bpf_map_lookup_elem(&fill_check, &zero);
 
 	/*
 	 * The daemon drains the ring on a timer: a wakeup per record costs the
 	 * server's workers about a fifth of their throughput on a busy node.
 	 * Wake it only when the ring is half full and about to lose records.
+	 * Asking how full reads two cache lines the other CPUs write; once a
+	 * millisecond per CPU is plenty, as half the ring is megabytes.
 	 */
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_half)
-		flags = BPF_RB_FORCE_WAKEUP;
+	if (next && now >= *next) {
+		*next = now + FILL_CHECK_NS;
+		if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_half)
+			flags = BPF_RB_FORCE_WAKEUP;
+	}
 	if (bpf_ringbuf_output(&events, rec, size, flags))
 		kstat_inc(WT_KS_RB_LOST);
 }
@@ -393,7 +450,7 @@ static __always_inline void emit_end(__u64 sk, __u64 ino, __u32 tgid, __u32 cfla
 	s->ev.dir = WT_DIR_SEND;
 	s->ev.flags = cflags & 0xff;
 	s->ev.unacked = unacked;
-	submit(&s->ev, offsetof(struct wt_data_event, data));
+	submit(&s->ev, offsetof(struct wt_data_event, data), s->ev.ts_ns);
 }
 
 static __always_inline void emit_close(__u64 sk, struct conn *c, __u8 type, __u32 unacked)
@@ -463,7 +520,13 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	if (!s)
 		return 0;
 
+	/* TCP first: a miss reads the family, which a new connection needs anyway. */
 	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c) {
+		family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		if (family == AF_UNIX)
+			c = bpf_map_lookup_elem(&unix_conns, &key);
+	}
 	if (c) {
 		flags = c->flags & 0xff;
 		ino = c->ino;
@@ -476,13 +539,13 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		 */
 		if (((flags & WT_F_UNIX) || dir == WT_DIR_RECV) && sock_ino(sk) != ino) {
 			emit_close(key, c, WT_EV_CLOSE, 0);
-			bpf_map_delete_elem(&conns, &key);
+			bpf_map_delete_elem(conns_of(flags), &key);
+			family = BPF_CORE_READ(sk, __sk_common.skc_family);
 			c = NULL;
 		}
 		flags &= WT_F_UNIX;
 	}
 	if (!c) {
-		family = BPF_CORE_READ(sk, __sk_common.skc_family);
 		if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
 			return 0;
 		type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
@@ -505,12 +568,12 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 			if (!fc || fc->side != FLOW_RECEIVER)
 				return 0;
 			/* The worker took the packet for a request before we saw it sent. */
-			c = bpf_map_lookup_elem(&conns, &fc->sk);
+			c = conn_find(&fc->sk);
 			if (c && c->ino == fc->ino) {
 				__u64 wsk = fc->sk;
 
 				emit_end(wsk, fc->ino, fc->tgid, c->flags, WT_EV_RELAYED, 0);
-				bpf_map_delete_elem(&conns, &wsk);
+				bpf_map_delete_elem(conns_of(c->flags), &wsk);
 				bpf_map_delete_elem(&flows, &f);
 				kstat_inc(WT_KS_RELAYED);
 				return 0;
@@ -528,7 +591,16 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		nc.ino = ino;
 		nc.tgid = tgid;
 		nc.flags = flags;
-		bpf_map_update_elem(&conns, &key, &nc, BPF_ANY);
+		if (bpf_map_update_elem(conns_of(flags), &key, &nc, BPF_ANY)) {
+			kstat_inc(WT_KS_CONN_FULL);
+			return 0;
+		}
+		if (family != AF_UNIX) {
+			__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+
+			if (!server_port(port))
+				__sync_fetch_and_or(&server_ports[port >> 6], 1ULL << (port & 63));
+		}
 		/* Tracked before the claim: a router that sees the claim finds it. */
 		if (s->ev.data[3] == 0) { /* a uwsgi packet */
 			flow_of(sk, family, &f, true);
@@ -545,7 +617,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 					 * same ports is judged afresh.
 					 */
 					bpf_map_delete_elem(&flows, &f);
-					bpf_map_delete_elem(&conns, &key);
+					bpf_map_delete_elem(conns_of(flags), &key);
 					kstat_inc(WT_KS_RELAYED);
 					return 0;
 				}
@@ -580,7 +652,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	barrier_var(size);
 	if (size > sizeof(struct wt_data_event))
 		size = sizeof(struct wt_data_event);
-	submit(&s->ev, size);
+	submit(&s->ev, size, s->ev.ts_ns);
 	return 0;
 }
 
@@ -671,6 +743,8 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 	case WT_TCP_NEW_SYN_RECV:
 		return 0;
 	}
+	if (!server_port(BPF_CORE_READ((struct sock *)key, __sk_common.skc_num)))
+		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
@@ -790,12 +864,12 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	if (!sk)
 		return 0;
 	key = (__u64)sk;
-	c = bpf_map_lookup_elem(&conns, &key);
 	/* TCP closes come from inet_sock_set_state, which also sees the ACK. */
-	if (!c || !(c->flags & WT_F_UNIX))
+	c = bpf_map_lookup_elem(&unix_conns, &key);
+	if (!c)
 		return 0;
 	emit_close(key, c, WT_EV_CLOSE, 0);
-	bpf_map_delete_elem(&conns, &key);
+	bpf_map_delete_elem(&unix_conns, &key);
 	return 0;
 }
 
@@ -872,7 +946,7 @@ int proc_fork(struct bpf_raw_tracepoint_args *ctx)
 	e->ppid = ptgid;
 	e->args_len = 0;
 	e->type = WT_EV_FORK;
-	submit(e, offsetof(struct wt_proc_event, args));
+	submit(e, offsetof(struct wt_proc_event, args), e->ts_ns);
 	return 0;
 }
 
@@ -898,6 +972,6 @@ int proc_exit(struct bpf_raw_tracepoint_args *ctx)
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e->args_len = 0;
 	e->type = WT_EV_EXIT;
-	submit(e, offsetof(struct wt_proc_event, args));
+	submit(e, offsetof(struct wt_proc_event, args), e->ts_ns);
 	return 0;
 }

@@ -92,6 +92,7 @@ enum wt_kstat {
 	WT_KS_READ_FAIL,       /* user buffer could not be read */
 	WT_KS_REGS_FAIL,       /* syscall registers could not be found */
 	WT_KS_RELAYED,         /* inbound connections from a traced relay (uWSGI router) */
+	WT_KS_CONN_FULL,       /* connection table full: connection not tracked */
 	WT_KS_MAX,
 };
 

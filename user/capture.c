@@ -124,8 +124,11 @@ int capture_open(struct capture **out, const struct capture_opts *o, capture_eve
 		bpf_map__set_max_entries(c->skel->maps.events, o->ringbuf_bytes);
 		c->skel->rodata->ring_half = o->ringbuf_bytes / 2;
 	}
-	if (o->max_conns)
+	if (o->max_conns) {
 		bpf_map__set_max_entries(c->skel->maps.conns, o->max_conns);
+		/* unix sockets are the rarer front end (nginx, a local proxy) */
+		bpf_map__set_max_entries(c->skel->maps.unix_conns, o->max_conns / 4 > 1024 ? o->max_conns / 4 : 1024);
+	}
 	set_autoload_syscalls(c->skel, c->hooks == WT_HOOKS_SYSCALLS);
 
 	e = wsgitrace_bpf__load(c->skel);

@@ -353,7 +353,7 @@ static struct expose_stream *render(void *ctx)
 	st.orphan_responses = cs->orphan_responses;
 	st.pending_overflow = cs->pending_overflow;
 	st.conns_active = cs->conns_active;
-	st.conns_dropped = cs->conns_dropped;
+	st.conns_dropped = cs->conns_dropped + ks[WT_KS_CONN_FULL];
 	st.conns_expired = cs->conns_expired;
 	st.procs_traced = proctab_count(a->procs);
 	st.scrapes = a->scrapes;
