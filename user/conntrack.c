@@ -172,6 +172,33 @@ static void tab_insert(struct conntrack *ct, struct conn *c)
 	ct->tab[i] = c;
 }
 
+/*
+ * Keep the load factor at most 1/2 by doubling. The table starts small and
+ * grows with the connections actually open: a table sized for --max-conns
+ * up front (4 MiB by default) turns every lookup into a cache miss, which is
+ * the daemon's main cost per record with a handful of busy connections.
+ */
+static int tab_reserve(struct conntrack *ct, size_t n)
+{
+	size_t size = ct->mask + 1, nsize = size;
+	struct conn **ntab, **old = ct->tab;
+
+	while (n * 2 > nsize)
+		nsize *= 2;
+	if (nsize == size)
+		return 0;
+	ntab = calloc(nsize, sizeof(*ntab));
+	if (!ntab)
+		return -1;
+	ct->tab = ntab;
+	ct->mask = nsize - 1;
+	for (size_t i = 0; i < size; i++)
+		if (old[i])
+			tab_insert(ct, old[i]);
+	free(old);
+	return 0;
+}
+
 /* Linear probing delete by backward shift: no tombstones to age the table. */
 static void tab_remove(struct conntrack *ct, size_t i)
 {
@@ -929,9 +956,6 @@ struct conntrack *conntrack_new(const struct conntrack_opts *o, wt_request_cb cb
 		ct->o.idle_timeout_ns = 300000000000ULL;
 	if (ct->o.max_conns > (1U << 28))
 		ct->o.max_conns = 1U << 28;
-	/* Load factor at most 1/2 keeps linear probes short. */
-	while (size < (size_t)ct->o.max_conns * 2)
-		size *= 2;
 	ct->tab = calloc(size, sizeof(*ct->tab));
 	if (!ct->tab) {
 		free(ct);
@@ -1043,7 +1067,7 @@ void conntrack_event(struct conntrack *ct, const struct wt_data_event *e)
 			ct->st.conns_dropped++;
 			return;
 		}
-		c = calloc(1, sizeof(*c));
+		c = tab_reserve(ct, ct->st.conns_active + 1) == 0 ? calloc(1, sizeof(*c)) : NULL;
 		if (!c) {
 			ct->st.conns_dropped++;
 			return;
