@@ -174,7 +174,7 @@ static const struct self_metric self_metrics[] = {
 	 "Pipelined requests dropped because too many were pending on one connection."},
 	{"wsgitrace_connections_active", F(conns_active), 1, "Connections being tracked."},
 	{"wsgitrace_connections_dropped_total", F(conns_dropped), 0,
-	 "Connections not tracked because the connection table was full."},
+	 "Connections not tracked because a connection table (the kernel's or the daemon's, --max-conns) was full."},
 	{"wsgitrace_connections_expired_total", F(conns_expired), 0,
 	 "Tracked connections forgotten after being idle too long."},
 	{"wsgitrace_processes_traced", F(procs_traced), 1, "Server processes being traced."},

@@ -80,6 +80,38 @@ class TestProcesses(unittest.TestCase):
         tracer.wait_counts({("GET", "/test/", "200"): 9})
 
 
+class TestLimits(unittest.TestCase):
+    def test_full_connection_table_is_counted(self):
+        """--max-conns 1024 and 1100 keep-alive connections: the kernel's table
+        takes the first 1024, the other 76 are refused and counted."""
+        server = h.gunicorn("limits", "-w", "1", "-k", "gthread", "--threads", "4", "--keep-alive", "60",
+                            "--worker-connections", "2000", workers=1)
+        self.addCleanup(server.cleanup)
+        tracer = h.Tracer("--pid", str(server.pid), "--max-conns", "1024")
+        self.addCleanup(tracer.cleanup)
+        socks = []
+
+        def close_all():
+            for s in socks:
+                s.close()
+        self.addCleanup(close_all)
+        req = b"GET /test/ HTTP/1.1\r\nHost: x\r\n\r\n"
+        for i in range(1100):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            socks.append(s)
+            s.sendall(req)
+            got = b""
+            while b"\r\n\r\n" not in got or not got.endswith(b"rest"):
+                d = s.recv(4096)
+                self.assertTrue(d, "server closed connection %d" % i)
+                got += d
+            self.assertNotIn(b"connection: close", got.lower())
+        tracer.wait_counts({("GET", "/test/", "200"): 1024})
+        h.wait_for(lambda: tracer.self_metric("wsgitrace_connections_dropped_total") == 76,
+                   what="76 connections counted as dropped")
+        self.assertEqual(tracer.self_metric("wsgitrace_connections_active"), 1024)
+
+
 class TestBuckets(unittest.TestCase):
     def test_custom_buckets(self):
         server = h.gunicorn("buckets", "-w", "1", workers=1)

@@ -136,7 +136,7 @@ static const char expected_self[] =
 	"# HELP wsgitrace_connections_active Connections being tracked.\n"
 	"# TYPE wsgitrace_connections_active gauge\n"
 	"wsgitrace_connections_active 10\n"
-	"# HELP wsgitrace_connections_dropped_total Connections not tracked because the connection table was full.\n"
+	"# HELP wsgitrace_connections_dropped_total Connections not tracked because a connection table (the kernel's or the daemon's, --max-conns) was full.\n"
 	"# TYPE wsgitrace_connections_dropped_total counter\n"
 	"wsgitrace_connections_dropped_total 11\n"
 	"# HELP wsgitrace_connections_expired_total Tracked connections forgotten after being idle too long.\n"
