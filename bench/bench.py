@@ -1649,7 +1649,7 @@ def render_report(R):
         L.append("| wsgitrace_connections_active | %s |" % fmt(co.get("wt_conns_active"), "%d"))
         L.append("| wsgitrace_connections_dropped_total | %s |" % fmt(co.get("wt_conns_dropped"), "%d"))
         L.append("| wsgitrace_connections_expired_total | %s |" % fmt(co.get("wt_conns_expired"), "%d"))
-        L.append("| requests counted by wsgitrace (one per connection) | %s |" % fmt(co.get("wt_requests"), "%d"))
+        L.append("| requests counted by wsgitrace (one per connection, the ones the server closed included) | %s |" % fmt(co.get("wt_requests"), "%d"))
         L.append("| server processes traced / running | %s / %s |" % (
             fmt(co.get("wt_procs_traced"), "%d"), fmt(co.get("server_procs"), "%d")))
         L.append("| events lost | %s |" % fmt(co.get("wt_events_lost"), "%d"))
