@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Paired A/B of wsgitrace builds on one running server (not part of `make bench`).
+
+One gunicorn (or uWSGI) server stays up; each round runs wrk once with no
+tracer and once with each given wsgitrace binary attached by --pid, in a
+shuffled order, and reports the median of the per-round ratios to the
+untraced run. Attaching to the same worker processes takes away the
+variance between server starts, so differences of about 1% show with 12-16
+rounds where `make bench` needs many more. For kernel-side experiments:
+
+    make OUT=/tmp/wt-x BPF_CFLAGS=-DMY_KNOB /tmp/wt-x/wsgitrace
+    /usr/bin/python3 bench/ab.py build/wsgitrace /tmp/wt-x/wsgitrace --rounds 16
+"""
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("binaries", nargs="+", help="wsgitrace binaries to compare with no tracer")
+    ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument("--kind", default="sync", choices=("sync", "gthread", "uwsgi"))
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("ab.py: run as root (wsgitrace loads BPF programs)")
+    configs = ["none"] + [os.path.abspath(b) for b in args.binaries]
+    rps = {c: [] for c in configs}
+    procs = bench.Procs(tempfile.mkdtemp(prefix="wt-ab-"))
+    try:
+        srv = bench.start_server(procs, args.kind, "plain_app")
+        bench.run_wrk(srv.port, "/test/", 3)
+        for r in range(args.rounds):
+            order = list(configs)
+            random.shuffle(order)
+            for c in order:
+                wt = None
+                if c != "none":
+                    bench.WT = c
+                    wt = bench.Wsgitrace(procs, [srv.pid])
+                # every configuration gets the same 1 s warm-up after its start
+                bench.run_wrk(srv.port, "/test/", 1)
+                rps[c].append(bench.run_wrk(srv.port, "/test/", args.duration)["rps"])
+                if wt:
+                    wt.stop()
+            print("round %d: %s" % (r + 1, "  ".join("%s %.0f" % (c, rps[c][-1]) for c in configs)),
+                  flush=True)
+    finally:
+        procs.stop_all()
+    base = rps["none"]
+    for c in configs[1:]:
+        ratios = [x / b for x, b in zip(rps[c], base)]
+        print("%s: median ratio %.4f, mean %.4f, ratio of medians %.4f (%s)" % (
+            c, statistics.median(ratios), statistics.mean(ratios),
+            statistics.median(rps[c]) / statistics.median(base), " ".join("%.3f" % x for x in ratios)))
+
+
+if __name__ == "__main__":
+    main()
