@@ -231,11 +231,40 @@ __u64 traced_bits[TRACED_WORDS];
  * that would miss, a cold bucket of a big table. Bits are never cleared: a
  * stale one only costs that lookup.
  */
-__u64 server_ports[65536 / 64];
+#define PORT_WORDS (65536 / 64)
+__u64 server_ports[PORT_WORDS];
+
+/*
+ * Bit n of a bitmap of `words` (a power of two) u64s. Callers' n is always in
+ * range (pids never reach 2^22, PID_MAX_LIMIT): the mask only convinces the
+ * verifier.
+ */
+static __always_inline __u64 *bit_word(__u64 *map, __u32 words, __u32 n)
+{
+	return &map[(n >> 6) & (words - 1)];
+}
+
+static __always_inline bool bit_test(__u64 *map, __u32 words, __u32 n)
+{
+	return *bit_word(map, words, n) & (1ULL << (n & 63));
+}
+
+static __always_inline void bit_set(__u64 *map, __u32 words, __u32 n, bool on)
+{
+	if (on)
+		__sync_fetch_and_or(bit_word(map, words, n), 1ULL << (n & 63));
+	else
+		__sync_fetch_and_and(bit_word(map, words, n), ~(1ULL << (n & 63)));
+}
+
+static __always_inline bool traced(__u32 tgid)
+{
+	return bit_test(traced_bits, TRACED_WORDS, tgid);
+}
 
 static __always_inline bool server_port(__u16 port)
 {
-	return server_ports[port >> 6] & (1ULL << (port & 63));
+	return bit_test(server_ports, PORT_WORDS, port);
 }
 
 static __always_inline void kstat_inc(__u32 idx)
@@ -599,7 +628,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 			__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
 
 			if (!server_port(port))
-				__sync_fetch_and_or(&server_ports[port >> 6], 1ULL << (port & 63));
+				bit_set(server_ports, PORT_WORDS, port, true);
 		}
 		/* Tracked before the claim: a router that sees the claim finds it. */
 		if (s->ev.data[3] == 0) { /* a uwsgi packet */
@@ -656,23 +685,6 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	return 0;
 }
 
-/* Pids never reach 2^22 (PID_MAX_LIMIT): the mask only convinces the verifier. */
-static __always_inline bool traced(__u32 tgid)
-{
-	__u32 w = (tgid >> 6) & (TRACED_WORDS - 1);
-
-	return traced_bits[w] & (1ULL << (tgid & 63));
-}
-
-static __always_inline void set_traced(__u32 tgid, bool on)
-{
-	__u32 w = (tgid >> 6) & (TRACED_WORDS - 1);
-
-	if (on)
-		__sync_fetch_and_or(&traced_bits[w], 1ULL << (tgid & 63));
-	else
-		__sync_fetch_and_and(&traced_bits[w], ~(1ULL << (tgid & 63)));
-}
 
 /* ---- sockets path ------------------------------------------------------ */
 
@@ -937,7 +949,7 @@ int proc_fork(struct bpf_raw_tracepoint_args *ctx)
 	p.since_ns = bpf_ktime_get_ns();
 	p.root = pp->root;
 	bpf_map_update_elem(&procs, &ctgid, &p, BPF_ANY);
-	set_traced(ctgid, true);
+	bit_set(traced_bits, TRACED_WORDS, ctgid, true);
 	e = bpf_map_lookup_elem(&proc_scratch, &zero);
 	if (!e)
 		return 0;
@@ -963,7 +975,7 @@ int proc_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (bpf_map_delete_elem(&procs, &tgid))
 		return 0;
-	set_traced(tgid, false);
+	bit_set(traced_bits, TRACED_WORDS, tgid, false);
 	e = bpf_map_lookup_elem(&proc_scratch, &zero);
 	if (!e)
 		return 0;
