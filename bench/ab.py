@@ -27,6 +27,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("binaries", nargs="+", help="wsgitrace binaries to compare with no tracer")
     ap.add_argument("--rounds", type=int, default=12)
+    ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--kind", default="sync", choices=("sync", "gthread", "uwsgi"))
     args = ap.parse_args()
@@ -47,7 +48,7 @@ def main():
                     bench.WT = c
                     wt = bench.Wsgitrace(procs, [srv.pid])
                 # every configuration gets the same 1 s warm-up after its start
-                bench.run_wrk(srv.port, "/test/", 1)
+                bench.run_wrk(srv.port, "/test/", args.warmup)
                 rps[c].append(bench.run_wrk(srv.port, "/test/", args.duration)["rps"])
                 if wt:
                     wt.stop()

@@ -68,6 +68,8 @@ enum tcp_states_wt {
 const volatile bool auto_discover = true; /* exec of gunicorn/uwsgi starts tracing */
 const volatile __u32 self_tgid = 0;
 const volatile __u64 ring_half = (4 << 20) / 2; /* the daemon sets it with the ring's size */
+/* enum wt_stage; fixed at load, so the verifier drops the stages not chosen. */
+const volatile __u32 bench_stage = WT_STAGE_FULL;
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -466,7 +468,7 @@ static __always_inline void emit_end(__u64 sk, __u64 ino, __u32 tgid, __u32 cfla
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 
-	if (!s)
+	if (!s || bench_stage == WT_STAGE_NO_RECORDS)
 		return;
 	s->ev.ts_ns = bpf_ktime_get_ns();
 	s->ev.sk = sk;
@@ -676,6 +678,8 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	s->ev.dir = dir;
 	s->ev.flags = flags;
 	s->ev.unacked = (dir == WT_DIR_SEND && family != AF_UNIX) ? tcp_unacked(sk) : 0;
+	if (bench_stage == WT_STAGE_NO_RECORDS)
+		return 0;
 	size = offsetof(struct wt_data_event, data) + n;
 	/* Keep the verifier's bound: the compiler knows n <= WT_CAP, it does not. */
 	barrier_var(size);
@@ -700,7 +704,7 @@ static __always_inline int on_sock_io(struct bpf_raw_tracepoint_args *ctx, __u8 
 	} args;
 	__u64 nr = 0, buf = 0, len = 0;
 
-	if (!traced(tgid))
+	if (!traced(tgid) || bench_stage == WT_STAGE_FILTER)
 		return 0;
 	if (ret <= 0 || (dir == WT_DIR_RECV && (msg_flags & MSG_PEEK)))
 		return 0;
@@ -745,6 +749,8 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 	struct conn *c;
 	__u32 unacked;
 
+	if (bench_stage == WT_STAGE_FILTER)
+		return 0;
 	/* Connection setups and the peer's FIN can end nothing of ours. */
 	switch (ns) {
 	case WT_TCP_ESTABLISHED:
@@ -813,7 +819,7 @@ static __always_inline int sys_enter(__u64 nr, __u64 fd, __u64 buf, __u64 len)
 	__u32 tid = (__u32)id;
 	struct call_args a = { .nr = nr, .fd = fd, .buf = buf, .len = len };
 
-	if (!traced(id >> 32))
+	if (!traced(id >> 32) || bench_stage == WT_STAGE_FILTER)
 		return 0;
 	bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY);
 	return 0;
@@ -870,7 +876,7 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct conn *c;
 	__u64 key;
 
-	if (!traced(tgid))
+	if (!traced(tgid) || bench_stage == WT_STAGE_FILTER)
 		return 0;
 	sk = fd_sock(ctx->args[0]);
 	if (!sk)

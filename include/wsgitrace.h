@@ -96,6 +96,17 @@ enum wt_kstat {
 	WT_KS_MAX,
 };
 
+/*
+ * How far the kernel side goes per socket call (the daemon's hidden
+ * --bench-stage). Only `make bench` sets anything but FULL: running the same
+ * server with each stage in turn tells what each part costs it.
+ */
+enum wt_stage {
+	WT_STAGE_FULL = 0,       /* normal tracing */
+	WT_STAGE_FILTER = 1,     /* programs attached; return after the traced-process check */
+	WT_STAGE_NO_RECORDS = 2, /* all kernel-side work, but no connection record leaves the kernel */
+};
+
 /* Value of the traced-process map. */
 struct wt_proc {
 	__u64 since_ns;

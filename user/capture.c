@@ -120,6 +120,7 @@ int capture_open(struct capture **out, const struct capture_opts *o, capture_eve
 	}
 	c->skel->rodata->auto_discover = o->auto_discover;
 	c->skel->rodata->self_tgid = getpid();
+	c->skel->rodata->bench_stage = o->stage;
 	if (o->ringbuf_bytes) {
 		bpf_map__set_max_entries(c->skel->maps.events, o->ringbuf_bytes);
 		c->skel->rodata->ring_half = o->ringbuf_bytes / 2;

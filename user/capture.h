@@ -19,6 +19,7 @@ struct capture_opts {
 	size_t ringbuf_bytes; /* power of two */
 	uint32_t max_conns;   /* kernel-side connection table */
 	bool verbose;         /* libbpf debug output */
+	uint32_t stage;       /* enum wt_stage: WT_STAGE_FULL but for `make bench` */
 };
 
 /* Called for each ring record; `data` holds one of the structs of wsgitrace.h. */

@@ -52,6 +52,7 @@ static struct env {
 	enum wt_hooks hooks;
 	unsigned poll_ms;
 	size_t ringbuf_mb;
+	enum wt_stage stage;
 } env = {
 	.listen = "0.0.0.0:9464",
 	.fold_ids = true,
@@ -85,6 +86,7 @@ enum {
 	OPT_POLL_MS,
 	OPT_RINGBUF_MB,
 	OPT_NO_FOLD,
+	OPT_BENCH_STAGE,
 };
 
 static const struct argp_option opts[] = {
@@ -99,6 +101,8 @@ static const struct argp_option opts[] = {
 	{ "poll-ms", OPT_POLL_MS, "MS", 0, "How often the ring buffer is drained (default 50)", 0 },
 	{ "ringbuf-mb", OPT_RINGBUF_MB, "MB", 0, "Ring buffer size, a power of two (default 4)", 0 },
 	{ "no-fold-ids", OPT_NO_FOLD, NULL, 0, "Keep id-like path segments instead of folding them to {id}", 0 },
+	/* Not for users: it stops tracing part-way, to measure what each part costs (bench/). */
+	{ "bench-stage", OPT_BENCH_STAGE, "full|filter|no-records", OPTION_HIDDEN, NULL, 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf, verifier)", 0 },
 	{},
 };
@@ -180,6 +184,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_FOLD:
 		env.fold_ids = false;
+		break;
+	case OPT_BENCH_STAGE:
+		if (!strcmp(arg, "full"))
+			env.stage = WT_STAGE_FULL;
+		else if (!strcmp(arg, "filter"))
+			env.stage = WT_STAGE_FILTER;
+		else if (!strcmp(arg, "no-records"))
+			env.stage = WT_STAGE_NO_RECORDS;
+		else
+			argp_error(state, "--bench-stage must be full, filter or no-records, not '%s'", arg);
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s' (servers are found by themselves; "
@@ -410,6 +424,7 @@ int main(int argc, char **argv)
 	co.ringbuf_bytes = env.ringbuf_mb << 20;
 	co.max_conns = env.max_conns;
 	co.verbose = env.verbose;
+	co.stage = env.stage;
 	if (capture_open(&a.cap, &co, on_record, &a, err, sizeof(err))) {
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;

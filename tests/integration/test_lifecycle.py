@@ -158,12 +158,32 @@ class TestDaemon(unittest.TestCase):
             (["--listen", "127.0.0.1:99999"], "port"),
             (["--listen", "nonsense"], "listen"),
             (["--ringbuf-mb", "3"], "power of two"),
+            (["--bench-stage", "half"], "--bench-stage must be full, filter or no-records"),
             (["extra"], "unexpected argument"),
         ]
         for args, msg in cases:
             r = run_tracer(*args)
             self.assertNotEqual(r.returncode, 0, args)
             self.assertIn(msg, r.stderr, (args, r.stderr))
+
+    def test_bench_stages_count_nothing(self):
+        """make bench's --bench-stage stops part-way: attached, but never counts."""
+        server = h.gunicorn("stages", "-w", "1", workers=1)
+        self.addCleanup(server.cleanup)
+        staged = {}
+        for stage in ("filter", "no-records"):
+            staged[stage] = h.Tracer("--pid", str(server.pid), "--bench-stage", stage, name="wsgitrace-" + stage)
+            self.addCleanup(staged[stage].cleanup)
+        full = h.Tracer("--pid", str(server.pid))
+        self.addCleanup(full.cleanup)
+        for _ in range(5):
+            self.assertEqual(h.request(server.port, "/test/")[0], 200)
+        full.wait_counts({("GET", "/test/", "200"): 5})
+        for stage, t in staged.items():
+            # a scrape drains the ring first: what the full tracer saw, these had too
+            self.assertEqual(t.counts(), {}, stage)
+            self.assertGreaterEqual(t.self_metric("wsgitrace_processes_traced"), 2)
+        self.assertNotIn("bench-stage", run_tracer("--help").stdout)
 
     def test_missing_pid(self):
         r = run_tracer("--pid", "999999999", "--listen", "127.0.0.1:%d" % h.free_port())
