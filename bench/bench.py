@@ -1829,7 +1829,7 @@ def main():
     ap.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 2)")
     ap.add_argument("--duration", type=int, help="seconds per wrk run (default 10, quick 3)")
     ap.add_argument("--paired-segments", type=int,
-                    help="runs of each configuration per round on the shared server (default 4, quick 1)")
+                    help="runs of each configuration per round on the shared server (default 6, quick 1)")
     ap.add_argument("--paired-seconds", type=int, default=2, help="seconds per run on the shared server")
     ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS) +
                     " (others keep their figures from the previous results.json)")
@@ -1862,7 +1862,7 @@ def main():
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.duration = args.duration or (3 if args.quick else 10)
     args.warmup = 1 if args.quick else 2
-    args.paired_segments = args.paired_segments or (1 if args.quick else 4)
+    args.paired_segments = args.paired_segments or (1 if args.quick else 6)
     args.scrapes = 10 if args.quick else 25
     only = SECTIONS if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
     bad = [s for s in only if s not in SECTIONS]
