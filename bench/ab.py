@@ -6,11 +6,15 @@ One gunicorn (or uWSGI) server stays up; each round runs wrk once with no
 tracer and once with each given wsgitrace binary attached by --pid, in a
 shuffled order, and reports the median of the per-round ratios to the
 untraced run. Attaching to the same worker processes takes away the
-variance between server starts, so differences of about 1% show with 12-16
-rounds where `make bench` needs many more. For kernel-side experiments:
+variance between server starts; what is left, about 3.5% per round of 2 s
+on a shared 2-core machine, still needs ~30 rounds to resolve 1.5%. For
+kernel-side experiments:
 
     make OUT=/tmp/wt-x BPF_CFLAGS=-DMY_KNOB /tmp/wt-x/wsgitrace
-    /usr/bin/python3 bench/ab.py build/wsgitrace /tmp/wt-x/wsgitrace --rounds 16
+    /usr/bin/python3 bench/ab.py build/wsgitrace /tmp/wt-x/wsgitrace --rounds 30 --duration 2
+
+A "binary" may be a script that execs one with flags, e.g. a bench stage:
+`exec /path/to/wsgitrace --bench-stage=no-records "$@"`.
 """
 import argparse
 import os

@@ -1487,7 +1487,10 @@ def explain_fail(R, line):
                     "sent to the daemon, %.3f; everything, %.3f. So the hooks themselves cost %.1f%%, the "
                     "per-request work in the kernel (finding the connection, reading the syscall's "
                     "registers and buffer, the TCP state and sequence reads, the connection table's insert "
-                    "and delete) %.1f%%, and the records with the daemon's parsing of them %.1f%%. " % (
+                    "and delete) %.1f%%, and the records with the daemon's parsing of them %.1f%%, each as uncertain as "
+                    "the intervals in the same-server table (a separate 30-round A/B on 2026-11-27 put the "
+                    "kernel-side work at 0.6-0.8%% and the hooks at 0.7-1.3%%: the split is not resolved "
+                    "better than about 1.5%%). " % (
                         g(ps, "wsgitrace", "n") or 0, fl, nr, full, 100 * (1 - fl), 100 * (fl - nr),
                         100 * (nr - full)))
         bp = sw.get("bpf_progs")
