@@ -19,8 +19,8 @@ import argparse
 import datetime
 import http.client
 import json
-import os
 import math
+import os
 import platform
 import random
 import re
@@ -524,6 +524,13 @@ STAGE_NAMES = {"wsgitrace": "wsgitrace",
                "no_records": "all kernel-side work, no connection record sent to the daemon"}
 
 
+def worker_balance(kids, cpu0):
+    """min/max of the workers' CPU since cpu0 (1 = even; with keep-alive,
+    wrk's connections can all land on one worker), or None."""
+    kd = [(proc_cpu_ns(p) or 0) - a for p, a in zip(kids, cpu0)]
+    return min(kd) / max(kd) if len(kd) > 1 and max(kd) > 0 else None
+
+
 def paired_round(procs, kind, configs, segments, seconds, warmup, seed, have_wt, path="/test/"):
     """One server start; every configuration measured `segments` times, in a
     shuffled order in each segment, wsgitrace started by --pid before its runs
@@ -534,8 +541,7 @@ def paired_round(procs, kind, configs, segments, seconds, warmup, seed, have_wt,
     wait_quiet(procs)
     srv = start_server(procs, kind, "plain_app")
     out = {c: [] for c in configs}
-    # per run: the workers' CPU min/max (1 = even; keep-alive connections can
-    # all land on one worker) and wsgitrace's own CPU, to explain outliers
+    # per run: the workers' balance and wsgitrace's own CPU, to explain outliers
     detail = {c: [] for c in configs}
     try:
         run_wrk(srv.port, path, warmup)
@@ -551,8 +557,8 @@ def paired_round(procs, kind, configs, segments, seconds, warmup, seed, have_wt,
                     k0 = [proc_cpu_ns(p) or 0 for p in kids]
                     w0 = proc_cpu_ns(wt.pid) if wt else 0
                     out[c].append(run_wrk(srv.port, path, seconds)["rps"])
-                    kd = [(proc_cpu_ns(p) or 0) - a for p, a in zip(kids, k0)]
-                    detail[c].append({"balance": round(min(kd) / max(kd), 2) if kd and max(kd) > 0 else None,
+                    b = worker_balance(kids, k0)
+                    detail[c].append({"balance": round(b, 2) if b is not None else None,
                                       "wt_cpu_ms": round(((proc_cpu_ns(wt.pid) or 0) - w0) / 1e6, 1) if wt else 0})
                 finally:
                     if wt:
@@ -594,13 +600,14 @@ def summarize_paired(rounds):
         for c in ok[0]:
             if c in ("none", "detail"):
                 continue
-            ratios = [x / b for r in ok for x, b in zip(r.get(c, []), r["none"])]
+            per_round = [[x / b for x, b in zip(r.get(c, []), r["none"])] for r in ok]
+            ratios = [x for rr in per_round for x in rr]
             if not ratios:
                 continue
             ci = median_ci(ratios)
             k[c] = {"ratio": median(ratios), "mean": statistics.mean(ratios), "n": len(ratios),
                     "ci95": list(ci) if ci else None,
-                    "round_ratios": [median([x / b for x, b in zip(r.get(c, []), r["none"])]) for r in ok]}
+                    "round_ratios": [median(rr) for rr in per_round if rr]}
     return out
 
 
@@ -643,11 +650,9 @@ def throughput_round(procs, workdir, kind, approach, duration, warmup, sink_port
         srv_ns = sum(proc_cpu_ns(p) or 0 for p in srv_pids) - s0
         wt_ns = (proc_cpu_ns(wt.pid) - wt0) if wt else 0
         res["server_cpu_us_per_req"] = srv_ns / 1e3 / w["requests"]
-        kd = [(proc_cpu_ns(p) or 0) - a for p, a in zip(kids, k0)]
-        if len(kd) > 1 and max(kd) > 0:
-            # min/max of the workers' CPU over the run: with keep-alive, wrk's
-            # 8 connections can all land on one worker, halving throughput
-            res["worker_balance"] = min(kd) / max(kd)
+        b = worker_balance(kids, k0)
+        if b is not None:
+            res["worker_balance"] = b
         # CPU used on the box by anything other than this server, wsgitrace
         # and wrk during the run, as a share of all CPUs: other sessions'
         # work that skews the figure.
@@ -1726,7 +1731,8 @@ def render_report(R):
                      "ratio is against the untraced run of the same segment; the figure is the median of "
                      "all of them. This takes the spread between server starts out of the ratio (a "
                      "restarted Python server differs by a few percent: hash seeds, memory layout, which "
-                     "CPU each worker lands on), so it resolves about 1%% where the table above cannot. "
+                     "CPU each worker lands on), so its interval (about +-1.5%% with 30 runs) is narrower than "
+                     "the table above can give. "
                      "On sync, two bench stages of wsgitrace (`--bench-stage`, hidden from `--help`) "
                      "split its cost, and the same server is also measured on a route that burns 1 ms of "
                      "CPU per request: wsgitrace's cost is per request, so its share shrinks as requests "

@@ -107,6 +107,20 @@ static const struct argp_option opts[] = {
 	{},
 };
 
+/*
+ * One of `n` keywords: its index, or -1 after argp_error listing them as
+ * `choices` (e.g. "auto, sockets or syscalls").
+ */
+static int parse_choice(const char *arg, const char *what, const char *const names[], int n,
+			const char *choices, struct argp_state *state)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(arg, names[i]))
+			return i;
+	argp_error(state, "%s must be %s, not '%s'", what, choices, arg);
+	return -1;
+}
+
 static int parse_ulong(const char *arg, const char *what, unsigned long min, unsigned long max,
 		       unsigned long *out, struct argp_state *state)
 {
@@ -161,16 +175,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (parse_ulong(arg, "--max-conns", 1024, 16777216, &v, state) == 0)
 			env.max_conns = v;
 		break;
-	case OPT_HOOKS:
-		if (!strcmp(arg, "auto"))
-			env.hooks = WT_HOOKS_AUTO;
-		else if (!strcmp(arg, "sockets"))
-			env.hooks = WT_HOOKS_SOCKETS;
-		else if (!strcmp(arg, "syscalls"))
-			env.hooks = WT_HOOKS_SYSCALLS;
-		else
-			argp_error(state, "--hooks must be auto, sockets or syscalls, not '%s'", arg);
+	case OPT_HOOKS: {
+		static const char *const names[] = { "auto", "sockets", "syscalls" };
+		static const enum wt_hooks vals[] = { WT_HOOKS_AUTO, WT_HOOKS_SOCKETS, WT_HOOKS_SYSCALLS };
+		int i = parse_choice(arg, "--hooks", names, 3, "auto, sockets or syscalls", state);
+
+		if (i >= 0)
+			env.hooks = vals[i];
 		break;
+	}
 	case OPT_POLL_MS:
 		if (parse_ulong(arg, "--poll-ms", 1, 10000, &v, state) == 0)
 			env.poll_ms = v;
@@ -185,16 +198,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_NO_FOLD:
 		env.fold_ids = false;
 		break;
-	case OPT_BENCH_STAGE:
-		if (!strcmp(arg, "full"))
-			env.stage = WT_STAGE_FULL;
-		else if (!strcmp(arg, "filter"))
-			env.stage = WT_STAGE_FILTER;
-		else if (!strcmp(arg, "no-records"))
-			env.stage = WT_STAGE_NO_RECORDS;
-		else
-			argp_error(state, "--bench-stage must be full, filter or no-records, not '%s'", arg);
+	case OPT_BENCH_STAGE: {
+		static const char *const names[] = { "full", "filter", "no-records" };
+		static const enum wt_stage vals[] = { WT_STAGE_FULL, WT_STAGE_FILTER, WT_STAGE_NO_RECORDS };
+		int i = parse_choice(arg, "--bench-stage", names, 3, "full, filter or no-records", state);
+
+		if (i >= 0)
+			env.stage = vals[i];
 		break;
+	}
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s' (servers are found by themselves; "
 			   "use --pid to pick one)", arg);
