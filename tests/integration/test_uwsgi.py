@@ -63,9 +63,10 @@ class UwsgiBase:
         self.start()
 
     def run_workload(self, port=None, unix=None):
-        exp = workload(port, unix=unix, expect100=self.expect100)
+        windows = []
+        exp = workload(port, unix=unix, expect100=self.expect100, sleep_windows=windows)
         self.tracer.wait_counts(exp)
-        check_sleep_latency(self, self.tracer)
+        check_sleep_latency(self, self.tracer, windows)
         self.assertEqual(self.tracer.self_metric("wsgitrace_uwsgi_parse_errors_total"), 0)
         self.assertEqual(self.tracer.self_metric("wsgitrace_http_parse_errors_total"), 0)
         self.assertEqual(self.tracer.self_metric("wsgitrace_events_lost_total"), 0)
