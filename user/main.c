@@ -36,6 +36,7 @@
 #include "wsgitrace.h"
 
 #define MAX_PIDS 64
+#define ARRAY_SIZE(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static struct env {
 	const char *listen;
@@ -107,16 +108,19 @@ static const struct argp_option opts[] = {
 	{},
 };
 
-/*
- * One of `n` keywords: its index, or -1 after argp_error listing them as
- * `choices` (e.g. "auto, sockets or syscalls").
- */
+/* One of `n` keywords: its index, or -1 after argp_error listing them ("a, b or c"). */
 static int parse_choice(const char *arg, const char *what, const char *const names[], int n,
-			const char *choices, struct argp_state *state)
+			struct argp_state *state)
 {
+	char choices[128] = "";
+	size_t len = 0;
+
 	for (int i = 0; i < n; i++)
 		if (!strcmp(arg, names[i]))
 			return i;
+	for (int i = 0; i < n && len < sizeof(choices); i++)
+		len += snprintf(choices + len, sizeof(choices) - len, "%s%s",
+				i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
 	argp_error(state, "%s must be %s, not '%s'", what, choices, arg);
 	return -1;
 }
@@ -178,7 +182,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_HOOKS: {
 		static const char *const names[] = { "auto", "sockets", "syscalls" };
 		static const enum wt_hooks vals[] = { WT_HOOKS_AUTO, WT_HOOKS_SOCKETS, WT_HOOKS_SYSCALLS };
-		int i = parse_choice(arg, "--hooks", names, 3, "auto, sockets or syscalls", state);
+		int i = parse_choice(arg, "--hooks", names, ARRAY_SIZE(names), state);
 
 		if (i >= 0)
 			env.hooks = vals[i];
@@ -201,7 +205,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_BENCH_STAGE: {
 		static const char *const names[] = { "full", "filter", "no-records" };
 		static const enum wt_stage vals[] = { WT_STAGE_FULL, WT_STAGE_FILTER, WT_STAGE_NO_RECORDS };
-		int i = parse_choice(arg, "--bench-stage", names, 3, "full, filter or no-records", state);
+		int i = parse_choice(arg, "--bench-stage", names, ARRAY_SIZE(names), state);
 
 		if (i >= 0)
 			env.stage = vals[i];
