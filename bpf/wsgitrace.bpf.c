@@ -178,7 +178,7 @@ struct {
 
 /* Room past the record so a masked offset plus a masked length always fits. */
 struct scratch {
-	struct wt_data_event ev;
+	struct wt_conn_event ev;
 	__u8 spill[WT_CAP];
 };
 
@@ -481,7 +481,7 @@ static __always_inline void emit_end(__u64 sk, __u64 ino, __u32 tgid, __u32 cfla
 	s->ev.dir = WT_DIR_SEND;
 	s->ev.flags = cflags & 0xff;
 	s->ev.unacked = unacked;
-	submit(&s->ev, offsetof(struct wt_data_event, data), s->ev.ts_ns);
+	submit(&s->ev, offsetof(struct wt_conn_event, data), s->ev.ts_ns);
 }
 
 static __always_inline void emit_close(__u64 sk, struct conn *c, __u8 type, __u32 unacked)
@@ -680,11 +680,11 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	s->ev.unacked = (dir == WT_DIR_SEND && family != AF_UNIX) ? tcp_unacked(sk) : 0;
 	if (bench_stage == WT_STAGE_NO_RECORDS)
 		return 0;
-	size = offsetof(struct wt_data_event, data) + n;
+	size = offsetof(struct wt_conn_event, data) + n;
 	/* Keep the verifier's bound: the compiler knows n <= WT_CAP, it does not. */
 	barrier_var(size);
-	if (size > sizeof(struct wt_data_event))
-		size = sizeof(struct wt_data_event);
+	if (size > sizeof(struct wt_conn_event))
+		size = sizeof(struct wt_conn_event);
 	submit(&s->ev, size, s->ev.ts_ns);
 	return 0;
 }

@@ -36,17 +36,29 @@ enum wt_dir {
 	WT_DIR_SEND = 1,
 };
 
-/* wt_data_event.flags */
+/* wt_conn_event.flags */
 #define WT_F_NODATA 0x01 /* the bytes were not in user memory (sendfile) */
 #define WT_F_UNIX 0x02   /* AF_UNIX stream: no close event will come */
 #define WT_F_NEW 0x04    /* first event the kernel side saw on this socket */
+/*
+ * The kernel saw the server accept this connection (a passive TCP open on a
+ * server port), so it is followed from its first byte whatever that byte is.
+ * Without it, a connection was picked up because its first read looked like
+ * a request (it was open before wsgitrace started).
+ */
+#define WT_F_ACCEPTED 0x08
+/*
+ * On WT_EV_CLOSE: the peer reset the connection (or it was already closed
+ * when the server first read from it). Nothing pending on it was owed.
+ */
+#define WT_F_RESET 0x10
 
 /*
- * One socket call on a connection that the kernel side classified as
- * inbound: the traced process received something that starts like an HTTP
- * request or a uwsgi packet on it.
+ * One record about an inbound connection of a traced process: a recv or send
+ * (WT_EV_DATA, with the call's first bytes), or its end (WT_EV_CLOSE,
+ * WT_EV_ACKED, WT_EV_RELAYED: header only, no data).
  */
-struct wt_data_event {
+struct wt_conn_event {
 	__u64 ts_ns; /* CLOCK_MONOTONIC when the call had moved its bytes */
 	__u64 sk;    /* kernel socket address: with ino, the connection id */
 	__u64 ino;   /* socket inode number: tells a reused sk apart */

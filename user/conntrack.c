@@ -614,7 +614,7 @@ static void head_lost(struct conntrack *ct, struct conn *c, const char *buf, siz
 }
 
 /* A request head starting at (or continuing with) record bytes [pos, len). */
-static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_data_event *e,
+static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
 			const uint8_t *d, uint64_t pos, uint64_t cap, uint64_t len)
 {
 	const char *buf;
@@ -718,7 +718,7 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_da
 	return len;
 }
 
-static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_data_event *e,
+static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
 		    const uint8_t *d, uint64_t cap, uint64_t len)
 {
 	uint64_t pos = 0;
@@ -787,7 +787,7 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_data_e
 
 /* A response head for the front request, from record bytes [pos, len). */
 static uint64_t tx_head(struct conntrack *ct, struct conn *c, struct pend *f,
-			const struct wt_data_event *e, const uint8_t *d, uint64_t pos,
+			const struct wt_conn_event *e, const uint8_t *d, uint64_t pos,
 			uint64_t cap, uint64_t len)
 {
 	struct http_response hr;
@@ -871,7 +871,7 @@ lost:
 	return len;
 }
 
-static void on_send(struct conntrack *ct, struct conn *c, const struct wt_data_event *e,
+static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
 		    const uint8_t *d, uint64_t cap, uint64_t len)
 {
 	uint64_t pos = 0;
@@ -970,7 +970,7 @@ struct conntrack *conntrack_new(const struct conntrack_opts *o, wt_request_cb cb
 	return ct;
 }
 
-void conntrack_event(struct conntrack *ct, const struct wt_data_event *e)
+void conntrack_event(struct conntrack *ct, const struct wt_conn_event *e)
 {
 	uint64_t cap, len;
 	const uint8_t *d = e->data;

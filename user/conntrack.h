@@ -49,10 +49,10 @@ struct conntrack;
 
 struct conntrack *conntrack_new(const struct conntrack_opts *o, wt_request_cb cb, void *ctx);
 /*
- * One DATA or CLOSE record. A wt_small_event may be passed cast: data[] is
+ * One record of any WT_EV_* connection type. A header-only record may be passed cast: data[] is
  * never read past cap_len (nor past len).
  */
-void conntrack_event(struct conntrack *ct, const struct wt_data_event *e); /* DATA, CLOSE, ACKED, RELAYED */
+void conntrack_event(struct conntrack *ct, const struct wt_conn_event *e); /* DATA, CLOSE, ACKED, RELAYED */
 /* The process exited: finalize and forget its connections. */
 void conntrack_proc_exit(struct conntrack *ct, uint32_t tgid, uint64_t ts_ns);
 /* Expiry: unix grace and idle timeout, against the events' clock. */

@@ -303,12 +303,12 @@ static void on_exec(struct app *a, const struct wt_proc_event *e)
 static void on_record(const void *data, size_t size, void *ctx)
 {
 	struct app *a = ctx;
-	const struct wt_data_event *d = data;
+	const struct wt_conn_event *d = data;
 	const struct wt_proc_event *p = data;
 	const char *parent;
 
 	a->events++;
-	if (size < offsetof(struct wt_data_event, data)) {
+	if (size < offsetof(struct wt_conn_event, data)) {
 		a->malformed++;
 		return;
 	}
@@ -317,7 +317,7 @@ static void on_record(const void *data, size_t size, void *ctx)
 	case WT_EV_CLOSE:
 	case WT_EV_ACKED:
 	case WT_EV_RELAYED:
-		if (d->cap_len > WT_CAP || size < offsetof(struct wt_data_event, data) + d->cap_len) {
+		if (d->cap_len > WT_CAP || size < offsetof(struct wt_conn_event, data) + d->cap_len) {
 			a->malformed++;
 			return;
 		}

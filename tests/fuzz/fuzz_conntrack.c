@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.idle_timeout_ns = 1000,
 	};
 	struct conntrack *ct = conntrack_new(&o, on_request, NULL);
-	struct wt_data_event *e = malloc(sizeof(*e));
+	struct wt_conn_event *e = malloc(sizeof(*e));
 	uint64_t ts = 1, ino[4] = { 1, 1, 1, 1 };
 	size_t off = 0;
 
@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cap > size - off)
 			cap = (uint8_t)(size - off);
 		ts += (op >> 5) + 1;
-		memset(e, 0, offsetof(struct wt_data_event, data));
+		memset(e, 0, offsetof(struct wt_conn_event, data));
 		e->ts_ns = ts;
 		e->sk = 0x1000 + conn;
 		e->ino = ino[conn];

@@ -74,7 +74,7 @@ static uint32_t cur_unacked;
 static void ev_full(uint8_t type, uint8_t dir, uint64_t sk, uint64_t ts, uint32_t tid,
 		    const void *data, size_t dlen, int32_t len, uint8_t flags)
 {
-	struct wt_data_event *e = calloc(1, sizeof(*e));
+	struct wt_conn_event *e = calloc(1, sizeof(*e));
 
 	assert_non_null(e);
 	e->unacked = cur_unacked;
@@ -807,10 +807,10 @@ static void test_long_path_truncated(void **state)
 static void short_record(uint64_t ts, uint8_t dir, const char *s)
 {
 	size_t n = strlen(s);
-	struct wt_data_event *e = malloc(offsetof(struct wt_data_event, data) + n);
+	struct wt_conn_event *e = malloc(offsetof(struct wt_conn_event, data) + n);
 
 	assert_non_null(e);
-	memset(e, 0, offsetof(struct wt_data_event, data));
+	memset(e, 0, offsetof(struct wt_conn_event, data));
 	e->ts_ns = ts;
 	e->sk = 42;
 	e->ino = 1;
