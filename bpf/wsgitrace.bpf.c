@@ -10,8 +10,10 @@
  *    stack. TCP closes come from the inet_sock_set_state raw tracepoint.
  *  - syscalls (fallback): sys_enter/sys_exit tracepoints of the I/O syscalls.
  *    Every syscall on the node pays the tracepoint slow path while they are
- *    attached (../shared/notes/hook-costs.md), so this path only loads when
- *    the socket tracepoints are missing or --hooks=syscalls asks for it.
+ *    attached, so this path only loads when the socket tracepoints are
+ *    missing or --hooks=syscalls asks for it. Where tracefs (which holds the
+ *    tracepoints' ids) cannot be had, the raw sys_enter/sys_exit tracepoints
+ *    carry the same calls.
  *
  * Which processes: a hash map of traced tgids, filled by the daemon (servers
  * already running, and new ones it sees exec) and here at fork (children of
@@ -825,7 +827,20 @@ static __always_inline int sys_enter(__u64 nr, __u64 fd, __u64 buf, __u64 len)
 	return 0;
 }
 
-static __always_inline int sys_exit(long ret, __u8 dir)
+static __always_inline __u8 dir_of(__u64 nr)
+{
+	switch (nr) {
+	case NR_write:
+	case NR_sendto:
+	case NR_writev:
+	case NR_sendmsg:
+	case NR_sendfile:
+		return WT_DIR_SEND;
+	}
+	return WT_DIR_RECV;
+}
+
+static __always_inline int sys_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id, tgid = id >> 32;
@@ -843,33 +858,11 @@ static __always_inline int sys_exit(long ret, __u8 dir)
 	sk = fd_sock(args.fd);
 	if (!sk)
 		return 0;
-	return handle_io(sk, ret, dir, tgid, args.nr, args.buf, args.len);
+	return handle_io(sk, ret, dir_of(args.nr), tgid, args.nr, args.buf, args.len);
 }
 
-#define SYS_PAIR(name, nrv, dirv)                                              \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                            \
-	int sys_enter_##name(struct trace_event_raw_sys_enter *ctx)            \
-	{                                                                      \
-		return sys_enter(nrv, ctx->args[0], ctx->args[1], ctx->args[2]); \
-	}                                                                      \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
-	int sys_exit_##name(struct trace_event_raw_sys_exit *ctx)              \
-	{                                                                      \
-		return sys_exit(ctx->ret, dirv);                               \
-	}
-
-SYS_PAIR(read, NR_read, WT_DIR_RECV)
-SYS_PAIR(recvfrom, NR_recvfrom, WT_DIR_RECV)
-SYS_PAIR(readv, NR_readv, WT_DIR_RECV)
-SYS_PAIR(recvmsg, NR_recvmsg, WT_DIR_RECV)
-SYS_PAIR(write, NR_write, WT_DIR_SEND)
-SYS_PAIR(sendto, NR_sendto, WT_DIR_SEND)
-SYS_PAIR(writev, NR_writev, WT_DIR_SEND)
-SYS_PAIR(sendmsg, NR_sendmsg, WT_DIR_SEND)
-SYS_PAIR(sendfile64, NR_sendfile, WT_DIR_SEND)
-
-SEC("tracepoint/syscalls/sys_enter_close")
-int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+/* TCP closes come from inet_sock_set_state, which also sees the ACK. */
+static __always_inline int sys_close(__u64 fd)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct sock *sk;
@@ -878,17 +871,97 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 
 	if (!traced(tgid) || bench_stage == WT_STAGE_FILTER)
 		return 0;
-	sk = fd_sock(ctx->args[0]);
+	sk = fd_sock(fd);
 	if (!sk)
 		return 0;
 	key = (__u64)sk;
-	/* TCP closes come from inet_sock_set_state, which also sees the ACK. */
 	c = bpf_map_lookup_elem(&unix_conns, &key);
 	if (!c)
 		return 0;
 	emit_close(key, c, WT_EV_CLOSE, 0);
 	bpf_map_delete_elem(&unix_conns, &key);
 	return 0;
+}
+
+/*
+ * The per-syscall tracepoints: attaching one needs its id from tracefs. The
+ * kernel then runs the program only for these syscalls.
+ */
+#define SYS_PAIR(name, nrv)                                                    \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                            \
+	int sys_enter_##name(struct trace_event_raw_sys_enter *ctx)            \
+	{                                                                      \
+		return sys_enter(nrv, ctx->args[0], ctx->args[1], ctx->args[2]); \
+	}                                                                      \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+	int sys_exit_##name(struct trace_event_raw_sys_exit *ctx)              \
+	{                                                                      \
+		return sys_exit(ctx->ret);                                     \
+	}
+
+SYS_PAIR(read, NR_read)
+SYS_PAIR(recvfrom, NR_recvfrom)
+SYS_PAIR(readv, NR_readv)
+SYS_PAIR(recvmsg, NR_recvmsg)
+SYS_PAIR(write, NR_write)
+SYS_PAIR(sendto, NR_sendto)
+SYS_PAIR(writev, NR_writev)
+SYS_PAIR(sendmsg, NR_sendmsg)
+SYS_PAIR(sendfile64, NR_sendfile)
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	return sys_close(ctx->args[0]);
+}
+
+/*
+ * The same hooks where tracefs is neither mounted nor mountable: the raw
+ * sys_enter/sys_exit tracepoints need no tracefs, but run for every syscall
+ * of every process, so the traced-process check comes first.
+ */
+SEC("raw_tp/sys_enter")
+int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (void *)ctx->args[0];
+	__u64 nr = ctx->args[1];
+	struct {
+		__u64 dx, si, di;
+	} a;
+
+	if (!traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_close:
+	case NR_readv:
+	case NR_writev:
+	case NR_sendfile:
+	case NR_sendto:
+	case NR_recvfrom:
+	case NR_sendmsg:
+	case NR_recvmsg:
+		break;
+	default:
+		return 0;
+	}
+	/* dx, si, di are adjacent in x86_64's pt_regs: one read. */
+	if (bpf_probe_read_kernel(&a, sizeof(a), __builtin_preserve_access_index(&regs->dx))) {
+		kstat_inc(WT_KS_REGS_FAIL);
+		return 0;
+	}
+	if (nr == NR_close)
+		return sys_close(a.di);
+	return sys_enter(nr, a.di, a.si, a.dx);
+}
+
+SEC("raw_tp/sys_exit")
+int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (!traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	return sys_exit((long)ctx->args[1]);
 }
 
 /* ---- processes --------------------------------------------------------- */
