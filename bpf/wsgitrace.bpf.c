@@ -37,6 +37,8 @@
 #define AF_INET6 10
 #define SOCK_STREAM 1
 #define MSG_PEEK 2
+#define EPIPE 32
+#define ECONNRESET 104
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 
@@ -83,14 +85,6 @@ struct {
 	__type(value, struct wt_proc);
 } procs SEC(".maps");
 
-struct conn {
-	__u64 ino;
-	__u32 tgid;
-	__u32 flags; /* WT_F_* in the low byte, CONN_* above */
-};
-
-#define CONN_CLOSING 0x100 /* closed with bytes unacknowledged: waiting for the ACK */
-
 /*
  * Inbound TCP connections. Every TCP connection's end passes tcp_state, so
  * entries do not leak and a plain hash will do: its per-CPU free lists cost
@@ -102,7 +96,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144);
 	__type(key, __u64);
-	__type(value, struct conn);
+	__type(value, struct wt_conn);
 } conns SEC(".maps");
 
 /*
@@ -113,7 +107,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, struct conn);
+	__type(value, struct wt_conn);
 } unix_conns SEC(".maps");
 
 static __always_inline void *conns_of(__u32 flags)
@@ -122,9 +116,9 @@ static __always_inline void *conns_of(__u32 flags)
 }
 
 /* Either table: for paths that do not know the family. */
-static __always_inline struct conn *conn_find(__u64 *key)
+static __always_inline struct wt_conn *conn_find(__u64 *key)
 {
-	struct conn *c = bpf_map_lookup_elem(&conns, key);
+	struct wt_conn *c = bpf_map_lookup_elem(&conns, key);
 
 	return c ? c : bpf_map_lookup_elem(&unix_conns, key);
 }
@@ -321,6 +315,20 @@ static __always_inline __u64 sock_ino(struct sock *sk)
 	return BPF_CORE_READ(sa, vfs_inode.i_ino);
 }
 
+/*
+ * Whether the server accepted this connection rather than opened it. A TCP
+ * socket cloned from a listener inherits its accept backlog limit
+ * (sk_clone_lock copies it and nothing resets it), which a socket that
+ * connect()ed never has. An accepted AF_UNIX socket carries the listener's
+ * address; a connecting one has none unless it bound itself.
+ */
+static __always_inline bool accepted(struct sock *sk, __u16 family)
+{
+	if (family == AF_UNIX)
+		return BPF_CORE_READ((struct unix_sock *)sk, addr) != NULL;
+	return BPF_CORE_READ(sk, sk_max_ack_backlog) != 0;
+}
+
 /* A request line ("GET /", "OPTIONS *", "GET http:") or a uwsgi packet header. */
 static __always_inline bool looks_like_request(const __u8 *b, long n)
 {
@@ -486,9 +494,9 @@ static __always_inline void emit_end(__u64 sk, __u64 ino, __u32 tgid, __u32 cfla
 	submit(&s->ev, offsetof(struct wt_conn_event, data), s->ev.ts_ns);
 }
 
-static __always_inline void emit_close(__u64 sk, struct conn *c, __u8 type, __u32 unacked)
+static __always_inline void emit_close(__u64 sk, struct wt_conn *c, __u8 type, __u32 unacked, __u32 extra)
 {
-	emit_end(sk, c->ino, c->tgid, c->flags, type, unacked);
+	emit_end(sk, c->ino, c->tgid, c->flags | extra, type, unacked);
 }
 
 /* TCP bytes written but not yet acknowledged: the response still in flight. */
@@ -542,7 +550,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	__u32 zero = 0, n = 0;
 	bool copied = false;
 	struct scratch *s;
-	struct conn *c, nc = {};
+	struct wt_conn *c, nc = {};
 	__u16 family, type;
 	__u64 ino, size;
 	__u8 flags = 0;
@@ -571,12 +579,14 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		 * covers a TCP close we missed, at a third of the reads.
 		 */
 		if (((flags & WT_F_UNIX) || dir == WT_DIR_RECV) && sock_ino(sk) != ino) {
-			emit_close(key, c, WT_EV_CLOSE, 0);
+			emit_close(key, c, WT_EV_CLOSE, 0, 0);
 			bpf_map_delete_elem(conns_of(flags), &key);
 			family = BPF_CORE_READ(sk, __sk_common.skc_family);
 			c = NULL;
+		} else if (c->flags & WT_CONN_IGNORED) {
+			return 0;
 		}
-		flags &= WT_F_UNIX;
+		flags &= WT_F_UNIX | WT_F_ACCEPTED;
 	}
 	if (!c) {
 		if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
@@ -585,13 +595,16 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		if (type != SOCK_STREAM)
 			return 0;
 		flags = family == AF_UNIX ? WT_F_UNIX : 0;
+		if (accepted(sk, family))
+			flags |= WT_F_ACCEPTED;
 		ino = sock_ino(sk);
 	}
 	if (!c) {
 		struct flow f = {};
 		struct flow_claim me = {}, *fc;
+		bool req;
 
-		if (dir != WT_DIR_RECV) {
+		if (dir != WT_DIR_RECV && !(flags & WT_F_ACCEPTED)) {
 			/* Sends first: a connection this process opened. */
 			flow_of(sk, family, &f, false);
 			me.side = FLOW_SENDER;
@@ -615,12 +628,25 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 			bpf_map_update_elem(&flows, &f, &me, BPF_ANY);
 			return 0;
 		}
+		/*
+		 * Reset by the client while it waited to be read: no close will
+		 * follow, and the server can no longer answer on it.
+		 */
+		if (family != AF_UNIX && BPF_CORE_READ(sk, __sk_common.skc_state) == WT_TCP_CLOSE) {
+			kstat_inc(WT_KS_CLOSED_UNREAD);
+			return 0;
+		}
 		/* The copy the record needs anyway tells a request from other traffic. */
 		n = copy_data(s->ev.data, nr, buf, len, ret, WT_CAP);
 		copied = true;
-		if (!looks_like_request(s->ev.data, n)) {
+		req = dir == WT_DIR_RECV && looks_like_request(s->ev.data, n);
+		/*
+		 * An accepted connection is the server's whatever its first bytes
+		 * are; any other is one open before we started, picked up at a
+		 * request.
+		 */
+		if (!req && !(flags & WT_F_ACCEPTED))
 			return 0;
-		}
 		nc.ino = ino;
 		nc.tgid = tgid;
 		nc.flags = flags;
@@ -635,7 +661,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 				bit_set(server_ports, PORT_WORDS, port, true);
 		}
 		/* Tracked before the claim: a router that sees the claim finds it. */
-		if (s->ev.data[3] == 0) { /* a uwsgi packet */
+		if (req && s->ev.data[3] == 0) { /* a uwsgi packet */
 			flow_of(sk, family, &f, true);
 			me.sk = key;
 			me.ino = ino;
@@ -738,6 +764,14 @@ int sock_recv(struct bpf_raw_tracepoint_args *ctx)
 	return on_sock_io(ctx, WT_DIR_RECV);
 }
 
+/* tcp_reset() sets the error before it moves the socket to CLOSE. */
+static __always_inline bool peer_reset(struct sock *sk)
+{
+	int err = BPF_CORE_READ(sk, sk_err);
+
+	return err == ECONNRESET || err == EPIPE;
+}
+
 /*
  * A raw tracepoint: the classic one formats every field (both addresses, v6
  * included) into a buffer before the program runs, on every TCP state change
@@ -748,7 +782,7 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 key = ctx->args[0];
 	int ns = (int)ctx->args[2];
-	struct conn *c;
+	struct wt_conn *c;
 	__u32 unacked;
 
 	if (bench_stage == WT_STAGE_FILTER)
@@ -768,12 +802,12 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
-	if (c->flags & CONN_CLOSING) {
+	if (c->flags & WT_CONN_CLOSING) {
 		/*
 		 * Any move out of FIN_WAIT1/LAST_ACK means the client acknowledged
 		 * everything up to our FIN (or reset): the response has arrived.
 		 */
-		emit_close(key, c, WT_EV_ACKED, 0);
+		emit_close(key, c, WT_EV_ACKED, 0, 0);
 		bpf_map_delete_elem(&conns, &key);
 		return 0;
 	}
@@ -781,10 +815,10 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 	if (ns != WT_TCP_FIN_WAIT1 && ns != WT_TCP_LAST_ACK && ns != WT_TCP_CLOSE)
 		return 0;
 	unacked = ns == WT_TCP_CLOSE ? 0 : tcp_unacked((struct sock *)key);
-	emit_close(key, c, WT_EV_CLOSE, unacked);
+	emit_close(key, c, WT_EV_CLOSE, unacked, ns == WT_TCP_CLOSE && peer_reset((struct sock *)key) ? WT_F_RESET : 0);
 	if (unacked) {
 		/* Keep it: the ACK of the last byte ends a response to a slow reader. */
-		c->flags |= CONN_CLOSING;
+		c->flags |= WT_CONN_CLOSING;
 		return 0;
 	}
 	bpf_map_delete_elem(&conns, &key);
@@ -866,7 +900,7 @@ static __always_inline int sys_close(__u64 fd)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct sock *sk;
-	struct conn *c;
+	struct wt_conn *c;
 	__u64 key;
 
 	if (!traced(tgid) || bench_stage == WT_STAGE_FILTER)
@@ -878,7 +912,7 @@ static __always_inline int sys_close(__u64 fd)
 	c = bpf_map_lookup_elem(&unix_conns, &key);
 	if (!c)
 		return 0;
-	emit_close(key, c, WT_EV_CLOSE, 0);
+	emit_close(key, c, WT_EV_CLOSE, 0, 0);
 	bpf_map_delete_elem(&unix_conns, &key);
 	return 0;
 }

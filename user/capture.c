@@ -235,3 +235,23 @@ void capture_close(struct capture *c)
 	wsgitrace_bpf__destroy(c->skel);
 	free(c);
 }
+
+int capture_ignore_conn(struct capture *c, uint64_t sk, uint64_t ino)
+{
+	struct bpf_map *maps[] = { c->skel->maps.conns, c->skel->maps.unix_conns };
+	__u64 key = sk;
+	struct wt_conn v;
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		if (bpf_map__lookup_elem(maps[i], &key, sizeof(key), &v, sizeof(v), 0))
+			continue;
+		if (v.ino != ino)
+			return -ESTALE;
+		v.flags |= WT_CONN_IGNORED;
+		/* BPF_EXIST: a connection that closed meanwhile stays gone. */
+		if (bpf_map__update_elem(maps[i], &key, sizeof(key), &v, sizeof(v), BPF_EXIST))
+			return -errno;
+		return 0;
+	}
+	return -ENOENT;
+}
