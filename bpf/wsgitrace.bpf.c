@@ -38,6 +38,7 @@
 #define SOCK_STREAM 1
 #define MSG_PEEK 2
 #define EPIPE 32
+#define E2BIG 7
 #define ECONNRESET 104
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -491,6 +492,7 @@ static __always_inline void emit_end(__u64 sk, __u64 ino, __u32 tgid, __u32 cfla
 	s->ev.dir = WT_DIR_SEND;
 	s->ev.flags = cflags & 0xff;
 	s->ev.unacked = unacked;
+	s->ev.est_ns = 0;
 	submit(&s->ev, offsetof(struct wt_conn_event, data), s->ev.ts_ns);
 }
 
@@ -552,7 +554,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	struct scratch *s;
 	struct wt_conn *c, nc = {};
 	__u16 family, type;
-	__u64 ino, size;
+	__u64 ino, size, est_ns = 0;
 	__u8 flags = 0;
 
 	if (ret <= 0 || !sk)
@@ -567,6 +569,12 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		family = BPF_CORE_READ(sk, __sk_common.skc_family);
 		if (family == AF_UNIX)
 			c = bpf_map_lookup_elem(&unix_conns, &key);
+	}
+	if (c && c->ino == 0) {
+		/* Its handshake was seen: this is the server's first call on it. */
+		est_ns = c->est_ns;
+		family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		c = NULL;
 	}
 	if (c) {
 		flags = c->flags & 0xff;
@@ -602,6 +610,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	if (!c) {
 		struct flow f = {};
 		struct flow_claim me = {}, *fc;
+		__u16 port = 0;
 		bool req;
 
 		if (dir != WT_DIR_RECV && !(flags & WT_F_ACCEPTED)) {
@@ -648,18 +657,19 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		if (!req && !(flags & WT_F_ACCEPTED))
 			return 0;
 		nc.ino = ino;
+		nc.est_ns = est_ns;
 		nc.tgid = tgid;
 		nc.flags = flags;
+		if (family != AF_UNIX)
+			port = BPF_CORE_READ(sk, __sk_common.skc_num);
 		if (bpf_map_update_elem(conns_of(flags), &key, &nc, BPF_ANY)) {
-			kstat_inc(WT_KS_CONN_FULL);
+			/* On a server port the handshake's refusal counted it already. */
+			if (family == AF_UNIX || !server_port(port))
+				kstat_inc(WT_KS_CONN_FULL);
 			return 0;
 		}
-		if (family != AF_UNIX) {
-			__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
-
-			if (!server_port(port))
-				bit_set(server_ports, PORT_WORDS, port, true);
-		}
+		if (family != AF_UNIX && !server_port(port))
+			bit_set(server_ports, PORT_WORDS, port, true);
 		/* Tracked before the claim: a router that sees the claim finds it. */
 		if (req && s->ev.data[3] == 0) { /* a uwsgi packet */
 			flow_of(sk, family, &f, true);
@@ -706,6 +716,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	s->ev.dir = dir;
 	s->ev.flags = flags;
 	s->ev.unacked = (dir == WT_DIR_SEND && family != AF_UNIX) ? tcp_unacked(sk) : 0;
+	s->ev.est_ns = est_ns;
 	if (bench_stage == WT_STAGE_NO_RECORDS)
 		return 0;
 	size = offsetof(struct wt_conn_event, data) + n;
@@ -764,6 +775,25 @@ int sock_recv(struct bpf_raw_tracepoint_args *ctx)
 	return on_sock_io(ctx, WT_DIR_RECV);
 }
 
+/*
+ * A passive open completed: the connection has entered the listen backlog
+ * of a server port. Noting when lets the server's first read tell how long
+ * the request waited for a worker. In softirq context, so no process yet.
+ */
+static __always_inline int handshake_done(struct sock *sk)
+{
+	struct wt_conn nc = { .flags = WT_F_ACCEPTED };
+	__u64 key = (__u64)sk;
+
+	if (!server_port(BPF_CORE_READ(sk, __sk_common.skc_num)))
+		return 0;
+	nc.est_ns = bpf_ktime_get_ns();
+	/* Counted here, once: every later call on it would be refused again. */
+	if (bpf_map_update_elem(&conns, &key, &nc, BPF_NOEXIST) == -E2BIG)
+		kstat_inc(WT_KS_CONN_FULL);
+	return 0;
+}
+
 /* tcp_reset() sets the error before it moves the socket to CLOSE. */
 static __always_inline bool peer_reset(struct sock *sk)
 {
@@ -781,7 +811,7 @@ SEC("raw_tp/inet_sock_set_state")
 int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 key = ctx->args[0];
-	int ns = (int)ctx->args[2];
+	int os = (int)ctx->args[1], ns = (int)ctx->args[2];
 	struct wt_conn *c;
 	__u32 unacked;
 
@@ -790,6 +820,9 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 	/* Connection setups and the peer's FIN can end nothing of ours. */
 	switch (ns) {
 	case WT_TCP_ESTABLISHED:
+		if (os == WT_TCP_SYN_RECV)
+			return handshake_done((struct sock *)key);
+		return 0;
 	case WT_TCP_SYN_SENT:
 	case WT_TCP_SYN_RECV:
 	case WT_TCP_CLOSE_WAIT:
@@ -802,6 +835,11 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
+	if (c->ino == 0) {
+		/* Closed in the backlog: its server never read it, the daemon never heard of it. */
+		bpf_map_delete_elem(&conns, &key);
+		return 0;
+	}
 	if (c->flags & WT_CONN_CLOSING) {
 		/*
 		 * Any move out of FIN_WAIT1/LAST_ACK means the client acknowledged

@@ -76,6 +76,12 @@ struct wt_conn_event {
 	 * its way to a slow reader: its end comes with WT_EV_ACKED or later.
 	 */
 	__u32 unacked;
+	/*
+	 * When the kernel completed the TCP handshake, i.e. the connection
+	 * entered the listen backlog. Set on the WT_F_NEW record of a connection
+	 * whose handshake was seen, else 0.
+	 */
+	__u64 est_ns;
 	__u8 data[WT_CAP];
 };
 
@@ -122,7 +128,8 @@ enum wt_stage {
 
 /* Value of the kernel's connection maps, keyed by the kernel socket address. */
 struct wt_conn {
-	__u64 ino;
+	__u64 ino;    /* 0: accepted by the kernel, not yet read by its server */
+	__u64 est_ns; /* handshake completed (0: not seen) */
 	__u32 tgid;
 	__u32 flags; /* WT_F_* in the low byte, WT_CONN_* above */
 };
