@@ -90,8 +90,14 @@ run: deps $(OUT)/wsgitrace
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory deploy-check
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory integration
+
+# The alerting rules and the Grafana dashboard under deploy/, through promtool.
+.PHONY: deploy-check
+deploy-check:
+	@/usr/bin/python3 tests/deploy/test_deploy.py
 
 bench: deps $(OUT)/wsgitrace
 	@/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
