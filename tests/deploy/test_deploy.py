@@ -76,7 +76,7 @@ class TestDeploy(unittest.TestCase):
     def test_unparsable_variable_query_fails(self):
         def edit(d):
             v = next(v for v in d["templating"]["list"] if v["name"] == "service_name")
-            v["query"]["query"] = v["query"]["query"].replace("=~", "=~=")
+            v["query"] = v["query"].replace("=~", "=~=")
         self.assertFails(self.dashboard_with(edit), "variable service_name")
 
     def test_undefined_variable_fails(self):
