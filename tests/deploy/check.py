@@ -22,6 +22,9 @@ import tempfile
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROMTOOL = "/usr/bin/promtool"
 MIN_SCHEMA = 36
+DEFAULT_RULES = os.path.join(ROOT, "deploy/prometheus/wsgitrace-alerts.yaml")
+DEFAULT_RULE_TESTS = os.path.join(ROOT, "deploy/prometheus/wsgitrace-alerts.test.yaml")
+DEFAULT_DASHBOARD = os.path.join(ROOT, "deploy/grafana/wsgitrace-dashboard.json")
 
 # The metrics wsgitrace serves that the rules and the dashboard may name; histograms
 # stand for their _bucket, _count and _sum series.
@@ -95,17 +98,14 @@ def panels(dashboard):
         yield from p.get("panels", [])  # collapsed rows hold their panels
 
 
-def substitute(expr, variables):
-    """Replaces the dashboard's variables as Grafana would; returns (expr, unknown names)."""
+def substitute(expr, values):
+    """Replaces variables as Grafana would, from values (name: text); returns (expr, unknown names)."""
     unknown = []
 
     def value(m):
         name = m.group(1) or m.group(2) or m.group(3)
-        if name in MACROS:
-            return MACROS[name]
-        if name in variables:
-            # A multi-value selection becomes a regex alternation.
-            return "value_a|value_b"
+        if name in values:
+            return values[name]
         unknown.append(name)
         return m.group(0)
     return VARIABLE.sub(value, expr), unknown
@@ -156,13 +156,15 @@ def check_dashboard(path):
         except ValueError as e:
             return ["%s: not JSON: %s" % (path, e)]
     problems = check_shape(path, dashboard)
-    variables = {v.get("name") for v in dashboard.get("templating", {}).get("list", [])}
+    # A multi-value selection becomes a regex alternation.
+    names = [v.get("name") for v in dashboard.get("templating", {}).get("list", [])]
+    values = dict(MACROS, **{name: "value_a|value_b" for name in names})
     rules = []
     for i, (where, expr) in enumerate(dashboard_exprs(dashboard)):
         if not expr.strip():
             problems.append("%s: %s has no expression" % (path, where))
             continue
-        concrete, unknown = substitute(expr, variables)
+        concrete, unknown = substitute(expr, values)
         for name in unknown:
             problems.append("%s: %s uses $%s, which the dashboard does not define" % (path, where, name))
         for metric in unknown_metrics(concrete):
@@ -183,9 +185,9 @@ def check_dashboard(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rules", default=os.path.join(ROOT, "deploy/prometheus/wsgitrace-alerts.yaml"))
-    ap.add_argument("--rule-tests", default=os.path.join(ROOT, "deploy/prometheus/wsgitrace-alerts.test.yaml"))
-    ap.add_argument("--dashboard", default=os.path.join(ROOT, "deploy/grafana/wsgitrace-dashboard.json"))
+    ap.add_argument("--rules", default=DEFAULT_RULES)
+    ap.add_argument("--rule-tests", default=DEFAULT_RULE_TESTS)
+    ap.add_argument("--dashboard", default=DEFAULT_DASHBOARD)
     args = ap.parse_args()
     problems = check_rules(args.rules, args.rule_tests) + check_dashboard(args.dashboard)
     for p in problems:

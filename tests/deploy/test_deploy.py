@@ -7,12 +7,9 @@ import subprocess
 import tempfile
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-CHECK = os.path.join(HERE, "check.py")
-RULES = os.path.join(ROOT, "deploy/prometheus/wsgitrace-alerts.yaml")
-RULE_TESTS = os.path.join(ROOT, "deploy/prometheus/wsgitrace-alerts.test.yaml")
-DASHBOARD = os.path.join(ROOT, "deploy/grafana/wsgitrace-dashboard.json")
+from check import DEFAULT_DASHBOARD as DASHBOARD, DEFAULT_RULE_TESTS as RULE_TESTS, DEFAULT_RULES as RULES
+
+CHECK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "check.py")
 
 
 def check(*args):
