@@ -99,7 +99,7 @@ def panels(dashboard):
 
 
 def substitute(expr, values):
-    """Replaces variables as Grafana would, from values (name: text); returns (expr, unknown names)."""
+    """Replaces variables as Grafana would, from values {name: text}; returns (expr, unknown)."""
     unknown = []
 
     def value(m):
@@ -127,7 +127,8 @@ def dashboard_exprs(dashboard):
 def check_shape(path, dashboard):
     problems = []
     if dashboard.get("schemaVersion", 0) < MIN_SCHEMA:
-        problems.append("%s: schemaVersion %s, want %d or later" % (path, dashboard.get("schemaVersion"), MIN_SCHEMA))
+        problems.append("%s: schemaVersion %s, want %d or later"
+                        % (path, dashboard.get("schemaVersion"), MIN_SCHEMA))
     variables = {v.get("name"): v for v in dashboard.get("templating", {}).get("list", [])}
     ds = variables.get("datasource", {})
     if ds.get("type") != "datasource" or ds.get("query") != "prometheus":
@@ -137,8 +138,10 @@ def check_shape(path, dashboard):
             problems.append("%s: no `%s` query variable" % (path, name))
     want = "${datasource}"
     users = [("variable " + v["name"], v) for v in variables.values() if v.get("type") == "query"]
-    users += [("panel %d %r" % (p["id"], p.get("title", "")), p) for p in panels(dashboard) if p.get("type") != "row"]
-    users += [("panel %d query %s" % (p["id"], t.get("refId")), t) for p in panels(dashboard) for t in p.get("targets", [])]
+    for p in panels(dashboard):
+        if p.get("type") != "row":
+            users.append(("panel %d %r" % (p["id"], p.get("title", "")), p))
+        users += [("panel %d query %s" % (p["id"], t.get("refId")), t) for t in p.get("targets", [])]
     for where, obj in users:
         uid = (obj.get("datasource") or {}).get("uid")
         if uid != want:
@@ -177,8 +180,8 @@ def check_dashboard(path):
         f.flush()
         rc, out = promtool("check", "rules", f.name)
     if rc:
-        names = {"dashboard:expr_%d" % i: where for i, where, _ in rules}
-        out = re.sub(r"dashboard:expr_\d+", lambda m: names[m.group(0)], out)
+        where_of = {"dashboard:expr_%d" % i: where for i, where, _ in rules}
+        out = re.sub(r"dashboard:expr_\d+", lambda m: where_of[m.group(0)], out)
         problems.append("%s: promtool rejects an expression:\n%s" % (path, out))
     return problems
 

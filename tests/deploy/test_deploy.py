@@ -86,11 +86,13 @@ class TestDeploy(unittest.TestCase):
         def edit(d):
             t = self.target(d, "Active requests")
             t["expr"] = t["expr"].replace("http_server_active_requests", "http_server_requests_active")
-        self.assertFails(self.dashboard_with(edit), "http_server_requests_active, which wsgitrace does not serve")
+        self.assertFails(self.dashboard_with(edit),
+                         "http_server_requests_active, which wsgitrace does not serve")
 
     def test_fixed_datasource_fails(self):
         def edit(d):
-            self.target(d, "Active requests")["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
+            t = self.target(d, "Active requests")
+            t["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}
         self.assertFails(self.dashboard_with(edit), "uses datasource 'P1809F7CD0C75ACF3'")
 
     def test_unparsable_rule_fails(self):
@@ -103,7 +105,8 @@ class TestDeploy(unittest.TestCase):
         self.assertFails(self.rules_with(">= 0.9", ">= 0.95"), "promtool test rules", "edge")
 
     def test_alert_without_severity_fails(self):
-        self.assertFails(self.rules_with("for: 10m\n        labels:\n          severity: critical\n", "for: 10m\n"),
+        labels = "for: 10m\n        labels:\n          severity: critical\n"
+        self.assertFails(self.rules_with(labels, "for: 10m\n"),
                          "alert WsgitraceHighErrorRatio has no severity")
 
 

@@ -43,8 +43,9 @@ class TestLive(unittest.TestCase):
                        "scrape_configs": [{"job_name": JOB, "static_configs": [
                            {"targets": ["127.0.0.1:%d" % self.tracer.mport]}]}]}, f)
         self.port = h.free_port()
-        self.prom = h.Proc([PROMETHEUS, "--config.file", cfg, "--storage.tsdb.path", os.path.join(tmp, "data"),
-                            "--web.listen-address", "127.0.0.1:%d" % self.port], "prometheus", cwd=tmp)
+        self.prom = h.Proc([PROMETHEUS, "--config.file", cfg, "--storage.tsdb.path",
+                            os.path.join(tmp, "data"), "--web.listen-address", "127.0.0.1:%d" % self.port],
+                           "prometheus", cwd=tmp)
         self.addCleanup(self.prom.cleanup)
         h.wait_for(lambda: h.port_open(self.port) or not self.prom.alive(), timeout=60, what="prometheus")
         self.assertTrue(self.prom.alive(), self.prom.output())
@@ -86,7 +87,9 @@ class TestLive(unittest.TestCase):
         def rules_evaluated():
             groups = self.api("rules")["data"]["groups"]
             rules = [r for g in groups for r in g["rules"]]
-            return {r["name"]: r["health"] for r in rules} if all(r["health"] != "unknown" for r in rules) else None
+            if any(r["health"] == "unknown" for r in rules):
+                return None
+            return {r["name"]: r["health"] for r in rules}
         health = h.wait_for(rules_evaluated, timeout=60, interval=0.25, what="the rules to be evaluated")
         self.assertEqual(health, {a: "ok" for a in alerts})
 
