@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A real Prometheus scrapes a real wsgitrace tracing a real gunicorn, loads the alerting
 rules and evaluates every dashboard expression: promtool parses expressions, this shows
-they also run (no matching errors) and return data wherever wsgitrace serves their metrics.
+they also run (no matching errors) and return data wherever wsgitrace serves their metrics,
+and that the 5xx alert fires on the labels wsgitrace really writes.
 
 Needs root and build/wsgitrace, like the integration tests; run it under their lock.
 """
@@ -23,7 +24,8 @@ import harness as h  # noqa: E402
 
 PROMETHEUS = "/usr/bin/prometheus"
 JOB = "wsgitrace"
-OK, FAILED = 20, 5
+# Over 300 requests: the 5xx alert wants more than 1 request/s over its 5 minutes.
+OK, FAILED = 400, 400
 
 
 class TestLive(unittest.TestCase):
@@ -36,10 +38,16 @@ class TestLive(unittest.TestCase):
         self.addCleanup(self.tracer.cleanup)
         tmp = tempfile.mkdtemp(prefix="wt-deploy-prom-")
         self.addCleanup(shutil.rmtree, tmp, True)
+        # The rules as shipped but for their waits (`for:`), which a test cannot sit out.
+        with open(check.DEFAULT_RULES) as f:
+            rules = re.sub(r"(?m)^(\s+for:) \w+$", r"\1 0s", f.read())
+        self.alerts = set(re.findall(r"- alert: (\w+)", rules))
+        with open(os.path.join(tmp, "rules.yaml"), "w") as f:
+            f.write(rules)
         cfg = os.path.join(tmp, "prometheus.yml")
         with open(cfg, "w") as f:
             json.dump({"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                       "rule_files": [os.path.abspath(check.DEFAULT_RULES)],
+                       "rule_files": ["rules.yaml"],
                        "scrape_configs": [{"job_name": JOB, "static_configs": [
                            {"targets": ["127.0.0.1:%d" % self.tracer.mport]}]}]}, f)
         self.port = h.free_port()
@@ -73,16 +81,13 @@ class TestLive(unittest.TestCase):
         h.wait_for(lambda: (self.prom_count("200"), self.prom_count("500")) == (ok, failed), timeout=60,
                    interval=0.25, what="prometheus to see %d 200s and %d 500s" % (ok, failed))
 
-    def test_rules_load_and_dashboard_queries_run(self):
+    def test_rules_fire_and_dashboard_queries_run(self):
         # rate() counts increases after a series' first sample: let Prometheus see the
         # series first, then send the traffic the panels show.
         self.send(1, 1)
         self.wait_prom(1, 1)
         self.send(OK, FAILED)
         self.wait_prom(1 + OK, 1 + FAILED)
-
-        with open(check.DEFAULT_RULES) as f:
-            alerts = set(re.findall(r"- alert: (\w+)", f.read()))
 
         def rules_evaluated():
             groups = self.api("rules")["data"]["groups"]
@@ -91,7 +96,14 @@ class TestLive(unittest.TestCase):
                 return None
             return {r["name"]: r["health"] for r in rules}
         health = h.wait_for(rules_evaluated, timeout=60, interval=0.25, what="the rules to be evaluated")
-        self.assertEqual(health, {a: "ok" for a in alerts})
+        self.assertEqual(health, {a: "ok" for a in self.alerts})
+
+        # Half the requests failed: the 5xx alert fires for the service, and nothing else.
+        def firing():
+            return [a["labels"] for a in self.api("alerts")["data"]["alerts"] if a["state"] == "firing"]
+        h.wait_for(firing, timeout=60, interval=0.25, what="an alert to fire")
+        self.assertEqual(firing(), [{"alertname": "WsgitraceHighErrorRatio", "service_name": h.SERVICE,
+                                     "severity": "critical"}])
 
         with open(check.DEFAULT_DASHBOARD) as f:
             dashboard = json.load(f)
