@@ -90,8 +90,15 @@ run: deps $(OUT)/wsgitrace
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory deploy-check
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory integration
+
+# The alerting rules and the Grafana dashboard under deploy/: promtool, then a real
+# Prometheus over a real wsgitrace (root, like `make integration`, and under its lock).
+.PHONY: deploy-check
+deploy-check: $(OUT)/wsgitrace
+	@cd tests/deploy && /usr/bin/python3 -W ignore::ResourceWarning -m unittest -v test_deploy test_live
 
 bench: deps $(OUT)/wsgitrace
 	@/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
