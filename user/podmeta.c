@@ -252,6 +252,21 @@ static bool split3(struct span s, struct span part[3])
 	return k == 3;
 }
 
+/* Opens parent/sub, leaving its path in dir; NULL with *err set when it cannot. */
+static DIR *open_dir(const char *parent, const char *sub, char *dir, size_t dirsz, int *err)
+{
+	DIR *d;
+
+	if (snprintf(dir, dirsz, "%s/%s", parent, sub) >= (int)dirsz) {
+		*err = -ENAMETOOLONG;
+		return NULL;
+	}
+	d = opendir(dir);
+	if (!d)
+		*err = -errno;
+	return d;
+}
+
 /*
  * containers/<pod>_<namespace>_<container>-<id>.log links to
  * pods/<namespace>_<pod>_<uid>/<container>/<restart>.log; the link's target
@@ -265,11 +280,10 @@ static int by_container(const char *logroot, const char *id, struct podmeta *m)
 	DIR *d;
 
 	snprintf(suffix, sizeof(suffix), "-%s.log", id);
-	if (snprintf(dir, sizeof(dir), "%s/containers", logroot) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	d = opendir(dir);
+	d = open_dir(logroot, "containers", dir, sizeof(dir), &err);
 	if (!d)
-		return -errno;
+		return err;
+	err = -ENOENT;
 	while ((e = readdir(d))) {
 		struct span name = { e->d_name, strlen(e->d_name) }, part[3];
 		ssize_t tn;
@@ -299,12 +313,10 @@ static void sole_container(const char *podsdir, const char *pod, char *out)
 {
 	char dir[PATH_MAX];
 	struct dirent *e;
-	int seen = 0;
+	int seen = 0, err;
 	DIR *d;
 
-	if (snprintf(dir, sizeof(dir), "%s/%s", podsdir, pod) >= (int)sizeof(dir))
-		return;
-	d = opendir(dir);
+	d = open_dir(podsdir, pod, dir, sizeof(dir), &err);
 	if (!d)
 		return;
 	while ((e = readdir(d)) && seen < 2) {
@@ -332,11 +344,10 @@ static int by_pod(const char *logroot, const char *uid, struct podmeta *m)
 	int err = -ENOENT;
 	DIR *d;
 
-	if (snprintf(dir, sizeof(dir), "%s/pods", logroot) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	d = opendir(dir);
+	d = open_dir(logroot, "pods", dir, sizeof(dir), &err);
 	if (!d)
-		return -errno;
+		return err;
+	err = -ENOENT;
 	while ((e = readdir(d))) {
 		struct span name = { e->d_name, strlen(e->d_name) }, part[3];
 
