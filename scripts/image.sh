@@ -41,5 +41,7 @@ cp deploy/image/Containerfile "$ctx/"
 	--label org.opencontainers.image.title=wsgitrace \
 	--label org.opencontainers.image.version="$version" \
 	--label org.opencontainers.image.revision="$rev" "$ctx" >/dev/null
+# The build before this one, now untagged: keep the storage from growing with every build.
+"${podman[@]}" image prune --force --filter label=org.opencontainers.image.title=wsgitrace >/dev/null
 size=$("${podman[@]}" image inspect --format '{{.Size}}' "localhost/wsgitrace:$version")
 echo "wsgitrace: built localhost/wsgitrace:$version ($rev), $((size / 1024 / 1024)) MiB"
