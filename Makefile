@@ -103,6 +103,11 @@ deploy-check: $(OUT)/wsgitrace
 bench: deps $(OUT)/wsgitrace
 	@/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
 
+# The container image localhost/wsgitrace:VERSION (podman, FROM scratch): see deploy/.
+.PHONY: image
+image: $(OUT)/wsgitrace
+	@bash scripts/image.sh $(OUT)/wsgitrace
+
 clean:
 	rm -rf $(OUT)
 

@@ -8,6 +8,7 @@ PKGS=(
 	python3 python3-flask python3-gevent gunicorn
 	uwsgi-core uwsgi-plugin-python3 nginx-light prometheus curl wrk
 	python3-prometheus-client python3-statsd gnuplot-nox
+	podman buildah runc binutils python3-yaml
 )
 missing=()
 for p in "${PKGS[@]}"; do
