@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <bpf/btf.h>
 
 #include "preflight.h"
 
@@ -81,15 +82,42 @@ int preflight_btf(char *err, size_t errlen)
 	return -ENOENT;
 }
 
+/*
+ * Kernels that charge BPF memory to the cgroup came with the
+ * bpf_ktime_get_coarse_ns helper (libbpf probes memcg accounting by that
+ * helper too); its enumerator in the kernel's BTF says so without loading
+ * anything, which an EPERM has just shown we may not.
+ */
+static bool kernel_charges_memlock(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool charges = true;
+	int id;
+
+	if (!btf)
+		return true;
+	id = btf__find_by_name_kind(btf, "bpf_func_id", BTF_KIND_ENUM);
+	if (id > 0) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const struct btf_enum *e = btf_enum(t);
+
+		for (int i = 0; i < btf_vlen(t); i++)
+			if (strcmp(btf__name_by_offset(btf, e[i].name_off), "BPF_FUNC_ktime_get_coarse_ns") == 0)
+				charges = false;
+	}
+	btf__free(btf);
+	return charges;
+}
+
 void preflight_explain_eperm(char *buf, size_t len)
 {
 	struct rlimit rl;
 
 	/*
-	 * Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK. libbpf raises
-	 * the limit itself when it can, which takes CAP_SYS_RESOURCE.
+	 * Older kernels charge BPF maps to RLIMIT_MEMLOCK. libbpf raises the
+	 * limit itself when it can, which takes CAP_SYS_RESOURCE.
 	 */
-	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+	if (kernel_charges_memlock() && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
 		snprintf(buf, len, "the locked-memory limit is %llu KiB, and kernels before 5.11 "
 			 "charge BPF maps to it: run with `ulimit -l unlimited` (LimitMEMLOCK=infinity "
 			 "in a systemd unit) or with CAP_SYS_RESOURCE; otherwise wsgitrace lacks "
@@ -98,5 +126,6 @@ void preflight_explain_eperm(char *buf, size_t len)
 		return;
 	}
 	snprintf(buf, len, "wsgitrace lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN before "
-		 "5.8), or lockdown=confidentiality forbids BPF");
+		 "5.8), a seccomp profile forbids bpf() (container runtimes' default ones do "
+		 "without CAP_SYS_ADMIN), or lockdown=confidentiality forbids BPF");
 }
