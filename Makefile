@@ -94,7 +94,7 @@ test: deps
 	@$(MAKE) --no-print-directory integration
 
 bench: deps $(OUT)/wsgitrace
-	@/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
+	@/usr/bin/python3 -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(OUT)
