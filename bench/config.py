@@ -34,7 +34,7 @@ BUDGET = {
 
 # Thresholds the notes use to flag runs that are not to be trusted.
 NOTES = {
-    "foreign_cpu_pct": 5.0,    # other work on the box during a run, share of all CPUs
+    "foreign_cpu_pct": 5.0,    # other work on the machine during a run, share of all CPUs
     "low_run_ratio": 0.8,      # a same-server run this far below its untraced neighbour
     "unbalanced": 0.5,         # workers' CPU min/max below this: one worker did the work
     "scrape_buffer_kib": 4096,  # peak RSS above the pre-scrape figure by more than this

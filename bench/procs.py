@@ -14,7 +14,7 @@ from wtlib.tracer import Tracer
 
 from .config import APPS, NOTES
 from .errors import BenchError, log
-from .sysstat import children_pids, proc_cpu_ns, proc_cpu_ticks, proc_status_kib
+from .sysstat import children_pids, proc_cpu_ns, proc_cpu_ticks, proc_status_kib, wait_still
 
 READY_S = 60.0  # a server or daemon starting on a loaded 2-core machine
 
@@ -111,13 +111,7 @@ def start_server(procs, kind, app, env=None, extra=(), workers=2):
     # never gets a keep-alive connection, and the other worker serves all of
     # them. Booted = every worker's CPU time stands still for 5 polls in a row
     # with no load (bounded).
-    deadline = time.monotonic() + 30
-    last, still = None, 0
-    while still < 5 and time.monotonic() < deadline:
-        cur = [proc_cpu_ns(k) for k in children_pids(srv.pid)]
-        still = still + 1 if cur == last else 0
-        last = cur
-        time.sleep(0.05)
+    wait_still(lambda: [proc_cpu_ns(k) for k in children_pids(srv.pid)], timeout=30)
     return srv
 
 

@@ -19,7 +19,7 @@ from .config import SCALE
 from .errors import log
 from .procs import Wsgitrace, start_server
 from .stats import median
-from .sysstat import children_pids, proc_cpu_ns, proc_status_kib
+from .sysstat import children_pids, proc_cpu_ns, proc_status_kib, wait_still
 
 IP_BIND_ADDRESS_NO_PORT = 24
 REQ = b"GET /test/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -51,17 +51,6 @@ def request_each_path(port, nseries, nthreads):
     return errors
 
 
-def wait_cpu_still(pid, timeout=10.0, polls=5):
-    """Until pid's CPU time stops moving for `polls` polls (bounded)."""
-    deadline = time.monotonic() + timeout
-    last, same = None, 0
-    while time.monotonic() < deadline and same < polls:
-        c = proc_cpu_ns(pid)
-        same = same + 1 if c == last else 0
-        last = c
-        time.sleep(0.1)
-
-
 def scrape_ms(port):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     t = time.perf_counter()
@@ -89,7 +78,7 @@ def section_series(run):
         res["client_errors"] = len(errors)
         # The daemon drained (its CPU stands still over several drain
         # periods), then RSS before any full scrape.
-        wait_cpu_still(wt.pid)
+        wait_still(lambda: proc_cpu_ns(wt.pid), timeout=10, interval=0.1)
         res["wt_rss_kib_before_scrape"] = wt.rss_kib()
         wt.wait_settled(expect=nseries, timeout=10)
         text = wt.metrics_text()

@@ -5,6 +5,7 @@ import platform
 import resource
 import subprocess
 import sys
+import time
 
 from wtlib.paths import ROOT
 
@@ -144,3 +145,15 @@ def worker_balance(kids, cpu0):
     wrk's connections can all land on one worker), or None."""
     kd = [(proc_cpu_ns(p) or 0) - a for p, a in zip(kids, cpu0)]
     return min(kd) / max(kd) if len(kd) > 1 and max(kd) > 0 else None
+
+
+def wait_still(read, timeout, polls=5, interval=0.05):
+    """Until read() returns the same value `polls` times in a row (bounded):
+    a process that stops using CPU is done with its work."""
+    deadline = time.monotonic() + timeout
+    last, still = None, 0
+    while still < polls and time.monotonic() < deadline:
+        cur = read()
+        still = still + 1 if cur == last else 0
+        last = cur
+        time.sleep(interval)

@@ -8,10 +8,16 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from wtlib.client import KeepAlive, hammer, read_all, read_responses, request  # noqa: E402,F401
-from wtlib.exposition import LABEL, LINE, metric_sum, parse_exposition  # noqa: E402,F401
-from wtlib.net import free_port, port_open, unix_open, wait_for  # noqa: E402,F401
-from wtlib.paths import APPS, GUNICORN, HIST, PY, ROOT, SERVICE, UWSGI, WSGITRACE  # noqa: E402,F401
-from wtlib.procs import Proc, children, descendants  # noqa: E402,F401
-from wtlib.servers import Server, gunicorn, uwsgi  # noqa: E402,F401
-from wtlib.tracer import Tracer  # noqa: E402,F401
+from wtlib.client import KeepAlive, hammer, read_all, read_responses, request  # noqa: E402
+from wtlib.exposition import LABEL, LINE, metric_sum, parse_exposition  # noqa: E402
+from wtlib.net import free_port, port_open, unix_open, wait_for  # noqa: E402
+from wtlib.paths import APPS, GUNICORN, HIST, PY, ROOT, SERVICE, UWSGI, WSGITRACE  # noqa: E402
+from wtlib.procs import Proc, children, descendants  # noqa: E402
+from wtlib.servers import Server, gunicorn, uwsgi  # noqa: E402
+from wtlib.tracer import Tracer  # noqa: E402
+
+__all__ = ["KeepAlive", "hammer", "read_all", "read_responses", "request",
+           "LABEL", "LINE", "metric_sum", "parse_exposition",
+           "free_port", "port_open", "unix_open", "wait_for",
+           "APPS", "GUNICORN", "HIST", "PY", "ROOT", "SERVICE", "UWSGI", "WSGITRACE",
+           "Proc", "children", "descendants", "Server", "gunicorn", "uwsgi", "Tracer"]
