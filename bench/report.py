@@ -3,7 +3,7 @@ and what it means for a user. Each function renders one part."""
 import os
 
 from .budget import budget
-from .config import APPROACHES, CHART, PAIRED_DESC, REPORT, SC_TESTS, SECTIONS, SERVERS, STAGE_NAMES
+from .config import APPROACHES, CHART, PAIRED_DESC, PAIRED_LOAD_S, REPORT, SC_TESTS, SECTIONS, SERVERS, STAGE_NAMES
 from .explain import explain_fail, request_cost
 from .stats import g
 
@@ -102,7 +102,7 @@ def paired_table(tp):
     L = ["### Same server, wsgitrace attached and detached\n",
          "Each round also starts one server of each kind and measures it %d times without "
          "wsgitrace and %d times with it, attached by `--pid` and stopped again (what users "
-         "do: no restart), in a shuffled order, %d s per run after 1 s of load. Each run's "
+         "do: no restart), in a shuffled order, %d s per run after %d s of load. Each run's "
          "ratio is against the untraced run of the same segment; the figure is the median of "
          "all of them. This takes the spread between server starts out of the ratio (a "
          "restarted Python server differs by a few percent: hash seeds, memory layout, which "
@@ -111,7 +111,7 @@ def paired_table(tp):
          "split its cost, and the same server is also measured on a route that burns 1 ms of "
          "CPU per request: wsgitrace's cost is per request, so its share shrinks as requests "
          "get heavier.\n" % (tp["paired"]["segments_per_round"], tp["paired"]["segments_per_round"],
-                             tp["paired"]["seconds"]),
+                             tp["paired"]["seconds"], PAIRED_LOAD_S),
          "| server | configuration | ratio (median) | 95% CI of the median | mean | runs | per-round medians |",
          "|---|---|---|---|---|---|---|"]
     for kind, kdesc in [(k, d) for k, d, _ in SERVERS] + list(PAIRED_DESC.items()):
