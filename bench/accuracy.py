@@ -3,10 +3,9 @@ and its counts against the requests served."""
 import json
 import os
 import tempfile
-import threading
 import time
 
-from wtlib.client import request
+from wtlib.client import in_threads, request
 from wtlib.exposition import metric_sum
 
 from .config import ACCURACY_THREADS, ACCURACY_WRK
@@ -31,11 +30,7 @@ def bounded_client(port, path, nthreads, per_thread):
                     bad[k] += 1
             except (OSError, ValueError, IndexError):
                 bad[k] += 1
-    ths = [threading.Thread(target=run, args=(k,)) for k in range(nthreads)]
-    for t in ths:
-        t.start()
-    for t in ths:
-        t.join()
+    in_threads(run, nthreads)
     return sum(ok), sum(bad)
 
 

@@ -8,10 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
-from wtlib.client import KeepAlive
+from wtlib.client import KeepAlive, in_threads
 from wtlib.exposition import metric_sum, parse_exposition
 from wtlib.paths import HIST, PY, ROOT
 
@@ -43,11 +42,7 @@ def request_each_path(port, nseries, nthreads):
                     if attempt == 2:
                         errors.append(str(e))
         c.close()
-    ths = [threading.Thread(target=client, args=(k,)) for k in range(nthreads)]
-    for t in ths:
-        t.start()
-    for t in ths:
-        t.join()
+    in_threads(client, nthreads)
     return errors
 
 

@@ -19,12 +19,17 @@ def hammer(port, path="/test/", clients=4, each=25):
             except Exception as e:  # noqa: BLE001 - the caller asserts the list is empty
                 errors.append(repr(e))
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    in_threads(lambda k: client(), clients)
+    return errors
+
+
+def in_threads(fn, n):
+    """fn(0) .. fn(n-1), each in its own thread; returns when all are done."""
+    threads = [threading.Thread(target=fn, args=(k,)) for k in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return errors
 
 
 def read_all(sock):
