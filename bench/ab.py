@@ -17,6 +17,7 @@ A "binary" may be a script that execs one with flags, e.g. a bench stage:
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -37,7 +38,8 @@ def main():
         sys.exit("bench.ab: run as root (wsgitrace loads BPF programs)")
     configs = ["none"] + [os.path.abspath(b) for b in args.binaries]
     rps = {c: [] for c in configs}
-    procs = Procs(tempfile.mkdtemp(prefix="wt-ab-"))
+    workdir = tempfile.mkdtemp(prefix="wt-ab-")
+    procs = Procs(workdir)
     try:
         srv = start_server(procs, args.kind, "plain_app")
         run_wrk(srv.port, "/test/", 3)
@@ -55,6 +57,7 @@ def main():
                   flush=True)
     finally:
         procs.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
     base = rps["none"]
     for c in configs[1:]:
         ratios = [x / b for x, b in zip(rps[c], base)]
