@@ -101,7 +101,7 @@ deploy-check: $(OUT)/wsgitrace
 	@cd tests/deploy && /usr/bin/python3 -W ignore::ResourceWarning -m unittest -v test_deploy test_live
 
 bench: deps $(OUT)/wsgitrace
-	@/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
+	@/usr/bin/python3 -m bench $(BENCH_ARGS)
 
 # The container image localhost/wsgitrace:VERSION (podman, FROM scratch): see deploy/.
 .PHONY: image

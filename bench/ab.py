@@ -1,5 +1,3 @@
-#!/usr/bin/python3
-# SPDX-License-Identifier: MIT
 """Paired A/B of wsgitrace builds on one running server (not part of `make bench`).
 
 One gunicorn (or uWSGI) server stays up; each round runs wrk once with no
@@ -7,11 +5,11 @@ tracer and once with each given wsgitrace binary attached by --pid, in a
 shuffled order, and reports the median of the per-round ratios to the
 untraced run. Attaching to the same worker processes takes away the
 variance between server starts; what is left, about 3.5% per round of 2 s
-on a shared 2-core machine, still needs ~30 rounds to resolve 1.5%. For
-kernel-side experiments:
+on a 2-core machine, still needs ~30 rounds to resolve 1.5%. For
+kernel-side changes:
 
     make OUT=/tmp/wt-x BPF_CFLAGS=-DMY_KNOB /tmp/wt-x/wsgitrace
-    /usr/bin/python3 bench/ab.py build/wsgitrace /tmp/wt-x/wsgitrace --rounds 30 --duration 2
+    /usr/bin/python3 -m bench.ab build/wsgitrace /tmp/wt-x/wsgitrace --rounds 30 --duration 2
 
 A "binary" may be a script that execs one with flags, e.g. a bench stage:
 `exec /path/to/wsgitrace --bench-stage=no-records "$@"`.
@@ -19,16 +17,17 @@ A "binary" may be a script that execs one with flags, e.g. a bench stage:
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench  # noqa: E402
+from .procs import Procs, Wsgitrace, start_server
+from .wrk import run_wrk
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python3 -m bench.ab", description=__doc__.split("\n")[0])
     ap.add_argument("binaries", nargs="+", help="wsgitrace binaries to compare with no tracer")
     ap.add_argument("--rounds", type=int, default=12)
     ap.add_argument("--warmup", type=float, default=1)
@@ -36,30 +35,29 @@ def main():
     ap.add_argument("--kind", default="sync", choices=("sync", "gthread", "uwsgi"))
     args = ap.parse_args()
     if os.geteuid() != 0:
-        sys.exit("ab.py: run as root (wsgitrace loads BPF programs)")
+        sys.exit("bench.ab: run as root (wsgitrace loads BPF programs)")
     configs = ["none"] + [os.path.abspath(b) for b in args.binaries]
     rps = {c: [] for c in configs}
-    procs = bench.Procs(tempfile.mkdtemp(prefix="wt-ab-"))
+    workdir = tempfile.mkdtemp(prefix="wt-ab-")
+    procs = Procs(workdir)
     try:
-        srv = bench.start_server(procs, args.kind, "plain_app")
-        bench.run_wrk(srv.port, "/test/", 3)
+        srv = start_server(procs, args.kind, "plain_app")
+        run_wrk(srv.port, "/test/", 3)
         for r in range(args.rounds):
             order = list(configs)
             random.shuffle(order)
             for c in order:
-                wt = None
-                if c != "none":
-                    bench.WT = c
-                    wt = bench.Wsgitrace(procs, [srv.pid])
-                # every configuration gets the same 1 s warm-up after its start
-                bench.run_wrk(srv.port, "/test/", args.warmup)
-                rps[c].append(bench.run_wrk(srv.port, "/test/", args.duration)["rps"])
+                wt = Wsgitrace(procs, [srv.pid], c) if c != "none" else None
+                # every configuration gets the same warm-up after its start
+                run_wrk(srv.port, "/test/", args.warmup)
+                rps[c].append(run_wrk(srv.port, "/test/", args.duration)["rps"])
                 if wt:
-                    wt.stop()
+                    wt.detach()
             print("round %d: %s" % (r + 1, "  ".join("%s %.0f" % (c, rps[c][-1]) for c in configs)),
                   flush=True)
     finally:
         procs.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
     base = rps["none"]
     for c in configs[1:]:
         ratios = [x / b for x, b in zip(rps[c], base)]

@@ -1,5 +1,5 @@
-"""Shared by the benchmark's app variants: import the seed's Flask app from
-tests/apps/flask_app.py (the one under test) without copying it."""
+"""Shared by the benchmark's app variants: import the Flask app under test
+from tests/apps/flask_app.py without copying it."""
 import os
 import sys
 

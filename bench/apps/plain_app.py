@@ -1,4 +1,4 @@
-"""The seed's Flask app, no instrumentation (the baseline).
+"""The Flask app under test, no instrumentation (the baseline).
 
 If WT_APP_TIMES_DIR is set, each worker appends its own per-request durations
 to WT_APP_TIMES_DIR/app-times.<pid> (flask_app.py's WT_APP_TIMES, made per

@@ -1,8 +1,8 @@
-"""The seed article's first approach: prometheus_client inside each worker,
+"""The usual in-process approach: prometheus_client inside each worker,
 in multiprocess mode (PROMETHEUS_MULTIPROC_DIR must be set before the first
 import of prometheus_client), with /metrics served by the app itself.
 
-Metrics and hooks as in the seed's helpers/middleware.py: request_count
+Metrics and hooks as the common Flask middleware recipe has them: request_count
 {app_name,method,endpoint,http_status} and request_latency_seconds
 {app_name,endpoint}, timed from before_request to after_request.
 """

@@ -1,9 +1,9 @@
-"""The seed article's second approach: each worker pushes statsd metrics
-(DogStatsd tag format, as the seed's datadog client sends them) over UDP to a
+"""The usual push approach: each worker pushes statsd metrics
+(DogStatsd tag format, as a datadog client sends them) over UDP to a
 statsd bridge, here a local UDP sink.
 
 STATSD_HOST / STATSD_PORT: where to send (default 127.0.0.1:9125).
-STATSD_IMPL=raw (default): one UDP datagram per metric in the seed's
+STATSD_IMPL=raw (default): one UDP datagram per metric in the
   DogStatsd format, "name:value|h|#tag:v,..." (what datadog.DogStatsd sends);
 STATSD_IMPL=statsd: Debian's python3-statsd StatsClient (plain statsd, no
   tags, so the tags are folded into the metric name).
