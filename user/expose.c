@@ -187,6 +187,12 @@ static const struct self_metric self_metrics[] = {
 	{"wsgitrace_relayed_connections_total", F(relayed_connections), 0,
 	 "Connections a traced relay (uWSGI's --http router) opened to a worker; their requests are counted "
 	 "once, where they entered."},
+	{"wsgitrace_client_resets_total", F(client_resets), 0,
+	 "Requests pending when the client reset the connection: no response was owed."},
+	{"wsgitrace_missed_requests_total", F(missed_requests), 0,
+	 "Responses whose request was not seen; they are counted with method \"_OTHER\" and route \"_unknown\"."},
+	{"wsgitrace_not_http_connections_total", F(not_http_conns), 0,
+	 "Accepted connections on which the server spoke another protocol than HTTP (TLS, ...); no longer followed."},
 };
 #undef F
 

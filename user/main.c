@@ -270,7 +270,7 @@ static void on_request(const struct wt_request *rq, void *ctx)
 	agg_observe_request(a->agg, svc, rq, env.fold_ids);
 	if (env.trace) {
 		sb_reset(&a->line);
-		trace_json_format(&a->line, rq, svc);
+		trace_json_format(&a->line, rq, svc, env.fold_ids);
 		if (sb_ok(&a->line))
 			fwrite(a->line.buf, 1, a->line.len, stdout);
 	}
@@ -381,6 +381,9 @@ static struct expose_stream *render(void *ctx)
 	st.framing_lost = cs->framing_lost;
 	st.unanswered_requests = cs->unanswered;
 	st.orphan_responses = cs->orphan_responses;
+	st.client_resets = cs->client_reset;
+	st.missed_requests = cs->missed_requests;
+	st.not_http_conns = cs->not_http;
 	st.pending_overflow = cs->pending_overflow;
 	st.conns_active = cs->conns_active;
 	st.conns_dropped = cs->conns_dropped + ks[WT_KS_CONN_FULL];

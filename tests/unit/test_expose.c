@@ -160,13 +160,25 @@ static const char expected_self[] =
 	"worker; their requests are counted once, where they entered.\n"
 	"# TYPE wsgitrace_relayed_connections_total counter\n"
 	"wsgitrace_relayed_connections_total 17\n"
+	"# HELP wsgitrace_client_resets_total Requests pending when the client reset the connection: no response "
+	"was owed.\n"
+	"# TYPE wsgitrace_client_resets_total counter\n"
+	"wsgitrace_client_resets_total 18\n"
+	"# HELP wsgitrace_missed_requests_total Responses whose request was not seen; they are counted with method "
+	"\"_OTHER\" and route \"_unknown\".\n"
+	"# TYPE wsgitrace_missed_requests_total counter\n"
+	"wsgitrace_missed_requests_total 19\n"
+	"# HELP wsgitrace_not_http_connections_total Accepted connections on which the server spoke another protocol "
+	"than HTTP (TLS, ...); no longer followed.\n"
+	"# TYPE wsgitrace_not_http_connections_total counter\n"
+	"wsgitrace_not_http_connections_total 20\n"
 	"# HELP wsgitrace_build_info Version, git revision and capture hook of the running wsgitrace; always 1.\n"
 	"# TYPE wsgitrace_build_info gauge\n"
 	"wsgitrace_build_info{hook=\"sockets\",revision=\"abc\\\"1\",version=\"0.1.0\"} 1\n";
 
 static struct wt_self_stats stats_1_to_16(void)
 {
-	struct wt_self_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, "0.1.0", "abc\"1", "sockets"};
+	struct wt_self_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, "0.1.0", "abc\"1", "sockets"};
 
 	return st;
 }
