@@ -297,6 +297,13 @@ static void hold_front(struct conntrack *ct, struct conn *c, uint64_t end_ns, ui
 static void complete_front(struct conntrack *ct, struct conn *c, uint64_t end_ns, uint32_t unacked)
 {
 	/*
+	 * Answered while its body was still being read: the server did not
+	 * want the rest (an error, a length that lied). Where the next request
+	 * starts is for the next request-looking read to say.
+	 */
+	if ((c->rx == RX_LEN || c->rx == RX_CHUNKED) && rx_req(c) == front(c))
+		c->rx = RX_SYNC;
+	/*
 	 * Bytes still in the socket buffer of a TCP connection: if the server
 	 * closes next, the client's ACK is the response's real end.
 	 */
@@ -525,13 +532,14 @@ static int chunked_step(struct http_chunked *ch, const uint8_t *d, uint64_t *pos
 
 /*
  * uwsgi packets start with modifier1 (0 for WSGI, nginx may set others) and
- * never with a method's letters, a line end or the PROXY v2 signature.
+ * never with a method's letters, a line end or the PROXY v2 signature. TLS
+ * records (content types 20-23) are garbage to an HTTP port, not packets.
  */
 static enum wt_proto head_proto(const char *buf, size_t n)
 {
 	unsigned char b = (unsigned char)buf[0];
 
-	if (wt_is_tchar(b) || b == '\r' || b == '\n')
+	if (wt_is_tchar(b) || b == '\r' || b == '\n' || (b >= 20 && b <= 23))
 		return WT_PROTO_HTTP;
 	return n < 4 || buf[3] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
 }
@@ -744,10 +752,13 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 			}
 			break;
 		case RX_HEAD:
-			/* Some clients send a CRLF after a body; it starts nothing. */
+			/*
+			 * Some clients send a CRLF after a body; it starts nothing,
+			 * unless it may be the start of a PROXY v2 signature.
+			 */
 			if (!c->rxh.buf) {
 				while (pos < cap && (d[pos] == '\r' || d[pos] == '\n') &&
-				       !(cap - pos >= 5 && memcmp(d + pos, "\r\n\r\n\0", 5) == 0))
+				       http_proxy_header_len((const char *)d + pos, cap - pos) == 0)
 					pos++;
 				if (pos == len)
 					break;

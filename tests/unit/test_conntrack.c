@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "conntrack.h"
+#include "labels.h"
 
 #define MS 1000000ULL
 
@@ -411,12 +413,12 @@ static size_t uwsgi_pkt(char *out, const char *const *kv)
 	for (i = 0; kv[i]; i += 2) {
 		size_t kl = strlen(kv[i]), vl = strlen(kv[i + 1]);
 
-		out[n] = (char)kl;
-		out[n + 1] = 0;
+		out[n] = (char)(kl & 0xff);
+		out[n + 1] = (char)(kl >> 8);
 		memcpy(out + n + 2, kv[i], kl);
 		n += 2 + kl;
-		out[n] = (char)vl;
-		out[n + 1] = 0;
+		out[n] = (char)(vl & 0xff);
+		out[n + 1] = (char)(vl >> 8);
 		memcpy(out + n + 2, kv[i + 1], vl);
 		n += 2 + vl;
 	}
@@ -1000,6 +1002,468 @@ static void test_slow_reader_acked(void **state)
 	assert_int_equal(st()->conns_active, 1);
 }
 
+/*
+ * The kinds of request real clients and scanners send, each with the labels
+ * it must get. The server's answer is the truth for counting: each is sent
+ * on its own accepted connection, whole and split into 1-7 byte records, and
+ * the response the server would write must count exactly once.
+ */
+struct kind {
+	const char *name;
+	const char *req;  /* NULL: bytes strlen cannot measure, from kind_bytes() */
+	size_t req_len;   /* 0: strlen */
+	const char *method;
+	const char *route;
+	int status;
+};
+
+static const struct kind kinds[] = {
+	{"plain", "GET /test/ HTTP/1.1\r\nHost: x\r\n\r\n", 0, "GET", "/test/", 200},
+	{"lower-case method", "get /test/ HTTP/1.1\r\nHost: x\r\n\r\n", 0, "_OTHER", "/test/", 200},
+	{"token method", "-blargh /test/ HTTP/1.1\r\n\r\n", 0, "_OTHER", "/test/", 400},
+	{"WebDAV method", "PROPFIND /dav HTTP/1.1\r\n\r\n", 0, "_OTHER", "/dav", 405},
+	{"CONNECT authority", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 0,
+	 "CONNECT", "_authority", 400},
+	{"CONNECT v6 authority", "CONNECT [::1]:443 HTTP/1.1\r\n\r\n", 0, "CONNECT", "_authority", 405},
+	{"GET authority-form", "GET example.com:80 HTTP/1.1\r\n\r\n", 0, "GET", "_authority", 400},
+	{"relative target", "GET test HTTP/1.1\r\n\r\n", 0, "GET", "_unknown", 400},
+	{"absolute-form", "GET http://example.com:80/p/q?x=1 HTTP/1.1\r\n\r\n", 0, "GET", "/p/q", 200},
+	{"absolute-form no path", "GET https://example.com HTTP/1.1\r\n\r\n", 0, "GET", "/", 200},
+	{"asterisk", "OPTIONS * HTTP/1.1\r\n\r\n", 0, "OPTIONS", "*", 200},
+	{"path parameters", "GET /a;jsessionid=0123/b;v=1?x HTTP/1.1\r\n\r\n", 0, "GET", "/a/b", 200},
+	{"obs-fold", "GET /fold HTTP/1.1\r\nX-Long: a\r\n  b\r\n\r\n", 0, "GET", "/fold", 200},
+	{"BEL DEL in a value", "GET /ctl HTTP/1.1\r\nX: a\x07\x7f b\r\n\r\n", 0, "GET", "/ctl", 400},
+	{"NUL in a value", NULL, 0, "GET", "/nul", 400},
+	{"non-ASCII name", "GET /na HTTP/1.1\r\nX-\xc3\xa9\xff: v\r\n\r\n", 0, "GET", "/na", 400},
+	{"control in the path", "GET /a\x01\x7f" "b HTTP/1.1\r\n\r\n", 0, "GET", "/a\xef\xbf\xbd\xef\xbf\xbd" "b", 400},
+	{"bad UTF-8 in the path", "GET /caf\xe9/\xc3\xa9 HTTP/1.1\r\n\r\n", 0, "GET", "/caf\xef\xbf\xbd/\xc3\xa9", 404},
+	{"Content-Length +1", "POST /cl HTTP/1.1\r\nContent-Length: +1\r\n\r\na", 0, "POST", "/cl", 400},
+	{"Content-Length -0", "POST /cl HTTP/1.1\r\nContent-Length: -0\r\n\r\n", 0, "POST", "/cl", 400},
+	{"Content-Length 0_1", "POST /cl HTTP/1.1\r\nContent-Length: 0_1\r\n\r\na", 0, "POST", "/cl", 400},
+	{"Content-Length list", "POST /cl HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\nhello", 0, "POST", "/cl", 200},
+	{"Content-Length duplicates", "POST /cl HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 0,
+	 "POST", "/cl", 400},
+	{"lying Content-Length", "POST /cl HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort", 0, "POST", "/cl", 200},
+	{"bad chunk size", "POST /ch HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 0,
+	 "POST", "/ch", 400},
+	{"chunk size lies", "POST /ch HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n", 0,
+	 "POST", "/ch", 400},
+	{"gzip coding", "POST /te HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nxx", 0, "POST", "/te", 501},
+	{"PROXY v1", "PROXY TCP4 10.0.0.1 10.0.0.2 5000 80\r\nGET /px HTTP/1.1\r\n\r\n", 0, "GET", "/px", 200},
+	{"PROXY v2", NULL, 0, "GET", "/p2", 200},
+	{"HTTP/0.9", "GET /old\r\n", 0, "GET", "/old", 400},
+	{"HTTP/2.0 line", "GET /h2 HTTP/2.0\r\n\r\n", 0, "GET", "/h2", 404},
+	{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0, "_OTHER", "*", 400},
+	{"TLS ClientHello", NULL, 0, "_OTHER", "_unknown", 400},
+	{"garbage", "\x01\x02garbage\xff\r\n\r\n", 0, "_OTHER", "_unknown", 400},
+	{"no target", "GET\r\n\r\n", 0, "_OTHER", "_unknown", 400},
+	{"empty lines first", "\r\n\r\nGET /e HTTP/1.1\r\n\r\n", 0, "GET", "/e", 200},
+	{"Expect on a GET", "GET /x HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", 0, "GET", "/x", 200},
+};
+
+/* The kinds' raw-byte entries, whose bytes strlen cannot measure. */
+static const char nul_value[] = "GET /nul HTTP/1.1\r\nX: a\0b\r\n\r\n";
+static const char proxy_v2[] = "\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c"
+			       "\x0a\x00\x00\x01\x0a\x00\x00\x02\x13\x88\x00\x50"
+			       "GET /p2 HTTP/1.1\r\n\r\n";
+static const char tls_hello[] = "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\x5a\x1b\x00\x00\x20";
+
+static void kind_bytes(const struct kind *k, const char **p, size_t *n)
+{
+	if (strcmp(k->name, "NUL in a value") == 0) {
+		*p = nul_value;
+		*n = sizeof(nul_value) - 1;
+	} else if (strcmp(k->name, "PROXY v2") == 0) {
+		*p = proxy_v2;
+		*n = sizeof(proxy_v2) - 1;
+	} else if (strcmp(k->name, "TLS ClientHello") == 0) {
+		*p = tls_hello;
+		*n = sizeof(tls_hello) - 1;
+	} else {
+		*p = k->req;
+		*n = k->req_len ? k->req_len : strlen(k->req);
+	}
+}
+
+/* Segment sizes of a slow client: 1-7 bytes, a fixed pseudo-random walk. */
+static size_t seg_len(uint32_t *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return 1 + (*seed >> 16) % 7;
+}
+
+static void send_split(const struct conn_id *c, uint64_t *ts, const char *p, size_t n, uint32_t *seed)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		size_t k = seg_len(seed);
+
+		if (k > n - off)
+			k = n - off;
+		data_on(c, WT_DIR_RECV, (*ts)++, 1, p + off, k, (int32_t)k);
+		off += k;
+	}
+}
+
+static void check_labels(int i, const char *method, const char *route, int status)
+{
+	struct wt_labels l;
+
+	assert_true(i < nrec);
+	labels_build(&recs[i].rq, 1, &l);
+	if (strcmp(l.method, method) || strcmp(l.route, route) || recs[i].rq.status != status)
+		fail_msg("request %d: %s %s %d, want %s %s %d", i, l.method, l.route, recs[i].rq.status,
+			 method, route, status);
+}
+
+static void test_kinds_whole_and_split(void **state)
+{
+	uint32_t seed = 7;
+	size_t i;
+	int split;
+
+	for (split = 0; split < 2; split++) {
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+			const struct kind *k = &kinds[i];
+			struct conn_id c = {.sk = 1000 + i + 100 * (size_t)split, .ino = 7, .tgid = TGID,
+					    .flags = WT_F_ACCEPTED};
+			char resp[128];
+			uint64_t ts = 1000;
+			const char *p;
+			size_t n;
+
+			kind_bytes(k, &p, &n);
+			nrec = 0;
+			if (split)
+				send_split(&c, &ts, p, n, &seed);
+			else
+				data_on(&c, WT_DIR_RECV, ts++, 1, p, n, (int32_t)n);
+			snprintf(resp, sizeof(resp),
+				 "HTTP/1.1 %d X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", k->status);
+			tx_on(&c, ts + 10, 1, resp);
+			close_on(&c, ts + 20, 0, 0);
+			if (nrec != 1)
+				fail_msg("%s (%s): %d requests", k->name, split ? "split" : "whole", nrec);
+			check_labels(0, k->method, k->route, k->status);
+			/* Empty lines before a request are none of its bytes (RFC 9112 2.2). */
+			if ((recs[0].rq.start_ns != 1000 && p[0] != '\r') || recs[0].rq.end_ns != ts + 10)
+				fail_msg("%s (%s): %" PRIu64 "-%" PRIu64, k->name, split ? "split" : "whole",
+					 recs[0].rq.start_ns, recs[0].rq.end_ns);
+		}
+	}
+	assert_int_equal(st()->unanswered, 0);
+	assert_int_equal(st()->missed_requests, 0);
+	assert_int_equal(st()->conns_active, 0);
+}
+
+/*
+ * Keep-alive: every kind followed by a plain request on the same connection,
+ * whole and split. The plain one always counts with its own labels when the
+ * server answers both (uWSGI does).
+ */
+static void test_kinds_then_request(void **state)
+{
+	const char *next = "GET /next HTTP/1.1\r\nHost: x\r\n\r\n";
+	uint32_t seed = 11;
+	size_t i;
+	int split;
+
+	for (split = 0; split < 2; split++) {
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+			const struct kind *k = &kinds[i];
+			struct conn_id c = {.sk = 3000 + i + 100 * (size_t)split, .ino = 7, .tgid = TGID,
+					    .flags = WT_F_ACCEPTED};
+			char resp[128];
+			uint64_t ts = 1000;
+			const char *p;
+			size_t n;
+
+			/* A tunnel stays a tunnel: nothing after it is HTTP. */
+			if (strncmp(k->name, "CONNECT", 7) == 0)
+				continue;
+			kind_bytes(k, &p, &n);
+			nrec = 0;
+			if (split)
+				send_split(&c, &ts, p, n, &seed);
+			else
+				data_on(&c, WT_DIR_RECV, ts++, 1, p, n, (int32_t)n);
+			snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\nContent-Length: 2\r\n\r\nok", k->status);
+			tx_on(&c, ts + 10, 1, resp);
+			ts += 20;
+			if (split)
+				send_split(&c, &ts, next, strlen(next), &seed);
+			else
+				rx_on(&c, ts++, 2, next);
+			tx_on(&c, ts + 10, 2, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+			close_on(&c, ts + 20, 0, 0);
+			if (nrec != 2)
+				fail_msg("%s (%s): %d requests", k->name, split ? "split" : "whole", nrec);
+			if (strcmp(recs[1].method, "GET") || strcmp(recs[1].path, "/next"))
+				fail_msg("%s (%s): next is %s %s", k->name, split ? "split" : "whole",
+					 recs[1].method, recs[1].path);
+			check_labels(0, k->method, k->route, k->status);
+			check_labels(1, "GET", "/next", 200);
+		}
+	}
+	assert_int_equal(st()->unanswered, 0);
+}
+
+/*
+ * Pipelined mixes: when a request cannot be read, the ones behind it in the
+ * same read lose their labels, never their count.
+ */
+static void test_pipelined_mix(void **state)
+{
+	struct conn_id c = {.sk = 5, .ino = 5, .tgid = TGID, .flags = WT_F_ACCEPTED};
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	rx_on(&c, 100, 1, "GET /a HTTP/1.1\r\n\r\nget /b HTTP/1.1\r\n\r\n\x01junk\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+	tx_on(&c, 200, 1, ok);
+	tx_on(&c, 210, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	tx_on(&c, 220, 1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+	tx_on(&c, 230, 1, ok);
+	assert_int_equal(nrec, 4);
+	check_labels(0, "GET", "/a", 200);
+	check_labels(1, "_OTHER", "/b", 404);
+	check_labels(2, "_OTHER", "_unknown", 400);
+	check_labels(3, "_OTHER", "_unknown", 200); /* read with the junk: its request was not seen */
+	assert_int_equal(st()->missed_requests, 1);
+	/* The connection goes on: the next request has its labels again. */
+	rx_on(&c, 300, 1, "POST /d HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+	tx_on(&c, 310, 1, ok);
+	assert_int_equal(nrec, 5);
+	check_labels(4, "POST", "/d", 200);
+	/* Duplicate lengths pipelined: the responses, not the lengths, count. */
+	rx_on(&c, 400, 1, "POST /e HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 20\r\n\r\nx"
+			  "GET /f HTTP/1.1\r\n\r\n");
+	tx_on(&c, 410, 1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	close_on(&c, 420, 0, 0);
+	assert_int_equal(nrec, 6);
+	check_labels(5, "POST", "/e", 400);
+	assert_int_equal(st()->unanswered, 0);
+}
+
+/* A request line longer than the capture: counted, route from the bytes captured. */
+static void test_long_request_line(void **state)
+{
+	struct conn_id c = {.sk = 6, .ino = 6, .tgid = TGID, .flags = WT_F_ACCEPTED};
+	char req[6000];
+	int n;
+
+	n = snprintf(req, sizeof(req), "GET /test/?");
+	memset(req + n, 'a', 600);
+	n += 600;
+	n += snprintf(req + n, sizeof(req) - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	data_on(&c, WT_DIR_RECV, 100, 1, req, (size_t)n, n);
+	tx_on(&c, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	check_labels(0, "GET", "/test/", 200);
+	assert_true(recs[0].rq.flags & WT_RQ_FRAMING_LOST);
+	/* The next request on the connection is read normally. */
+	rx_on(&c, 300, 1, "GET /after HTTP/1.1\r\n\r\n");
+	tx_on(&c, 310, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 2);
+	check_labels(1, "GET", "/after", 200);
+
+	/* A path longer than the capture: its route cannot be known. */
+	n = snprintf(req, sizeof(req), "GET /");
+	memset(req + n, 'p', 5000);
+	n += 5000;
+	n += snprintf(req + n, sizeof(req) - (size_t)n, " HTTP/1.1\r\n\r\n");
+	c.sk = 7;
+	data_on(&c, WT_DIR_RECV, 400, 1, req, (size_t)n, n);
+	tx_on(&c, 410, 1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 3);
+	check_labels(2, "GET", "_truncated", 400);
+	/* ... unless the capture reached its query or parameters. */
+	n = snprintf(req, sizeof(req), "GET /short;jsessionid=");
+	memset(req + n, 's', 1000);
+	n += 1000;
+	n += snprintf(req + n, sizeof(req) - (size_t)n, " HTTP/1.1\r\n\r\n");
+	c.sk = 8;
+	data_on(&c, WT_DIR_RECV, 500, 1, req, (size_t)n, n);
+	tx_on(&c, 510, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 4);
+	check_labels(3, "GET", "/short", 200);
+}
+
+/* A request whose start was never captured: its response still counts. */
+static void test_request_not_captured(void **state)
+{
+	struct conn_id c = {.sk = 9, .ino = 9, .tgid = TGID, .flags = WT_F_ACCEPTED};
+
+	submit(&c, &(struct rec_args){.type = WT_EV_DATA, .dir = WT_DIR_RECV, .ts = 100, .tid = 1,
+				      .flags = WT_F_NODATA, .len = 80});
+	tx_on(&c, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	check_labels(0, "_OTHER", "_unknown", 200);
+	assert_int_equal(recs[0].rq.start_ns, 100);
+	/* A response whose request record was lost (ring full): counted from the last read. */
+	tx_on(&c, 300, 1, "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 2);
+	check_labels(1, "_OTHER", "_unknown", 503);
+	assert_int_equal(recs[1].rq.start_ns, 100);
+	assert_int_equal(st()->missed_requests, 1);
+	/* The first record on an accepted connection is a response: counted too. */
+	c.sk = 10;
+	tx_on(&c, 400, 1, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 3);
+	check_labels(2, "_OTHER", "_unknown", 408);
+	/* Elsewhere no telling: an orphan. */
+	tx(11, 500, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 3);
+	assert_int_equal(st()->orphan_responses, 1);
+}
+
+/* Accepted connections are followed whatever their first bytes; others as before. */
+static void test_accepted_first_bytes(void **state)
+{
+	struct conn_id a = {.sk = 20, .ino = 1, .tgid = TGID, .flags = WT_F_ACCEPTED};
+	struct conn_id b = C(21);
+
+	rx_on(&a, 100, 1, "g");
+	rx_on(&a, 101, 1, "et / HTTP/1.1\r\n\r\n");
+	tx_on(&a, 110, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	check_labels(0, "_OTHER", "/", 404);
+	/* Not seen accepted: a read that starts no request starts nothing. */
+	rx_on(&b, 200, 1, "get / HTTP/1.1\r\n\r\n");
+	tx_on(&b, 210, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	assert_int_equal(st()->conns_active, 1);
+	/* ... but one that does is followed, one byte at a time too. */
+	b.sk = 22;
+	rx_on(&b, 300, 1, "G");
+	rx_on(&b, 301, 1, "ET /g HTTP/1.1\r\n\r\n");
+	tx_on(&b, 310, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 2);
+	check_labels(1, "GET", "/g", 200);
+}
+
+/* A client reset: what was pending was not owed, and the connection is gone. */
+static void test_reset(void **state)
+{
+	struct conn_id c = {.sk = 30, .ino = 3, .tgid = TGID, .flags = WT_F_ACCEPTED};
+
+	rx_on(&c, 100, 1, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+	tx_on(&c, 110, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	close_on(&c, 120, WT_F_RESET, 0);
+	assert_int_equal(nrec, 1);
+	assert_int_equal(st()->client_reset, 1);
+	assert_int_equal(st()->unanswered, 0);
+	assert_int_equal(st()->conns_active, 0);
+	/* Reset around the worker's read: nothing was read, nothing counts. */
+	c.sk = 31;
+	submit(&c, &(struct rec_args){.type = WT_EV_DATA, .dir = WT_DIR_RECV, .ts = 200, .tid = 1,
+				      .data = "GET /c HTTP/1.1\r\n\r\n", .dlen = 19, .len = 19});
+	close_on(&c, 201, WT_F_RESET, 0);
+	assert_int_equal(st()->client_reset, 2);
+	assert_int_equal(st()->conns_active, 0);
+	/* Reset with bytes unacked: no ACK will come, the response ends at the close. */
+	c.sk = 32;
+	rx_on(&c, 300, 1, "GET /s HTTP/1.1\r\n\r\n");
+	tx_on(&c, 310, 1, "HTTP/1.1 200 OK\r\n\r\nabc");
+	close_on(&c, 320, WT_F_RESET, 3);
+	assert_int_equal(nrec, 2);
+	check_labels(1, "GET", "/s", 200);
+	assert_int_equal(recs[1].rq.end_ns, 320);
+	assert_int_equal(st()->conns_active, 0);
+	assert_int_equal(st()->unanswered, 0);
+}
+
+static uint64_t ignored_sk, ignored_ino;
+static int ignored_calls;
+
+static void on_ignore(uint64_t sk, uint64_t ino, void *ctx)
+{
+	ignored_sk = sk;
+	ignored_ino = ino;
+	ignored_calls++;
+	assert_ptr_equal(ctx, &ignored_calls);
+}
+
+/* TLS on a TLS port: the server answers with TLS; the kernel is told to stop. */
+static void test_not_http_ignored(void **state)
+{
+	struct conntrack_opts o = opts;
+	struct conn_id c = {.sk = 40, .ino = 4, .tgid = TGID, .flags = WT_F_ACCEPTED};
+	static const char server_hello[] = "\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03";
+
+	o.ignore = on_ignore;
+	o.ignore_ctx = &ignored_calls;
+	conntrack_free(ct);
+	ct = conntrack_new(&o, on_request, NULL);
+	ignored_calls = 0;
+	data_on(&c, WT_DIR_RECV, 100, 1, tls_hello, sizeof(tls_hello) - 1, 517);
+	data_on(&c, WT_DIR_SEND, 110, 1, server_hello, sizeof(server_hello) - 1, 1400);
+	assert_int_equal(ignored_calls, 1);
+	assert_int_equal(ignored_sk, 40);
+	assert_int_equal(ignored_ino, 4);
+	assert_int_equal(st()->not_http, 1);
+	/* Records already in flight are dropped, once. */
+	data_on(&c, WT_DIR_RECV, 120, 1, "GET / HTTP/1.1\r\n\r\n", 18, 18);
+	data_on(&c, WT_DIR_SEND, 130, 1, "HTTP/1.1 200 OK\r\n\r\n", 19, 19);
+	close_on(&c, 140, 0, 0);
+	assert_int_equal(nrec, 0);
+	assert_int_equal(ignored_calls, 1);
+	assert_int_equal(st()->unanswered, 0);
+	assert_int_equal(st()->parse_errors_http, 1);
+	assert_int_equal(st()->conns_active, 0);
+	/* A server that speaks first (SMTP-like greeting): the same. */
+	c.sk = 41;
+	tx_on(&c, 200, 1, "220 mail ready\r\n");
+	assert_int_equal(ignored_calls, 2);
+	assert_int_equal(st()->not_http, 2);
+	/* The same bytes on a plain HTTP port get a 400: counted. */
+	c.sk = 42;
+	data_on(&c, WT_DIR_RECV, 300, 1, tls_hello, sizeof(tls_hello) - 1, 517);
+	tx_on(&c, 310, 1, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 1);
+	check_labels(0, "_OTHER", "_unknown", 400);
+	/* No callback given: still counted, nothing called. */
+	conntrack_free(ct);
+	ct = conntrack_new(&opts, on_request, NULL);
+	c.sk = 43;
+	data_on(&c, WT_DIR_SEND, 400, 1, server_hello, sizeof(server_hello) - 1, 90);
+	assert_int_equal(st()->not_http, 1);
+	assert_int_equal(ignored_calls, 2);
+}
+
+/* uwsgi behind nginx: odd keys, empty and huge values, modifier1 other than 0. */
+static void test_uwsgi_lenient(void **state)
+{
+	static char big_value[2000];
+	const char *const odd[] = { "", "x", "REQUEST_METHOD", "get", "REQUEST_URI", "/odd?x", NULL };
+	const char *const nomethod[] = { "REQUEST_URI", "/nm", "CONTENT_LENGTH", "", NULL };
+	const char *const huge[] = { "REQUEST_METHOD", "GET", "HTTP_COOKIE", big_value,
+				     "REQUEST_URI", "/huge", NULL };
+	struct conn_id c = {.sk = 50, .ino = 5, .tgid = TGID, .flags = WT_F_ACCEPTED};
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	char pkt[4096];
+	size_t n;
+
+	memset(big_value, 'c', sizeof(big_value) - 1);
+	n = uwsgi_pkt(pkt, odd);
+	data_on(&c, WT_DIR_RECV, 100, 1, pkt, n, (int32_t)n);
+	tx_on(&c, 110, 1, ok);
+	n = uwsgi_pkt(pkt, nomethod);
+	pkt[0] = 30; /* nginx uwsgi_modifier1 30 */
+	data_on(&c, WT_DIR_RECV, 200, 1, pkt, n, (int32_t)n);
+	tx_on(&c, 210, 1, ok);
+	assert_int_equal(nrec, 2);
+	check_labels(0, "_OTHER", "/odd", 200);
+	check_labels(1, "_OTHER", "/nm", 200);
+	assert_int_equal(recs[1].rq.proto, WT_PROTO_UWSGI);
+	/* A packet larger than the capture: counted, labelled from its first vars. */
+	c.sk = 51;
+	n = uwsgi_pkt(pkt, huge);
+	data_on(&c, WT_DIR_RECV, 300, 1, pkt, n, (int32_t)n);
+	tx_on(&c, 310, 1, ok);
+	assert_int_equal(nrec, 3);
+	check_labels(2, "GET", "_unknown", 200);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1035,6 +1499,15 @@ int main(void)
 		T(test_short_record),
 		T(test_slow_reader_acked),
 		T(test_relayed),
+		T(test_kinds_whole_and_split),
+		T(test_kinds_then_request),
+		T(test_pipelined_mix),
+		T(test_long_request_line),
+		T(test_request_not_captured),
+		T(test_accepted_first_bytes),
+		T(test_reset),
+		T(test_not_http_ignored),
+		T(test_uwsgi_lenient),
 	};
 
 	return cmocka_run_group_tests_name("conntrack", tests, NULL, NULL);
