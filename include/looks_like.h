@@ -6,12 +6,12 @@
  * connections need no such guess: they are followed from their first byte.
  *
  * Plain C for the kernel side and the daemon alike: fixed-width types, no
- * libc, every loop bounded by a constant.
+ * libc, no data (BPF programs get no .rodata for it), every loop bounded by a
+ * constant. As with wsgitrace.h, the includer provides __u8 and __u32
+ * (vmlinux.h in the kernel side, <linux/types.h> in the daemon).
  */
 #ifndef WT_LOOKS_LIKE_H
 #define WT_LOOKS_LIKE_H
-
-#include <linux/types.h>
 
 /* Longest method token looked for: WebDAV and friends stay well below it. */
 #define WT_LOOK_TOKEN_MAX 20
@@ -29,6 +29,27 @@ static inline int wt_is_tchar(__u8 c)
 	return 0;
 }
 
+/* Byte i of the PROXY protocol v2 signature "\r\n\r\n\0\r\nQUIT\n" (no data section needed). */
+static inline __u8 wt_proxy2_sig(__u32 i)
+{
+	switch (i) {
+	case 0: case 2: case 5:
+		return 0x0d;
+	case 4:
+		return 0x00;
+	case 7:
+		return 'Q';
+	case 8:
+		return 'U';
+	case 9:
+		return 'I';
+	case 10:
+		return 'T';
+	default: /* 1, 3, 6, 11 */
+		return 0x0a;
+	}
+}
+
 /*
  * Does d[0..len) start like a request?
  *  - a method of upper-case letters, '-' and '_' ("GET ", "M-SEARCH ")
@@ -36,35 +57,42 @@ static inline int wt_is_tchar(__u8 c)
  *    Stricter than a token on purpose: body bytes ("some text ") must not
  *    pass for a request on a connection whose start we did not see;
  *  - a PROXY protocol header: "PROXY " (v1) or the v2 signature's first bytes;
- *  - a uwsgi packet header: modifier1 0, datasize >= 4, modifier2 0.
- * A response ("HTTP/1.1 200") does not: '/' is no token byte.
+ *  - a uwsgi packet header: modifier1 0 (WSGI) or 30 (nginx's PATH_INFO
+ *    fix), modifier2 0, datasize >= 4, and once 8 bytes are in, a first key
+ *    of 1-64 upper-case bytes that fits the packet.
+ * A response ("HTTP/1.1 200") does not: '/' ends no method.
  */
 static inline int wt_looks_like_request(const __u8 *d, __u32 len)
 {
-	/* PROXY v2 signature: \r\n\r\n\0\r\nQUIT\n */
-	static const __u8 proxy2[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
-					0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
 	__u32 i;
 
 	if (len == 0)
 		return 0;
-	if (d[0] == 0) {
+	if (d[0] == 0 || d[0] == 30) {
+		__u32 size, klen;
+
 		if (len < 4)
 			return 1;
-		return d[3] == 0 && (d[1] | (d[2] << 8)) >= 4;
+		size = d[1] | ((__u32)d[2] << 8);
+		if (d[3] != 0 || size < 4)
+			return 0;
+		if (len < 8)
+			return 1;
+		klen = d[4] | ((__u32)d[5] << 8);
+		return klen >= 1 && klen <= 64 && klen + 2 <= size && d[6] >= 'A' && d[6] <= 'Z';
 	}
 	if (d[0] == 0x0d) {
 		for (i = 0; i < 12; i++) {
 			if (i >= len)
 				return 1;
-			if (d[i] != proxy2[i])
+			if (d[i] != wt_proxy2_sig(i))
 				return 0;
 		}
 		return 1;
 	}
 	for (i = 0; i < WT_LOOK_TOKEN_MAX; i++) {
 		if (i >= len)
-			return 1; /* all of a short read is token bytes: a head cut early */
+			return 1; /* all of a short read is method bytes: a head cut early */
 		if (d[i] == ' ')
 			return i > 0;
 		if (!((d[i] >= 'A' && d[i] <= 'Z') || d[i] == '-' || d[i] == '_'))

@@ -635,12 +635,6 @@ static void head_unframed(struct conntrack *ct, struct conn *c, const char *buf,
 
 	recover_head(buf, n, &h);
 	h.flags |= flags;
-	if (flags & WT_RQ_UNPARSED) {
-		if (h.proto == WT_PROTO_UWSGI)
-			ct->st.parse_errors_uwsgi++;
-		else
-			ct->st.parse_errors_http++;
-	}
 	p = new_request(ct, c, &h, req_bytes);
 	if (p && (flags & WT_RQ_FRAMING_LOST))
 		ct->st.framing_lost++;
@@ -696,8 +690,29 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
 		head_unframed(ct, c, v.buf, v.n, WT_RQ_FRAMING_LOST, c->rxh.bytes + (len - pos));
 		return len;
 	}
+	/*
+	 * Not a head we can read. Wait for the end of its first line (a slow
+	 * client's next bytes may hold the rest of the target), then queue it
+	 * with the labels recovered.
+	 */
+	if (head_proto(v.buf, v.n) == WT_PROTO_UWSGI) {
+		ct->st.parse_errors_uwsgi++;
+	} else {
+		if (!memchr(v.buf, '\n', v.n) && head_wait(&c->rxh, &v, pos, len) == 0)
+			return len;
+		ct->st.parse_errors_http++;
+	}
 	head_unframed(ct, c, v.buf, v.n, WT_RQ_UNPARSED, c->rxh.bytes + (len - pos));
 	return len;
+}
+
+/*
+ * The server answered while a head was still being gathered (a slow client
+ * timed out, a head too large, bytes no parser takes): it was a request.
+ */
+static void head_answered(struct conntrack *ct, struct conn *c)
+{
+	head_unframed(ct, c, c->rxh.buf, c->rxh.len, WT_RQ_UNPARSED, c->rxh.bytes);
 }
 
 static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
@@ -897,6 +912,8 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 		return;
 	}
 	c->spoke = 1;
+	if (!c->qn && c->rxh.buf && cap > 0 && looks_like_response(d, cap))
+		head_answered(ct, c);
 	c->sent = 1;
 	c->last_send_ts = e->ts_ns;
 	if (c->upgraded)

@@ -10,6 +10,7 @@
  * a request is. Where the body's framing is ambiguous the head still parses,
  * with framing_known 0, and the tracker lets the responses delimit requests.
  */
+#include <linux/types.h>
 #include <string.h>
 
 #include "http_parse.h"
@@ -59,27 +60,6 @@ static int skip_empty_lines(const char **pp, const char *end)
 		if ((r = eat_eol(pp, end)) != 0)
 			return r;
 	return 0;
-}
-
-/* "HTTP/1.<digit>": the minor version, -1 or -2. */
-static int parse_version(const char **pp, const char *end)
-{
-	static const char pfx[] = "HTTP/1.";
-	const char *p = *pp;
-	size_t i;
-
-	for (i = 0; i < sizeof(pfx) - 1; i++) {
-		if (p + i == end)
-			return -2;
-		if (p[i] != pfx[i])
-			return -1;
-	}
-	if (p + i == end)
-		return -2;
-	if (p[i] < '0' || p[i] > '9')
-		return -1;
-	*pp = p + i + 1;
-	return p[i] - '0';
 }
 
 /* Decimal length: strict digits only, bounded well before overflow. */
@@ -485,10 +465,12 @@ int http_recover_request(const char *buf, size_t len, struct http_request *req)
 static int status_line(const char **pp, const char *end, struct http_response *resp)
 {
 	const char *p = *pp;
-	int minor, status = 0, i;
+	int minor, status = 0, i, other;
 
-	if ((minor = parse_version(&p, end)) < 0)
+	if ((minor = parse_any_version(&p, end, &other)) < 0)
 		return minor;
+	if (other)
+		return -1; /* an HTTP/1.x connection answers in HTTP/1.x */
 	if (p == end)
 		return -2;
 	if (*p++ != ' ')

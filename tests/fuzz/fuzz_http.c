@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "http_parse.h"
+#include <linux/types.h>
+
 #include "looks_like.h"
 
 static void check_req(const char *buf, size_t len)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/types.h>
+
 #include "looks_like.h"
 #include "uwsgi_parse.h"
 

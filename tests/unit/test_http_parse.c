@@ -14,6 +14,8 @@
 #include <cmocka.h>
 
 #include "http_parse.h"
+#include <linux/types.h>
+
 #include "looks_like.h"
 
 static char *guard_page;
@@ -371,6 +373,13 @@ static void test_looks_like_request(void **state)
 		{"\r\nGET", 5, 0},
 		{"\0\x02\0\0", 4, 0},
 		{"\0\x10\0\x01", 4, 0},
+		{"\x1e\x10\0\0", 4, 1},              /* uwsgi_modifier1 30 */
+		{"\0\x10\0\0\x0e\0R", 7, 1},
+		{"\0\x10\0\0\x0e\0REQ", 9, 1},
+		{"\0\x10\0\0\x0e\0req", 9, 0},      /* keys are upper-case */
+		{"\0\x10\0\0\x41\0REQ", 9, 0},      /* a key longer than 64 */
+		{"\0\x10\0\0\x0f\0REQ", 9, 0},      /* a key past the packet */
+		{"\0\x10\0\0\0\0REQ", 9, 0},
 	};
 	size_t i;
 

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <linux/types.h>
+
 #include "looks_like.h"
 #include "uwsgi_parse.h"
 
