@@ -544,6 +544,17 @@ static enum wt_proto head_proto(const char *buf, size_t n)
 	return n < 4 || buf[3] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
 }
 
+static void facts_set(struct head_facts *h, const char *method, const char *path, size_t path_len,
+		      int64_t content_length, int chunked, int framing_known)
+{
+	h->method = method;
+	h->path = path;
+	h->path_len = path_len;
+	h->content_length = content_length;
+	h->chunked = chunked;
+	h->framing_known = framing_known;
+}
+
 /*
  * Parse the head in buf: the bytes it took (from buf), -1 or -2, with what
  * it told in *h. A PROXY protocol header before an HTTP request is part of
@@ -551,12 +562,14 @@ static enum wt_proto head_proto(const char *buf, size_t n)
  */
 static int parse_head(const char *buf, size_t n, struct head_facts *h)
 {
+	int r;
+
 	memset(h, 0, sizeof(*h));
 	h->proto = head_proto(buf, n);
 	h->content_length = -1;
 	if (h->proto == WT_PROTO_HTTP) {
 		struct http_request hr;
-		int pl = http_proxy_header_len(buf, n), r;
+		int pl = http_proxy_header_len(buf, n);
 
 		if (pl < 0)
 			return pl;
@@ -565,25 +578,17 @@ static int parse_head(const char *buf, size_t n, struct head_facts *h)
 		r = http_parse_request(buf + pl, n - (size_t)pl, &hr);
 		if (r < 0)
 			return r;
-		h->method = hr.method;
-		h->path = hr.path;
-		h->path_len = hr.path_len;
-		h->content_length = hr.content_length;
-		h->chunked = hr.chunked;
-		h->framing_known = hr.framing_known;
+		facts_set(h, hr.method, hr.path, hr.path_len, hr.content_length, hr.chunked,
+			  hr.framing_known);
 		return r + pl;
 	} else {
 		struct uwsgi_request ur;
-		int r = uwsgi_parse_request(buf, n, &ur);
 
+		r = uwsgi_parse_request(buf, n, &ur);
 		if (r < 0)
 			return r;
-		h->method = ur.method;
-		h->path = ur.path;
-		h->path_len = ur.path_len;
-		h->content_length = ur.content_length;
-		h->chunked = ur.chunked;
-		h->framing_known = ur.framing_known;
+		facts_set(h, ur.method, ur.path, ur.path_len, ur.content_length, ur.chunked,
+			  ur.framing_known);
 		return r;
 	}
 }

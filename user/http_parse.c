@@ -97,25 +97,38 @@ static void last_token(const char *v, size_t n, const char **tok, size_t *tlen)
 	*tlen = (size_t)(e - s);
 }
 
+/*
+ * The next item of a comma-separated list (*s up to e), OWS trimmed: 1, or 0
+ * when the list is done. An empty value is one empty item.
+ */
+static int list_item(const char **s, const char *e, const char **item, size_t *len)
+{
+	const char *p = *s, *c, *te;
+
+	if (!p)
+		return 0;
+	c = memchr(p, ',', (size_t)(e - p));
+	te = c ? c : e;
+	while (p < te && (*p == ' ' || *p == '\t'))
+		p++;
+	while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
+		te--;
+	*item = p;
+	*len = (size_t)(te - p);
+	*s = c ? c + 1 : NULL;
+	return 1;
+}
+
 static void parse_connection(const char *v, size_t n, enum http_conn *conn)
 {
-	const char *s = v, *e = v + n;
+	const char *s = v, *it;
+	size_t len;
 
-	while (s < e) {
-		const char *c = memchr(s, ',', (size_t)(e - s));
-		const char *te = c ? c : e, *ts = s;
-
-		while (ts < te && (*ts == ' ' || *ts == '\t'))
-			ts++;
-		while (te > ts && (te[-1] == ' ' || te[-1] == '\t'))
-			te--;
-		if (ci_eq(ts, (size_t)(te - ts), "close"))
+	while (list_item(&s, v + n, &it, &len)) {
+		if (ci_eq(it, len, "close"))
 			*conn = HTTP_CONN_CLOSE;
-		else if (ci_eq(ts, (size_t)(te - ts), "keep-alive") && *conn != HTTP_CONN_CLOSE)
+		else if (ci_eq(it, len, "keep-alive") && *conn != HTTP_CONN_CLOSE)
 			*conn = HTTP_CONN_KEEPALIVE;
-		if (!c)
-			break;
-		s = c + 1;
 	}
 }
 
@@ -136,24 +149,15 @@ struct framing {
 static int parse_cl_value(const char *v, size_t n, int64_t *out)
 {
 	int64_t first = -1, x;
-	const char *s = v, *e = v + n;
+	const char *s = v, *it;
+	size_t len;
 
-	while (s <= e) {
-		const char *c = memchr(s, ',', (size_t)(e - s));
-		const char *te = c ? c : e, *ts = s;
-
-		while (ts < te && (*ts == ' ' || *ts == '\t'))
-			ts++;
-		while (te > ts && (te[-1] == ' ' || te[-1] == '\t'))
-			te--;
-		if (http_parse_length(ts, (size_t)(te - ts), &x) != 0)
+	while (list_item(&s, v + n, &it, &len)) {
+		if (http_parse_length(it, len, &x) != 0)
 			return -1;
 		if (first >= 0 && x != first)
 			return -1;
 		first = x;
-		if (!c)
-			break;
-		s = c + 1;
 	}
 	*out = first;
 	return 0;

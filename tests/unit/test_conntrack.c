@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * conntrack: event sequences as the servers produce them
- * (/work/shared/notes/wsgi-syscalls.md), with the exact records expected.
+ * conntrack: event sequences as the servers produce them (the socket calls
+ * each gunicorn and uWSGI mode makes), with the exact records expected; and
+ * every kind of request clients and scanners send, whole and byte by byte.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1250,46 +1251,49 @@ static void test_pipelined_mix(void **state)
 	assert_int_equal(st()->unanswered, 0);
 }
 
+/* prefix, nfill times fill, suffix: a request line of any length. */
+static int long_request(char *req, size_t sz, const char *prefix, size_t nfill, const char *suffix)
+{
+	int n = snprintf(req, sz, "%s", prefix);
+
+	assert_true((size_t)n + nfill + strlen(suffix) < sz);
+	memset(req + n, 'a', nfill);
+	n += (int)nfill;
+	return n + snprintf(req + n, sz - (size_t)n, "%s", suffix);
+}
+
 /* A request line longer than the capture: counted, route from the bytes captured. */
 static void test_long_request_line(void **state)
 {
 	struct conn_id c = {.sk = 6, .ino = 6, .tgid = TGID, .flags = WT_F_ACCEPTED};
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 	char req[6000];
 	int n;
 
-	n = snprintf(req, sizeof(req), "GET /test/?");
-	memset(req + n, 'a', 600);
-	n += 600;
-	n += snprintf(req + n, sizeof(req) - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	n = long_request(req, sizeof(req), "GET /test/?", 600, " HTTP/1.1\r\nHost: x\r\n\r\n");
 	data_on(&c, WT_DIR_RECV, 100, 1, req, (size_t)n, n);
-	tx_on(&c, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	tx_on(&c, 200, 1, ok);
 	assert_int_equal(nrec, 1);
 	check_labels(0, "GET", "/test/", 200);
 	assert_true(recs[0].rq.flags & WT_RQ_FRAMING_LOST);
 	/* The next request on the connection is read normally. */
 	rx_on(&c, 300, 1, "GET /after HTTP/1.1\r\n\r\n");
-	tx_on(&c, 310, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	tx_on(&c, 310, 1, ok);
 	assert_int_equal(nrec, 2);
 	check_labels(1, "GET", "/after", 200);
 
 	/* A path longer than the capture: its route cannot be known. */
-	n = snprintf(req, sizeof(req), "GET /");
-	memset(req + n, 'p', 5000);
-	n += 5000;
-	n += snprintf(req + n, sizeof(req) - (size_t)n, " HTTP/1.1\r\n\r\n");
+	n = long_request(req, sizeof(req), "GET /", 5000, " HTTP/1.1\r\n\r\n");
 	c.sk = 7;
 	data_on(&c, WT_DIR_RECV, 400, 1, req, (size_t)n, n);
 	tx_on(&c, 410, 1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
 	assert_int_equal(nrec, 3);
 	check_labels(2, "GET", "_truncated", 400);
 	/* ... unless the capture reached its query or parameters. */
-	n = snprintf(req, sizeof(req), "GET /short;jsessionid=");
-	memset(req + n, 's', 1000);
-	n += 1000;
-	n += snprintf(req + n, sizeof(req) - (size_t)n, " HTTP/1.1\r\n\r\n");
+	n = long_request(req, sizeof(req), "GET /short;jsessionid=", 1000, " HTTP/1.1\r\n\r\n");
 	c.sk = 8;
 	data_on(&c, WT_DIR_RECV, 500, 1, req, (size_t)n, n);
-	tx_on(&c, 510, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	tx_on(&c, 510, 1, ok);
 	assert_int_equal(nrec, 4);
 	check_labels(3, "GET", "/short", 200);
 }
