@@ -471,10 +471,9 @@ static int status_line(const char **pp, const char *end, struct http_response *r
 	const char *p = *pp;
 	int minor, status = 0, i, other;
 
+	/* Servers echo the request's version: "GET / HTTP/2.0" gets "HTTP/2.0 404". */
 	if ((minor = parse_any_version(&p, end, &other)) < 0)
 		return minor;
-	if (other)
-		return -1; /* an HTTP/1.x connection answers in HTTP/1.x */
 	if (p == end)
 		return -2;
 	if (*p++ != ' ')

@@ -1298,6 +1298,20 @@ static void test_long_request_line(void **state)
 	check_labels(3, "GET", "/short", 200);
 }
 
+/* gunicorn answers an HTTP/2.0 request line in the version it was asked in. */
+static void test_response_echoes_version(void **state)
+{
+	struct conn_id c = {.sk = 60, .ino = 6, .tgid = TGID, .flags = WT_F_ACCEPTED};
+
+	rx_on(&c, 100, 1, "GET /test/ HTTP/2.0\r\n\r\n");
+	tx_on(&c, 110, 1, "HTTP/2.0 200 OK\r\nContent-Length: 4\r\n\r\n");
+	tx_on(&c, 120, 1, "rest");
+	assert_int_equal(nrec, 1);
+	check_labels(0, "GET", "/test/", 200);
+	assert_int_equal(recs[0].rq.end_ns, 120);
+	assert_int_equal(st()->parse_errors_http, 0);
+}
+
 /* A request whose start was never captured: its response still counts. */
 static void test_request_not_captured(void **state)
 {
@@ -1513,6 +1527,7 @@ int main(void)
 		T(test_kinds_then_request),
 		T(test_pipelined_mix),
 		T(test_long_request_line),
+		T(test_response_echoes_version),
 		T(test_request_not_captured),
 		T(test_accepted_first_bytes),
 		T(test_reset),
