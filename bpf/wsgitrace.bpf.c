@@ -10,8 +10,10 @@
  *    stack. TCP closes come from the inet_sock_set_state raw tracepoint.
  *  - syscalls (fallback): sys_enter/sys_exit tracepoints of the I/O syscalls.
  *    Every syscall on the node pays the tracepoint slow path while they are
- *    attached (../shared/notes/hook-costs.md), so this path only loads when
- *    the socket tracepoints are missing or --hooks=syscalls asks for it.
+ *    attached, so this path only loads when the socket tracepoints are
+ *    missing or --hooks=syscalls asks for it. Where tracefs (which holds the
+ *    tracepoints' ids) cannot be had, the raw sys_enter/sys_exit tracepoints
+ *    carry the same calls.
  *
  * Which processes: a hash map of traced tgids, filled by the daemon (servers
  * already running, and new ones it sees exec) and here at fork (children of
@@ -35,6 +37,9 @@
 #define AF_INET6 10
 #define SOCK_STREAM 1
 #define MSG_PEEK 2
+#define EPIPE 32
+#define E2BIG 7
+#define ECONNRESET 104
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 
@@ -81,14 +86,6 @@ struct {
 	__type(value, struct wt_proc);
 } procs SEC(".maps");
 
-struct conn {
-	__u64 ino;
-	__u32 tgid;
-	__u32 flags; /* WT_F_* in the low byte, CONN_* above */
-};
-
-#define CONN_CLOSING 0x100 /* closed with bytes unacknowledged: waiting for the ACK */
-
 /*
  * Inbound TCP connections. Every TCP connection's end passes tcp_state, so
  * entries do not leak and a plain hash will do: its per-CPU free lists cost
@@ -100,7 +97,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144);
 	__type(key, __u64);
-	__type(value, struct conn);
+	__type(value, struct wt_conn);
 } conns SEC(".maps");
 
 /*
@@ -111,7 +108,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, struct conn);
+	__type(value, struct wt_conn);
 } unix_conns SEC(".maps");
 
 static __always_inline void *conns_of(__u32 flags)
@@ -120,9 +117,9 @@ static __always_inline void *conns_of(__u32 flags)
 }
 
 /* Either table: for paths that do not know the family. */
-static __always_inline struct conn *conn_find(__u64 *key)
+static __always_inline struct wt_conn *conn_find(__u64 *key)
 {
-	struct conn *c = bpf_map_lookup_elem(&conns, key);
+	struct wt_conn *c = bpf_map_lookup_elem(&conns, key);
 
 	return c ? c : bpf_map_lookup_elem(&unix_conns, key);
 }
@@ -319,6 +316,20 @@ static __always_inline __u64 sock_ino(struct sock *sk)
 	return BPF_CORE_READ(sa, vfs_inode.i_ino);
 }
 
+/*
+ * Whether the server accepted this connection rather than opened it. A TCP
+ * socket cloned from a listener inherits its accept backlog limit
+ * (sk_clone_lock copies it and nothing resets it), which a socket that
+ * connect()ed never has. An accepted AF_UNIX socket carries the listener's
+ * address; a connecting one has none unless it bound itself.
+ */
+static __always_inline bool accepted(struct sock *sk, __u16 family)
+{
+	if (family == AF_UNIX)
+		return BPF_CORE_READ((struct unix_sock *)sk, addr) != NULL;
+	return BPF_CORE_READ(sk, sk_max_ack_backlog) != 0;
+}
+
 /* A request line ("GET /", "OPTIONS *", "GET http:") or a uwsgi packet header. */
 static __always_inline bool looks_like_request(const __u8 *b, long n)
 {
@@ -481,12 +492,13 @@ static __always_inline void emit_end(__u64 sk, __u64 ino, __u32 tgid, __u32 cfla
 	s->ev.dir = WT_DIR_SEND;
 	s->ev.flags = cflags & 0xff;
 	s->ev.unacked = unacked;
+	s->ev.est_ns = 0;
 	submit(&s->ev, offsetof(struct wt_conn_event, data), s->ev.ts_ns);
 }
 
-static __always_inline void emit_close(__u64 sk, struct conn *c, __u8 type, __u32 unacked)
+static __always_inline void emit_close(__u64 sk, struct wt_conn *c, __u8 type, __u32 unacked, __u32 extra)
 {
-	emit_end(sk, c->ino, c->tgid, c->flags, type, unacked);
+	emit_end(sk, c->ino, c->tgid, c->flags | extra, type, unacked);
 }
 
 /* TCP bytes written but not yet acknowledged: the response still in flight. */
@@ -540,9 +552,9 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	__u32 zero = 0, n = 0;
 	bool copied = false;
 	struct scratch *s;
-	struct conn *c, nc = {};
+	struct wt_conn *c, nc = {};
 	__u16 family, type;
-	__u64 ino, size;
+	__u64 ino, size, est_ns = 0;
 	__u8 flags = 0;
 
 	if (ret <= 0 || !sk)
@@ -558,6 +570,12 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		if (family == AF_UNIX)
 			c = bpf_map_lookup_elem(&unix_conns, &key);
 	}
+	if (c && c->ino == 0) {
+		/* Its handshake was seen: this is the server's first call on it. */
+		est_ns = c->est_ns;
+		family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		c = NULL;
+	}
 	if (c) {
 		flags = c->flags & 0xff;
 		ino = c->ino;
@@ -569,12 +587,14 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		 * covers a TCP close we missed, at a third of the reads.
 		 */
 		if (((flags & WT_F_UNIX) || dir == WT_DIR_RECV) && sock_ino(sk) != ino) {
-			emit_close(key, c, WT_EV_CLOSE, 0);
+			emit_close(key, c, WT_EV_CLOSE, 0, 0);
 			bpf_map_delete_elem(conns_of(flags), &key);
 			family = BPF_CORE_READ(sk, __sk_common.skc_family);
 			c = NULL;
+		} else if (c->flags & WT_CONN_IGNORED) {
+			return 0;
 		}
-		flags &= WT_F_UNIX;
+		flags &= WT_F_UNIX | WT_F_ACCEPTED;
 	}
 	if (!c) {
 		if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
@@ -583,13 +603,17 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		if (type != SOCK_STREAM)
 			return 0;
 		flags = family == AF_UNIX ? WT_F_UNIX : 0;
+		if (accepted(sk, family))
+			flags |= WT_F_ACCEPTED;
 		ino = sock_ino(sk);
 	}
 	if (!c) {
 		struct flow f = {};
 		struct flow_claim me = {}, *fc;
+		__u16 port = 0;
+		bool req;
 
-		if (dir != WT_DIR_RECV) {
+		if (dir != WT_DIR_RECV && !(flags & WT_F_ACCEPTED)) {
 			/* Sends first: a connection this process opened. */
 			flow_of(sk, family, &f, false);
 			me.side = FLOW_SENDER;
@@ -613,27 +637,41 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 			bpf_map_update_elem(&flows, &f, &me, BPF_ANY);
 			return 0;
 		}
+		/*
+		 * Reset by the client while it waited to be read: no close will
+		 * follow, and the server can no longer answer on it.
+		 */
+		if (family != AF_UNIX && BPF_CORE_READ(sk, __sk_common.skc_state) == WT_TCP_CLOSE) {
+			kstat_inc(WT_KS_CLOSED_UNREAD);
+			return 0;
+		}
 		/* The copy the record needs anyway tells a request from other traffic. */
 		n = copy_data(s->ev.data, nr, buf, len, ret, WT_CAP);
 		copied = true;
-		if (!looks_like_request(s->ev.data, n)) {
+		req = dir == WT_DIR_RECV && looks_like_request(s->ev.data, n);
+		/*
+		 * An accepted connection is the server's whatever its first bytes
+		 * are; any other is one open before we started, picked up at a
+		 * request.
+		 */
+		if (!req && !(flags & WT_F_ACCEPTED))
 			return 0;
-		}
 		nc.ino = ino;
+		nc.est_ns = est_ns;
 		nc.tgid = tgid;
 		nc.flags = flags;
+		if (family != AF_UNIX)
+			port = BPF_CORE_READ(sk, __sk_common.skc_num);
 		if (bpf_map_update_elem(conns_of(flags), &key, &nc, BPF_ANY)) {
-			kstat_inc(WT_KS_CONN_FULL);
+			/* On a server port the handshake's refusal counted it already. */
+			if (family == AF_UNIX || !server_port(port))
+				kstat_inc(WT_KS_CONN_FULL);
 			return 0;
 		}
-		if (family != AF_UNIX) {
-			__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
-
-			if (!server_port(port))
-				bit_set(server_ports, PORT_WORDS, port, true);
-		}
+		if (family != AF_UNIX && !server_port(port))
+			bit_set(server_ports, PORT_WORDS, port, true);
 		/* Tracked before the claim: a router that sees the claim finds it. */
-		if (s->ev.data[3] == 0) { /* a uwsgi packet */
+		if (req && s->ev.data[3] == 0) { /* a uwsgi packet */
 			flow_of(sk, family, &f, true);
 			me.sk = key;
 			me.ino = ino;
@@ -678,6 +716,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	s->ev.dir = dir;
 	s->ev.flags = flags;
 	s->ev.unacked = (dir == WT_DIR_SEND && family != AF_UNIX) ? tcp_unacked(sk) : 0;
+	s->ev.est_ns = est_ns;
 	if (bench_stage == WT_STAGE_NO_RECORDS)
 		return 0;
 	size = offsetof(struct wt_conn_event, data) + n;
@@ -737,6 +776,33 @@ int sock_recv(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /*
+ * A passive open completed: the connection has entered the listen backlog
+ * of a server port. Noting when lets the server's first read tell how long
+ * the request waited for a worker. In softirq context, so no process yet.
+ */
+static __always_inline int handshake_done(struct sock *sk)
+{
+	struct wt_conn nc = { .flags = WT_F_ACCEPTED };
+	__u64 key = (__u64)sk;
+
+	if (!server_port(BPF_CORE_READ(sk, __sk_common.skc_num)))
+		return 0;
+	nc.est_ns = bpf_ktime_get_ns();
+	/* Counted here, once: every later call on it would be refused again. */
+	if (bpf_map_update_elem(&conns, &key, &nc, BPF_NOEXIST) == -E2BIG)
+		kstat_inc(WT_KS_CONN_FULL);
+	return 0;
+}
+
+/* tcp_reset() sets the error before it moves the socket to CLOSE. */
+static __always_inline bool peer_reset(struct sock *sk)
+{
+	int err = BPF_CORE_READ(sk, sk_err);
+
+	return err == ECONNRESET || err == EPIPE;
+}
+
+/*
  * A raw tracepoint: the classic one formats every field (both addresses, v6
  * included) into a buffer before the program runs, on every TCP state change
  * of the node.
@@ -745,8 +811,8 @@ SEC("raw_tp/inet_sock_set_state")
 int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 key = ctx->args[0];
-	int ns = (int)ctx->args[2];
-	struct conn *c;
+	int os = (int)ctx->args[1], ns = (int)ctx->args[2];
+	struct wt_conn *c;
 	__u32 unacked;
 
 	if (bench_stage == WT_STAGE_FILTER)
@@ -754,6 +820,9 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 	/* Connection setups and the peer's FIN can end nothing of ours. */
 	switch (ns) {
 	case WT_TCP_ESTABLISHED:
+		if (os == WT_TCP_SYN_RECV)
+			return handshake_done((struct sock *)key);
+		return 0;
 	case WT_TCP_SYN_SENT:
 	case WT_TCP_SYN_RECV:
 	case WT_TCP_CLOSE_WAIT:
@@ -766,12 +835,17 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
-	if (c->flags & CONN_CLOSING) {
+	if (c->ino == 0) {
+		/* Closed in the backlog: its server never read it, the daemon never heard of it. */
+		bpf_map_delete_elem(&conns, &key);
+		return 0;
+	}
+	if (c->flags & WT_CONN_CLOSING) {
 		/*
 		 * Any move out of FIN_WAIT1/LAST_ACK means the client acknowledged
 		 * everything up to our FIN (or reset): the response has arrived.
 		 */
-		emit_close(key, c, WT_EV_ACKED, 0);
+		emit_close(key, c, WT_EV_ACKED, 0, 0);
 		bpf_map_delete_elem(&conns, &key);
 		return 0;
 	}
@@ -779,10 +853,10 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 	if (ns != WT_TCP_FIN_WAIT1 && ns != WT_TCP_LAST_ACK && ns != WT_TCP_CLOSE)
 		return 0;
 	unacked = ns == WT_TCP_CLOSE ? 0 : tcp_unacked((struct sock *)key);
-	emit_close(key, c, WT_EV_CLOSE, unacked);
+	emit_close(key, c, WT_EV_CLOSE, unacked, ns == WT_TCP_CLOSE && peer_reset((struct sock *)key) ? WT_F_RESET : 0);
 	if (unacked) {
 		/* Keep it: the ACK of the last byte ends a response to a slow reader. */
-		c->flags |= CONN_CLOSING;
+		c->flags |= WT_CONN_CLOSING;
 		return 0;
 	}
 	bpf_map_delete_elem(&conns, &key);
@@ -825,7 +899,20 @@ static __always_inline int sys_enter(__u64 nr, __u64 fd, __u64 buf, __u64 len)
 	return 0;
 }
 
-static __always_inline int sys_exit(long ret, __u8 dir)
+static __always_inline __u8 dir_of(__u64 nr)
+{
+	switch (nr) {
+	case NR_write:
+	case NR_sendto:
+	case NR_writev:
+	case NR_sendmsg:
+	case NR_sendfile:
+		return WT_DIR_SEND;
+	}
+	return WT_DIR_RECV;
+}
+
+static __always_inline int sys_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id, tgid = id >> 32;
@@ -843,10 +930,36 @@ static __always_inline int sys_exit(long ret, __u8 dir)
 	sk = fd_sock(args.fd);
 	if (!sk)
 		return 0;
-	return handle_io(sk, ret, dir, tgid, args.nr, args.buf, args.len);
+	return handle_io(sk, ret, dir_of(args.nr), tgid, args.nr, args.buf, args.len);
 }
 
-#define SYS_PAIR(name, nrv, dirv)                                              \
+/* TCP closes come from inet_sock_set_state, which also sees the ACK. */
+static __always_inline int sys_close(__u64 fd)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct sock *sk;
+	struct wt_conn *c;
+	__u64 key;
+
+	if (!traced(tgid) || bench_stage == WT_STAGE_FILTER)
+		return 0;
+	sk = fd_sock(fd);
+	if (!sk)
+		return 0;
+	key = (__u64)sk;
+	c = bpf_map_lookup_elem(&unix_conns, &key);
+	if (!c)
+		return 0;
+	emit_close(key, c, WT_EV_CLOSE, 0, 0);
+	bpf_map_delete_elem(&unix_conns, &key);
+	return 0;
+}
+
+/*
+ * The per-syscall tracepoints: attaching one needs its id from tracefs. The
+ * kernel then runs the program only for these syscalls.
+ */
+#define SYS_PAIR(name, nrv)                                                    \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                            \
 	int sys_enter_##name(struct trace_event_raw_sys_enter *ctx)            \
 	{                                                                      \
@@ -855,40 +968,72 @@ static __always_inline int sys_exit(long ret, __u8 dir)
 	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
 	int sys_exit_##name(struct trace_event_raw_sys_exit *ctx)              \
 	{                                                                      \
-		return sys_exit(ctx->ret, dirv);                               \
+		return sys_exit(ctx->ret);                                     \
 	}
 
-SYS_PAIR(read, NR_read, WT_DIR_RECV)
-SYS_PAIR(recvfrom, NR_recvfrom, WT_DIR_RECV)
-SYS_PAIR(readv, NR_readv, WT_DIR_RECV)
-SYS_PAIR(recvmsg, NR_recvmsg, WT_DIR_RECV)
-SYS_PAIR(write, NR_write, WT_DIR_SEND)
-SYS_PAIR(sendto, NR_sendto, WT_DIR_SEND)
-SYS_PAIR(writev, NR_writev, WT_DIR_SEND)
-SYS_PAIR(sendmsg, NR_sendmsg, WT_DIR_SEND)
-SYS_PAIR(sendfile64, NR_sendfile, WT_DIR_SEND)
+SYS_PAIR(read, NR_read)
+SYS_PAIR(recvfrom, NR_recvfrom)
+SYS_PAIR(readv, NR_readv)
+SYS_PAIR(recvmsg, NR_recvmsg)
+SYS_PAIR(write, NR_write)
+SYS_PAIR(sendto, NR_sendto)
+SYS_PAIR(writev, NR_writev)
+SYS_PAIR(sendmsg, NR_sendmsg)
+SYS_PAIR(sendfile64, NR_sendfile)
 
 SEC("tracepoint/syscalls/sys_enter_close")
 int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct sock *sk;
-	struct conn *c;
-	__u64 key;
+	return sys_close(ctx->args[0]);
+}
 
-	if (!traced(tgid) || bench_stage == WT_STAGE_FILTER)
+/*
+ * The same hooks where tracefs is neither mounted nor mountable: the raw
+ * sys_enter/sys_exit tracepoints need no tracefs, but run for every syscall
+ * of every process, so the traced-process check comes first.
+ */
+SEC("raw_tp/sys_enter")
+int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (void *)ctx->args[0];
+	__u64 nr = ctx->args[1];
+	struct {
+		__u64 dx, si, di;
+	} a;
+
+	if (!traced(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	sk = fd_sock(ctx->args[0]);
-	if (!sk)
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_close:
+	case NR_readv:
+	case NR_writev:
+	case NR_sendfile:
+	case NR_sendto:
+	case NR_recvfrom:
+	case NR_sendmsg:
+	case NR_recvmsg:
+		break;
+	default:
 		return 0;
-	key = (__u64)sk;
-	/* TCP closes come from inet_sock_set_state, which also sees the ACK. */
-	c = bpf_map_lookup_elem(&unix_conns, &key);
-	if (!c)
+	}
+	/* dx, si, di are adjacent in x86_64's pt_regs: one read. */
+	if (bpf_probe_read_kernel(&a, sizeof(a), __builtin_preserve_access_index(&regs->dx))) {
+		kstat_inc(WT_KS_REGS_FAIL);
 		return 0;
-	emit_close(key, c, WT_EV_CLOSE, 0);
-	bpf_map_delete_elem(&unix_conns, &key);
-	return 0;
+	}
+	if (nr == NR_close)
+		return sys_close(a.di);
+	return sys_enter(nr, a.di, a.si, a.dx);
+}
+
+SEC("raw_tp/sys_exit")
+int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (!traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	return sys_exit((long)ctx->args[1]);
 }
 
 /* ---- processes --------------------------------------------------------- */

@@ -76,6 +76,12 @@ struct wt_conn_event {
 	 * its way to a slow reader: its end comes with WT_EV_ACKED or later.
 	 */
 	__u32 unacked;
+	/*
+	 * When the kernel completed the TCP handshake, i.e. the connection
+	 * entered the listen backlog. Set on the WT_F_NEW record of a connection
+	 * whose handshake was seen, else 0.
+	 */
+	__u64 est_ns;
 	__u8 data[WT_CAP];
 };
 
@@ -105,6 +111,7 @@ enum wt_kstat {
 	WT_KS_REGS_FAIL,       /* syscall registers could not be found */
 	WT_KS_RELAYED,         /* inbound connections from a traced relay (uWSGI router) */
 	WT_KS_CONN_FULL,       /* connection table full: connection not tracked */
+	WT_KS_CLOSED_UNREAD,   /* reset by the client before the server first read it: not tracked */
 	WT_KS_MAX,
 };
 
@@ -118,6 +125,17 @@ enum wt_stage {
 	WT_STAGE_FILTER = 1,     /* programs attached; return after the traced-process check */
 	WT_STAGE_NO_RECORDS = 2, /* all kernel-side work, but no connection record leaves the kernel */
 };
+
+/* Value of the kernel's connection maps, keyed by the kernel socket address. */
+struct wt_conn {
+	__u64 ino;    /* 0: accepted by the kernel, not yet read by its server */
+	__u64 est_ns; /* handshake completed (0: not seen) */
+	__u32 tgid;
+	__u32 flags; /* WT_F_* in the low byte, WT_CONN_* above */
+};
+
+#define WT_CONN_CLOSING 0x100 /* closed with bytes unacknowledged: waiting for the ACK */
+#define WT_CONN_IGNORED 0x200 /* the daemon found a protocol it does not speak: no more records */
 
 /* Value of the traced-process map. */
 struct wt_proc {

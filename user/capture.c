@@ -18,6 +18,7 @@
 #include <linux/types.h>
 
 #include "capture.h"
+#include "preflight.h"
 #include "wsgitrace.h"
 #include "wsgitrace.skel.h"
 
@@ -27,6 +28,7 @@ struct capture {
 	capture_event_fn fn;
 	void *ctx;
 	enum wt_hooks hooks;
+	bool raw_syscalls; /* syscall hooks as raw tracepoints: no tracefs to be had */
 	int ncpu;
 };
 
@@ -61,16 +63,20 @@ static bool kernel_has_sock_tracepoints(void)
 	return has;
 }
 
-static void set_autoload_syscalls(struct wsgitrace_bpf *s, bool on)
+/* Loads only the programs of the hook set in use: the others are never attached. */
+static void set_autoload(struct wsgitrace_bpf *s, enum wt_hooks hooks, bool raw_syscalls)
 {
+	bool sys = hooks == WT_HOOKS_SYSCALLS;
 	struct bpf_program *p;
 
 	bpf_object__for_each_program(p, s->obj) {
 		if (strncmp(bpf_program__section_name(p), "tracepoint/syscalls/", 20) == 0)
-			bpf_program__set_autoload(p, on);
+			bpf_program__set_autoload(p, sys && !raw_syscalls);
 	}
-	bpf_program__set_autoload(s->progs.sock_send, !on);
-	bpf_program__set_autoload(s->progs.sock_recv, !on);
+	bpf_program__set_autoload(s->progs.raw_sys_enter, sys && raw_syscalls);
+	bpf_program__set_autoload(s->progs.raw_sys_exit, sys && raw_syscalls);
+	bpf_program__set_autoload(s->progs.sock_send, !sys);
+	bpf_program__set_autoload(s->progs.sock_recv, !sys);
 }
 
 int capture_open(struct capture **out, const struct capture_opts *o, capture_event_fn fn,
@@ -85,12 +91,9 @@ int capture_open(struct capture **out, const struct capture_opts *o, capture_eve
 			 "CAP_SYS_RESOURCE) to load its probes: run it with sudo");
 		return -EPERM;
 	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-		snprintf(err, errlen, "this kernel has no BTF at /sys/kernel/btf/vmlinux: wsgitrace "
-			 "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's and most "
-			 "distributions' kernels are)");
-		return -ENOENT;
-	}
+	e = preflight_btf(err, errlen);
+	if (e)
+		return e;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
@@ -111,6 +114,13 @@ int capture_open(struct capture **out, const struct capture_opts *o, capture_eve
 		e = -ENOTSUP;
 		goto fail;
 	}
+	if (c->hooks == WT_HOOKS_SYSCALLS) {
+		char note[512];
+
+		c->raw_syscalls = preflight_tracefs(note, sizeof(note)) == TRACEFS_NONE;
+		if (note[0])
+			fprintf(stderr, "wsgitrace: %s\n", note);
+	}
 
 	c->skel = wsgitrace_bpf__open();
 	if (!c->skel) {
@@ -130,9 +140,17 @@ int capture_open(struct capture **out, const struct capture_opts *o, capture_eve
 		/* unix sockets are the rarer front end (nginx, a local proxy) */
 		bpf_map__set_max_entries(c->skel->maps.unix_conns, o->max_conns / 4 > 1024 ? o->max_conns / 4 : 1024);
 	}
-	set_autoload_syscalls(c->skel, c->hooks == WT_HOOKS_SYSCALLS);
+	set_autoload(c->skel, c->hooks, c->raw_syscalls);
 
 	e = wsgitrace_bpf__load(c->skel);
+	if (e == -EPERM) {
+		char why[400];
+
+		preflight_explain_eperm(why, sizeof(why));
+		snprintf(err, errlen, "the kernel refused to load the BPF programs (%s): %s",
+			 strerror(-e), why);
+		goto fail;
+	}
 	if (e) {
 		snprintf(err, errlen, "cannot load the BPF programs (%s): the kernel refused "
 			 "them; run with -v to see the verifier's log, and check that BPF is not "
@@ -204,7 +222,9 @@ void capture_kstats(const struct capture *c, uint64_t *out, size_t n)
 
 const char *capture_hooks_name(const struct capture *c)
 {
-	return c->hooks == WT_HOOKS_SYSCALLS ? "syscalls" : "sockets";
+	if (c->hooks == WT_HOOKS_SYSCALLS)
+		return c->raw_syscalls ? "raw_syscalls" : "syscalls";
+	return "sockets";
 }
 
 void capture_close(struct capture *c)
@@ -214,4 +234,24 @@ void capture_close(struct capture *c)
 	ring_buffer__free(c->rb);
 	wsgitrace_bpf__destroy(c->skel);
 	free(c);
+}
+
+int capture_ignore_conn(struct capture *c, uint64_t sk, uint64_t ino)
+{
+	struct bpf_map *maps[] = { c->skel->maps.conns, c->skel->maps.unix_conns };
+	__u64 key = sk;
+	struct wt_conn v;
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		if (bpf_map__lookup_elem(maps[i], &key, sizeof(key), &v, sizeof(v), 0))
+			continue;
+		if (v.ino != ino)
+			return -ESTALE;
+		v.flags |= WT_CONN_IGNORED;
+		/* BPF_EXIST: a connection that closed meanwhile stays gone. */
+		if (bpf_map__update_elem(maps[i], &key, sizeof(key), &v, sizeof(v), BPF_EXIST))
+			return -errno;
+		return 0;
+	}
+	return -ENOENT;
 }

@@ -38,6 +38,12 @@ int capture_fd(const struct capture *c);
 int capture_consume(struct capture *c);
 /* Sum over CPUs of the kernel-side counters (enum wt_kstat). */
 void capture_kstats(const struct capture *c, uint64_t *out, size_t n);
+/*
+ * No more records for this connection: it carries a protocol the daemon
+ * does not speak. Its close is still reported. 0, or -errno (-ENOENT: it
+ * has closed already).
+ */
+int capture_ignore_conn(struct capture *c, uint64_t sk, uint64_t ino);
 const char *capture_hooks_name(const struct capture *c);
 void capture_close(struct capture *c);
 

@@ -177,9 +177,10 @@ def uwsgi(name, *args, workers=None, env=None, port=None):
 class Tracer(Proc):
     """build/wsgitrace on a free port; ready when /metrics answers."""
 
-    def __init__(self, *args, trace=False, name="wsgitrace"):
+    def __init__(self, *args, trace=False, name="wsgitrace", wrap=()):
+        """wrap: a command that runs wsgitrace with its argv appended (setpriv, unshare ...)."""
         self.mport = free_port()
-        argv = [WSGITRACE, "--listen", "127.0.0.1:%d" % self.mport] + list(args)
+        argv = list(wrap) + [WSGITRACE, "--listen", "127.0.0.1:%d" % self.mport] + list(args)
         if trace:
             argv.append("--trace")
         super().__init__(argv, name, cwd=ROOT)

@@ -108,7 +108,8 @@ class TestLimits(unittest.TestCase):
             self.assertNotIn(b"connection: close", got.lower())
         tracer.wait_counts({("GET", "/test/", "200"): 1024})
         h.wait_for(lambda: tracer.self_metric("wsgitrace_connections_dropped_total") == 76,
-                   what="76 connections counted as dropped")
+                   what="76 connections counted as dropped (%r)" % (
+                       [l for l in tracer.raw()[1].splitlines() if l.startswith("wsgitrace_conn")],))
         self.assertEqual(tracer.self_metric("wsgitrace_connections_active"), 1024)
 
 
