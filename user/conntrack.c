@@ -97,6 +97,7 @@ struct conn {
 	uint8_t sent;      /* a send came after the last request start */
 	uint8_t in_grace;
 	uint8_t closing;   /* closed with bytes unacked: waiting for WT_EV_ACKED */
+	uint8_t guessed;   /* the head being gathered was taken up by its first bytes after a resync */
 	uint32_t tgid;
 	/*
 	 * A completed request whose last send left bytes unacknowledged: if the
@@ -500,6 +501,7 @@ static void enter_sync(struct conn *c)
 {
 	c->rx = RX_SYNC;
 	c->sent = 0; /* resync only at a read that follows a send after this point */
+	c->guessed = 0;
 	head_free(&c->rxh);
 }
 
@@ -674,6 +676,7 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
 		p = new_request(ct, c, &h, c->rxh.bytes + here);
 		head_free(&c->rxh);
 		c->sent = 0;
+		c->guessed = 0;
 		if (!p || !h.framing_known) {
 			/* Where the body ends is for the responses to say. */
 			enter_sync(c);
@@ -693,6 +696,15 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
 			return len;
 		/* The head goes on in bytes that were not captured. */
 		head_unframed(ct, c, v.buf, v.n, WT_RQ_FRAMING_LOST, c->rxh.bytes + (len - pos));
+		return len;
+	}
+	/*
+	 * A resync guessed wrong (the rest of a request the server gave up on,
+	 * read a few bytes at a time): back to waiting, nothing queued.
+	 */
+	if (c->guessed) {
+		add_req_bytes(c, len - pos);
+		enter_sync(c);
 		return len;
 	}
 	/*
@@ -733,8 +745,10 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 	    wt_looks_like_request(d, (__u32)cap)) {
 		if (c->tx == TX_LOST)
 			finish_unframed(ct, c, 0, &ct->st.framing_lost);
-		if (c->rx == RX_SYNC)
+		if (c->rx == RX_SYNC) {
 			c->rx = RX_HEAD;
+			c->guessed = 1;
+		}
 	}
 	while (pos < len) {
 		uint64_t start = pos, n;

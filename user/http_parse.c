@@ -449,7 +449,8 @@ int http_recover_request(const char *buf, size_t len, struct http_request *req)
 	req->framing_known = 0;
 	while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
 		i++;
-	for (m = i; i < len && i - m < 32 && buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n'; i++)
+	/* A method is a token: anything else is garbage (TLS, binary), no target follows. */
+	for (m = i; i < len && i - m < 32 && wt_is_tchar((unsigned char)buf[i]); i++)
 		;
 	if (i == len || buf[i] != ' ' || i == m)
 		return 0;

@@ -70,8 +70,8 @@ int http_parse_response(const char *buf, size_t len, struct http_response *resp)
 int http_parse_request_line(const char *buf, size_t len, struct http_request *req);
 /*
  * Labels from bytes that are no parseable head (garbage, a head cut by the
- * capture, a line no parser takes): the first word as the method, the second
- * as the target. Returns 1 when a method word ended in buf (path may still be
+ * capture, a line no parser takes): the first word as the method when it is
+ * a token, the second as the target. Returns 1 when a method word ended in buf (path may still be
  * empty), else 0 with method "_OTHER" and no path. target_truncated is set
  * when buf ended inside the path.
  */

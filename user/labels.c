@@ -92,11 +92,15 @@ size_t label_route(const char *target, size_t len, uint32_t rq_flags, int fold_i
 {
 	size_t end, start = 0, sch;
 
-	if (!target || (rq_flags & WT_RQ_NO_REQUEST))
+	if (rq_flags & WT_RQ_NO_REQUEST)
+		return put_literal(LABEL_ROUTE_UNKNOWN, out, outsz);
+	if (!target)
 		len = 0;
 	end = target ? label_target_keep(target, len) : 0;
 	if (end == 0)
-		return put_literal(LABEL_ROUTE_UNKNOWN, out, outsz);
+		return put_literal(rq_flags & WT_RQ_TARGET_TRUNCATED ? LABEL_ROUTE_TRUNCATED
+								 : LABEL_ROUTE_UNKNOWN,
+				   out, outsz);
 	if (end == 1 && target[0] == '*')
 		return put_literal("*", out, outsz);
 	if (target[0] != '/') {

@@ -276,6 +276,15 @@ static void on_request(const struct wt_request *rq, void *ctx)
 	}
 }
 
+/* The tracker found a connection carrying another protocol: the kernel stops its records. */
+static void on_ignore(uint64_t sk, uint64_t ino, void *ctx)
+{
+	struct app *a = ctx;
+
+	if (a->cap)
+		capture_ignore_conn(a->cap, sk, ino);
+}
+
 static void add_proc(struct app *a, uint32_t pid, const char *service)
 {
 	proctab_set(a->procs, pid, service);
@@ -421,6 +430,8 @@ int main(int argc, char **argv)
 	}
 	a.procs = proctab_new();
 	cto.max_conns = env.max_conns;
+	cto.ignore = on_ignore;
+	cto.ignore_ctx = &a;
 	a.ct = conntrack_new(&cto, on_request, &a);
 	if (!a.procs || !a.ct) {
 		fprintf(stderr, "wsgitrace: out of memory\n");

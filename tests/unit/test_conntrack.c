@@ -1298,6 +1298,40 @@ static void test_long_request_line(void **state)
 	check_labels(3, "GET", "/short", 200);
 }
 
+/*
+ * A slow client's head the server answers before it is all in (gunicorn
+ * rejects a NUL in a header as soon as it reads it): the head is the
+ * request, with what its bytes so far tell; the rest of it, read byte by
+ * byte after the answer, starts nothing.
+ */
+static void test_answered_mid_head(void **state)
+{
+	static const char req[] = "GET /test/ HTTP/1.1\r\nHost: x\r\nX: a\x07\x7f\0b\r\n\r\n";
+	static const struct {
+		size_t before; /* bytes read when the server answers */
+		const char *route;
+	} at[] = { {4, "_truncated"}, {10, "_truncated"}, {11, "/test/"}, {36, "/test/"} };
+	size_t i, k;
+
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		struct conn_id c = {.sk = 70 + i, .ino = 7, .tgid = TGID, .flags = WT_F_ACCEPTED};
+
+		nrec = 0;
+		for (k = 0; k < at[i].before; k++)
+			data_on(&c, WT_DIR_RECV, 100 + k, 1, req + k, 1, 1);
+		tx_on(&c, 200, 1, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+		for (; k < sizeof(req) - 1; k++)
+			data_on(&c, WT_DIR_RECV, 300 + k, 1, req + k, 1, 1);
+		close_on(&c, 400, 0, 0);
+		assert_int_equal(nrec, 1);
+		check_labels(0, "GET", at[i].route, 400);
+		assert_int_equal(recs[0].rq.start_ns, 100);
+		assert_int_equal(recs[0].rq.end_ns, 200);
+	}
+	assert_int_equal(st()->unanswered, 0);
+	assert_int_equal(st()->parse_errors_http, 0);
+}
+
 /* gunicorn answers an HTTP/2.0 request line in the version it was asked in. */
 static void test_response_echoes_version(void **state)
 {
@@ -1528,6 +1562,7 @@ int main(void)
 		T(test_pipelined_mix),
 		T(test_long_request_line),
 		T(test_response_echoes_version),
+		T(test_answered_mid_head),
 		T(test_request_not_captured),
 		T(test_accepted_first_bytes),
 		T(test_reset),

@@ -410,6 +410,8 @@ static void test_recover(void **state)
 		{"\r\nPOST   /p HTTP/9.9\r\n", "POST", "/p", 0},
 		{"\x16\x03\x01\x02\x00\x01", "_OTHER", NULL, 0},
 		{"NOSPACEATALL", "_OTHER", NULL, 0},
+		{"\x16\x03\x01 /x", "_OTHER", NULL, 0}, /* no token: garbage, no target */
+		{"GET ", "GET", "", 1},
 	};
 	size_t i, k;
 
