@@ -397,12 +397,17 @@ static void end_conn(struct conntrack *ct, struct conn *c, uint64_t close_ns, ui
 	ct->st.conns_active--;
 }
 
-/* Forget a connection without counting anything on it (*pending gets the requests). */
-static void forget_conn(struct conntrack *ct, struct conn *c, uint64_t *pending)
+/*
+ * Count nothing more on a connection (*pending gets what it has queued) and
+ * drop its records until it closes: records already on their way, or that
+ * the kernel side keeps sending, must not start it over.
+ */
+static void mute_conn(struct conntrack *ct, struct conn *c, uint64_t *pending)
 {
 	free_held(c);
 	drop_all(ct, c, pending);
-	end_conn(ct, c, c->e.last_ts, pending);
+	head_free(&c->rxh);
+	c->ignored = 1;
 }
 
 static struct pend *q_push(struct conntrack *ct, struct conn *c)
@@ -915,10 +920,7 @@ static void not_http(struct conntrack *ct, struct conn *c)
 	ct->st.not_http++;
 	if (ct->o.ignore)
 		ct->o.ignore(c->e.sk, c->e.ino, ct->o.ignore_ctx);
-	free_held(c);
-	drop_all(ct, c, &dropped);
-	head_free(&c->rxh);
-	c->ignored = 1;
+	mute_conn(ct, c, &dropped);
 }
 
 static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
@@ -1075,7 +1077,7 @@ static void on_relayed(struct conntrack *ct, struct conn *c, const struct wt_con
 	unsigned w;
 
 	if (same_conn(c, e)) {
-		forget_conn(ct, c, &ct->st.relayed);
+		mute_conn(ct, c, &ct->st.relayed);
 		return;
 	}
 	w = ct->withdrawn_next++ % 16;
@@ -1098,10 +1100,13 @@ static int was_withdrawn(struct conntrack *ct, const struct wt_conn_event *e)
 static struct conn *new_conn(struct conntrack *ct, const struct wt_conn_event *e, const uint8_t *d,
 			     uint64_t cap)
 {
-	int accepted = !!(e->flags & WT_F_ACCEPTED);
+	int accepted = !!(e->flags & WT_F_ACCEPTED), withdrawn = was_withdrawn(ct, e);
 	struct conn *c;
 
-	if (e->dir != WT_DIR_RECV) {
+	if (withdrawn) {
+		/* Followed only to drop its records: the relay counts its requests. */
+		ct->st.relayed++;
+	} else if (e->dir != WT_DIR_RECV) {
 		/*
 		 * A send on an accepted connection we have no state for: a missed
 		 * request's response (counted), or a server speaking first (not
@@ -1113,10 +1118,6 @@ static struct conn *new_conn(struct conntrack *ct, const struct wt_conn_event *e
 		}
 	} else if (!accepted && !wt_looks_like_request(d, (__u32)cap)) {
 		/* Mid-stream bytes of a connection we did not see start cannot be framed. */
-		return NULL;
-	}
-	if (was_withdrawn(ct, e)) {
-		ct->st.relayed++;
 		return NULL;
 	}
 	if (ct->st.conns_active >= ct->o.max_conns) {
@@ -1134,6 +1135,7 @@ static struct conn *new_conn(struct conntrack *ct, const struct wt_conn_event *e
 		goto full;
 	}
 	c->rx_seq = c->seq_head - 1;
+	c->ignored = (uint8_t)withdrawn;
 	ct_list_init(&c->grace);
 	ct_list_init(&c->heldl);
 	ct->st.conns_total++;

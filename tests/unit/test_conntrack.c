@@ -453,37 +453,49 @@ static void test_uwsgi_close_delimited(void **state)
 
 /*
  * uWSGI --http: the worker read the router's packet before the kernel side
- * saw the router send it; RELAYED then withdraws the connection, and its
- * response counts nothing (the router's own connection carries the request).
+ * saw the router send it; RELAYED then withdraws the connection, and nothing
+ * on it counts until it closes (the router's own connection carries the
+ * request), its accepted records included.
  */
 static void test_relayed(void **state)
 {
 	const char *const kv[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/test/", NULL };
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nrest";
+	struct conn_id w = {.sk = 8, .ino = 1, .tgid = TGID, .flags = WT_F_ACCEPTED};
 	char pkt[256];
 	size_t n = uwsgi_pkt(pkt, kv);
 
-	rxn(8, 100, 1, pkt, n);
-	header_only(8, WT_EV_RELAYED, 110);
-	assert_int_equal(st()->conns_active, 0);
-	tx(8, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nrest");
-	close_ev(8, 300);
+	data_on(&w, WT_DIR_RECV, 100, 1, pkt, n, (int32_t)n);
+	submit(&w, &(struct rec_args){.type = WT_EV_RELAYED, .ts = 110, .tid = 1});
+	assert_int_equal(st()->relayed, 1);
+	tx_on(&w, 200, 1, resp);
+	data_on(&w, WT_DIR_RECV, 210, 1, pkt, n, (int32_t)n); /* the router keeps the connection */
+	tx_on(&w, 220, 1, resp);
+	close_on(&w, 300, 0, 0);
 	assert_int_equal(nrec, 0);
 	assert_int_equal(st()->relayed, 1);
 	assert_int_equal(st()->unanswered, 0);
+	assert_int_equal(st()->missed_requests, 0);
+	assert_int_equal(st()->conns_active, 0);
 	/*
 	 * The router's CPU reported the match before the worker's record came:
 	 * the connection is withdrawn when it shows up.
 	 */
-	header_only(99, WT_EV_RELAYED, 400);
+	w.sk = 99;
+	submit(&w, &(struct rec_args){.type = WT_EV_RELAYED, .ts = 400, .tid = 1});
 	assert_int_equal(st()->conns_active, 0);
-	rxn(99, 410, 1, pkt, n);
-	assert_int_equal(st()->conns_active, 0);
+	data_on(&w, WT_DIR_RECV, 410, 1, pkt, n, (int32_t)n);
 	assert_int_equal(st()->relayed, 2);
-	tx(99, 500, 1, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nrest");
+	tx_on(&w, 500, 1, resp);
 	assert_int_equal(nrec, 0);
-	/* Only once: the same socket's next connection is tracked. */
-	rxn(99, 600, 1, pkt, n);
-	assert_int_equal(st()->conns_active, 1);
+	close_on(&w, 510, 0, 0);
+	assert_int_equal(st()->conns_active, 0);
+	/* Only that connection: the socket's next one is tracked. */
+	w.ino = 2;
+	data_on(&w, WT_DIR_RECV, 600, 1, pkt, n, (int32_t)n);
+	tx_on(&w, 610, 1, resp);
+	assert_int_equal(nrec, 1);
+	assert_int_equal(st()->relayed, 2);
 }
 
 /* gunicorn /file: sendto(hdr) then sendfile, which carries no data. */
