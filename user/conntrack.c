@@ -1100,7 +1100,15 @@ static int was_withdrawn(struct conntrack *ct, const struct wt_conn_event *e)
 static struct conn *new_conn(struct conntrack *ct, const struct wt_conn_event *e, const uint8_t *d,
 			     uint64_t cap)
 {
-	int accepted = !!(e->flags & WT_F_ACCEPTED), withdrawn = was_withdrawn(ct, e);
+	/*
+	 * Followed whatever its first bytes when the kernel side vouches they
+	 * are the first: an AF_UNIX connection the server accepted, or a TCP one
+	 * whose handshake it saw (est_ns, on that first record only). Other
+	 * records may come mid-stream (a relayed connection the kernel side
+	 * withdrew, one it forgot): they must look like a request start.
+	 */
+	int from_start = (e->flags & WT_F_ACCEPTED) && ((e->flags & WT_F_UNIX) || e->est_ns);
+	int withdrawn = was_withdrawn(ct, e);
 	struct conn *c;
 
 	if (withdrawn) {
@@ -1108,15 +1116,16 @@ static struct conn *new_conn(struct conntrack *ct, const struct wt_conn_event *e
 		ct->st.relayed++;
 	} else if (e->dir != WT_DIR_RECV) {
 		/*
-		 * A send on an accepted connection we have no state for: a missed
-		 * request's response (counted), or a server speaking first (not
-		 * HTTP). Elsewhere it is no telling which.
+		 * A send on a connection never seen: nothing to count it against
+		 * (the kernel side withdraws a relayed worker connection without a
+		 * word, and its response comes next). Only a server speaking
+		 * another protocol first is worth following: to stop it.
 		 */
-		if (!accepted || cap == 0) {
+		if (!from_start || cap == 0 || looks_like_response(d, cap)) {
 			ct->st.orphan_responses++;
 			return NULL;
 		}
-	} else if (!accepted && !wt_looks_like_request(d, (__u32)cap)) {
+	} else if (!from_start && !wt_looks_like_request(d, (__u32)cap)) {
 		/* Mid-stream bytes of a connection we did not see start cannot be framed. */
 		return NULL;
 	}

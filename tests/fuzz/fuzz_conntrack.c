@@ -140,8 +140,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (e->dir == WT_DIR_SEND)
 			e->unacked = gap & 0x40;
 		/* Accepted connections are followed from any first byte. */
-		if (gap & 0x20)
+		if (gap & 0x20) {
 			e->flags |= WT_F_ACCEPTED;
+			e->est_ns = gap & 0x10 ? ts : 0;
+		}
 		conntrack_event(ct, e);
 		if (conntrack_stats(ct)->conns_active > o.max_conns)
 			abort();

@@ -149,6 +149,7 @@ static void test_promtool(void **state)
 		e->tgid = 1;
 		e->type = WT_EV_DATA;
 		e->flags = WT_F_ACCEPTED;
+		e->est_ns = 900; /* the handshake was seen: followed from its first byte */
 		e->ts_ns = 1000;
 		e->dir = WT_DIR_RECV;
 		e->len = e->cap_len = (uint16_t)strlen(reqs[i]);
