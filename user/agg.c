@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "labels.h"
 #include "route.h"
 #include "strbuf.h"
 
@@ -367,11 +368,11 @@ int agg_observe(struct agg *a, const char *service, const char *method, const ch
 
 int agg_observe_request(struct agg *a, const char *service, const struct wt_request *rq, int fold_ids)
 {
-	char route[ROUTE_MAX + 1];
+	struct wt_labels l;
 	uint64_t d = rq->end_ns > rq->start_ns ? rq->end_ns - rq->start_ns : 0;
 
-	route_normalize(rq->path, rq->path ? rq->path_len : 0, route, sizeof(route), fold_ids);
-	return agg_observe(a, service, rq->method, route, rq->status, d);
+	labels_build(rq, fold_ids, &l);
+	return agg_observe(a, service, l.method, l.route, rq->status, d);
 }
 
 size_t agg_series_active(const struct agg *a)

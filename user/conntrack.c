@@ -8,8 +8,11 @@
  * waiting for their response. Body bytes are counted, never looked at, so
  * records whose data was not captured still advance the framing; only heads
  * and chunk-size lines need captured bytes. When those were not captured,
- * the connection falls back to alternation: a response runs until the next
- * request-looking read after a send, or until the connection ends.
+ * or the request's framing is ambiguous, the connection falls back to
+ * alternation: a response runs until the next request-looking read after a
+ * send, or until the connection ends. Counting never depends on the request
+ * side: each final response head completes exactly one queued request, or a
+ * placeholder when none is queued.
  *
  * Memory: an idle connection is one struct conn and one table slot. Head
  * buffers exist only while a head spans several records, the request queue
@@ -18,8 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conntable.h"
 #include "conntrack.h"
 #include "http_parse.h"
+#include "labels.h"
+#include "looks_like.h"
 #include "uwsgi_parse.h"
 
 /* Head bytes kept across records; larger heads are treated as not captured. */
@@ -29,7 +35,7 @@ enum rx_state {
 	RX_HEAD = 0, /* next bytes start a request head */
 	RX_LEN,      /* Content-Length body: rxb.remaining bytes left */
 	RX_CHUNKED,  /* chunked body: rxb decodes */
-	RX_SYNC,     /* framing lost or bad head: wait for a request-looking read after a send */
+	RX_SYNC,     /* framing lost or unknown: wait for a request-looking read after a send */
 };
 
 enum tx_state {
@@ -40,17 +46,13 @@ enum tx_state {
 	TX_LOST,  /* framing lost: every send belongs to the front request */
 };
 
-struct link {
-	struct link *prev, *next;
-};
-
 struct pend {
 	uint64_t start_ns;
 	uint64_t last_send_ns;
 	uint64_t req_bytes;
 	uint64_t resp_bytes;
 	const char *method;
-	char *path;
+	char *path; /* request-target up to its query, malloc'ed */
 	uint32_t path_len;
 	uint32_t tgid;
 	uint32_t tid;
@@ -61,24 +63,41 @@ struct pend {
 	uint8_t is_connect; /* CONNECT: a 2xx turns the connection into a tunnel */
 };
 
+/* A message head gathered across records, the same way for both directions. */
+struct headbuf {
+	char *buf; /* NULL until a head spans records */
+	uint32_t len;
+	uint64_t bytes; /* record bytes the head took so far, uncaptured ones included */
+};
+
+/* What a head parser sees: the buffered head, or the record's own bytes. */
+struct head_view {
+	const char *buf;
+	size_t n;
+	size_t old;   /* bytes of buf already accounted for in earlier records */
+	int all_seen; /* every byte of the record's part is in buf */
+};
+
 struct conn {
-	uint64_t sk, ino;
-	uint64_t last_ts;      /* last activity */
+	struct ct_entry e;     /* sk, ino, last activity: the table's part */
 	uint64_t last_send_ts; /* last send, any request */
-	struct link lru;       /* all connections, least recently active first */
-	struct link grace;     /* unix connections with a response the close would end */
-	struct link heldl;     /* connections holding a response for the ACK, oldest first */
+	uint64_t last_recv_ts; /* last read: the start of a missed request's placeholder */
+	struct ct_link grace;  /* unix connections with a response the close would end */
+	struct ct_link heldl;  /* connections holding a response for the ACK, oldest first */
 	struct http_chunked rxb, txb;
-	struct pend *q; /* ring of qcap, qn used from qhead */
+	struct pend *q;    /* ring of qcap, qn used from qhead */
 	uint32_t seq_head; /* sequence number of q[qhead] */
 	uint32_t rx_seq;   /* request whose body is being read */
 	uint16_t qhead, qn, qcap;
 	uint8_t rx, tx;
 	uint8_t is_unix;
 	uint8_t upgraded;  /* 101 or CONNECT: no longer HTTP */
+	uint8_t ignored;   /* not HTTP: every record is dropped until the close */
+	uint8_t spoke;     /* the server has sent on it */
 	uint8_t sent;      /* a send came after the last request start */
 	uint8_t in_grace;
 	uint8_t closing;   /* closed with bytes unacked: waiting for WT_EV_ACKED */
+	uint8_t guessed;   /* the head being gathered was taken up by its first bytes after a resync */
 	uint32_t tgid;
 	/*
 	 * A completed request whose last send left bytes unacknowledged: if the
@@ -86,26 +105,21 @@ struct conn {
 	 */
 	struct pend *held;
 	uint64_t held_end; /* its end if no ACK comes */
-	/* Request head in progress across records. */
-	char *hbuf;
-	uint32_t hlen;
+	/* Request head in progress, and where it began. */
+	struct headbuf rxh;
 	uint32_t htid, htgid;
 	uint64_t hstart_ts;
-	uint64_t hbytes;
-	/* Response head in progress across records. */
-	char *tbuf;
-	uint32_t tlen;
+	/* Response head in progress. */
+	struct headbuf txh;
 };
 
 struct conntrack {
 	struct conntrack_opts o;
 	wt_request_cb cb;
 	void *ctx;
-	struct conn **tab;
-	size_t mask;
-	struct link lru;
-	struct link grace;
-	struct link held;
+	struct conntable tab;
+	struct ct_link grace;
+	struct ct_link held;
 	struct conntrack_stats st;
 	/*
 	 * Connections withdrawn (RELAYED) before their first record arrived:
@@ -118,107 +132,9 @@ struct conntrack {
 	unsigned withdrawn_next;
 };
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-static void list_init(struct link *l)
+static struct conn *conn_of(struct ct_entry *e)
 {
-	l->prev = l->next = l;
-}
-
-static void list_del(struct link *n)
-{
-	n->prev->next = n->next;
-	n->next->prev = n->prev;
-	n->prev = n->next = n;
-}
-
-static void list_add_tail(struct link *head, struct link *n)
-{
-	n->prev = head->prev;
-	n->next = head;
-	head->prev->next = n;
-	head->prev = n;
-}
-
-/* sk is a kernel pointer: its low bits are alignment, so mix them all. */
-static size_t hash_sk(uint64_t sk)
-{
-	sk ^= sk >> 33;
-	sk *= 0xff51afd7ed558ccdULL;
-	sk ^= sk >> 33;
-	sk *= 0xc4ceb9fe1a85ec53ULL;
-	sk ^= sk >> 33;
-	return (size_t)sk;
-}
-
-static size_t tab_find(const struct conntrack *ct, uint64_t sk)
-{
-	size_t i = hash_sk(sk) & ct->mask;
-
-	while (ct->tab[i]) {
-		if (ct->tab[i]->sk == sk)
-			return i;
-		i = (i + 1) & ct->mask;
-	}
-	return (size_t)-1;
-}
-
-static void tab_insert(struct conntrack *ct, struct conn *c)
-{
-	size_t i = hash_sk(c->sk) & ct->mask;
-
-	while (ct->tab[i])
-		i = (i + 1) & ct->mask;
-	ct->tab[i] = c;
-}
-
-/*
- * Keep the load factor at most 1/2 by doubling. The table starts small and
- * grows with the connections actually open: a table sized for --max-conns
- * up front (4 MiB by default) turns every lookup into a cache miss, which is
- * the daemon's main cost per record with a handful of busy connections.
- */
-static int tab_reserve(struct conntrack *ct, size_t n)
-{
-	size_t size = ct->mask + 1, nsize = size;
-	struct conn **ntab, **old = ct->tab;
-
-	while (n * 2 > nsize)
-		nsize *= 2;
-	if (nsize == size)
-		return 0;
-	ntab = calloc(nsize, sizeof(*ntab));
-	if (!ntab)
-		return -1;
-	ct->tab = ntab;
-	ct->mask = nsize - 1;
-	for (size_t i = 0; i < size; i++)
-		if (old[i])
-			tab_insert(ct, old[i]);
-	free(old);
-	return 0;
-}
-
-/* Linear probing delete by backward shift: no tombstones to age the table. */
-static void tab_remove(struct conntrack *ct, size_t i)
-{
-	size_t j = i;
-
-	ct->tab[i] = NULL;
-	for (;;) {
-		size_t k;
-
-		j = (j + 1) & ct->mask;
-		if (!ct->tab[j])
-			return;
-		k = hash_sk(ct->tab[j]->sk) & ct->mask;
-		/* Leave the entry if its home lies cyclically in (i, j]. */
-		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-			continue;
-		ct->tab[i] = ct->tab[j];
-		ct->tab[j] = NULL;
-		i = j;
-	}
+	return e ? container_of(e, struct conn, e) : NULL;
 }
 
 static struct pend *q_at(struct conn *c, uint32_t i)
@@ -273,7 +189,7 @@ static void emit(struct conntrack *ct, struct conn *c, struct pend *p, uint64_t 
 		.end_ns = end_ns > p->start_ns ? end_ns : p->start_ns,
 		.req_bytes = p->req_bytes,
 		.resp_bytes = p->resp_bytes,
-		.sk = c->sk,
+		.sk = c->e.sk,
 		.tgid = p->tgid,
 		.tid = p->tid,
 		.status = p->status,
@@ -289,19 +205,60 @@ static void emit(struct conntrack *ct, struct conn *c, struct pend *p, uint64_t 
 		ct->cb(&rq, ct->ctx);
 }
 
-static void free_tbuf(struct conn *c)
+static void head_free(struct headbuf *h)
 {
-	free(c->tbuf);
-	c->tbuf = NULL;
-	c->tlen = 0;
+	free(h->buf);
+	h->buf = NULL;
+	h->len = 0;
+	h->bytes = 0;
 }
 
-static void free_hbuf(struct conn *c)
+/*
+ * The head so far, with record bytes [pos, cap) appended when a head is
+ * already buffered (up to HEAD_MAX).
+ */
+static void head_view(struct headbuf *h, const uint8_t *d, uint64_t pos, uint64_t cap, uint64_t len,
+		      struct head_view *v)
 {
-	free(c->hbuf);
-	c->hbuf = NULL;
-	c->hlen = 0;
-	c->hbytes = 0;
+	size_t k = 0;
+
+	v->old = h->len;
+	if (!h->buf) {
+		v->buf = (const char *)d + pos;
+		v->n = cap - pos;
+		v->all_seen = cap == len;
+		return;
+	}
+	if (pos < cap) {
+		k = cap - pos;
+		if (k > HEAD_MAX - h->len)
+			k = HEAD_MAX - h->len;
+		memcpy(h->buf + h->len, d + pos, k);
+		h->len += (uint32_t)k;
+	}
+	v->buf = h->buf;
+	v->n = h->len;
+	v->all_seen = cap == len && k == cap - pos;
+}
+
+/*
+ * The parser wants more bytes than the record had: keep the head for the
+ * next record. 0, or -1 when it cannot be kept (bytes not captured, too big,
+ * no memory): the head is lost then.
+ */
+static int head_wait(struct headbuf *h, const struct head_view *v, uint64_t pos, uint64_t len)
+{
+	if (!v->all_seen || v->n >= HEAD_MAX)
+		return -1;
+	if (!h->buf) {
+		h->buf = malloc(HEAD_MAX);
+		if (!h->buf)
+			return -1;
+		memcpy(h->buf, v->buf, v->n);
+		h->len = (uint32_t)v->n;
+	}
+	h->bytes += len - pos;
+	return 0;
 }
 
 static void flush_held(struct conntrack *ct, struct conn *c, uint64_t end_ns)
@@ -313,7 +270,7 @@ static void flush_held(struct conntrack *ct, struct conn *c, uint64_t end_ns)
 	free(c->held);
 	c->held = NULL;
 	c->closing = 0;
-	list_del(&c->heldl);
+	ct_list_del(&c->heldl);
 }
 
 /* Take the front request out of the queue to wait for the client's ACK. */
@@ -335,11 +292,18 @@ static void hold_front(struct conntrack *ct, struct conn *c, uint64_t end_ns, ui
 	c->tx = TX_HEAD;
 	c->held = h;
 	c->held_end = end_ns;
-	list_add_tail(&ct->held, &c->heldl);
+	ct_list_add_tail(&ct->held, &c->heldl);
 }
 
 static void complete_front(struct conntrack *ct, struct conn *c, uint64_t end_ns, uint32_t unacked)
 {
+	/*
+	 * Answered while its body was still being read: the server did not
+	 * want the rest (an error, a length that lied). Where the next request
+	 * starts is for the next request-looking read to say.
+	 */
+	if ((c->rx == RX_LEN || c->rx == RX_CHUNKED) && rx_req(c) == front(c))
+		c->rx = RX_SYNC;
 	/*
 	 * Bytes still in the socket buffer of a TCP connection: if the server
 	 * closes next, the client's ACK is the response's real end.
@@ -351,7 +315,7 @@ static void complete_front(struct conntrack *ct, struct conn *c, uint64_t end_ns
 		q_pop(c);
 	}
 	c->tx = TX_HEAD;
-	free_tbuf(c);
+	head_free(&c->txh);
 }
 
 /* Drop every queued request, counting each in *stat unless already lost. */
@@ -365,15 +329,15 @@ static void drop_all(struct conntrack *ct, struct conn *c, uint64_t *stat)
 		q_pop(c);
 	}
 	c->tx = TX_HEAD;
-	free_tbuf(c);
+	head_free(&c->txh);
 }
 
 /*
  * The response of the front request has no end of its own (close-delimited)
  * or its end was not seen (framing lost): end it here. The requests queued
- * behind it cannot be told apart from it any more.
+ * behind it cannot be told apart from it any more; *rest counts them.
  */
-static void finish_unframed(struct conntrack *ct, struct conn *c, uint64_t close_ns)
+static void finish_unframed(struct conntrack *ct, struct conn *c, uint64_t close_ns, uint64_t *rest)
 {
 	struct pend *f = front(c);
 
@@ -382,7 +346,7 @@ static void finish_unframed(struct conntrack *ct, struct conn *c, uint64_t close
 	if (c->tx == TX_CLOSE) {
 		emit(ct, c, f, close_ns, WT_RQ_CLOSE_DELIMITED);
 		q_pop(c);
-		drop_all(ct, c, &ct->st.unanswered);
+		drop_all(ct, c, rest);
 		return;
 	}
 	/* Without a final status there is no label to give. */
@@ -398,49 +362,52 @@ static void grace_update(struct conntrack *ct, struct conn *c)
 
 	/* Re-adding moves it to the tail: the list stays in activity order. */
 	if (c->in_grace)
-		list_del(&c->grace);
+		ct_list_del(&c->grace);
 	c->in_grace = (uint8_t)want;
 	if (want)
-		list_add_tail(&ct->grace, &c->grace);
+		ct_list_add_tail(&ct->grace, &c->grace);
 }
 
-static void end_conn(struct conntrack *ct, struct conn *c, uint64_t close_ns)
+static void free_held(struct conn *c)
 {
-	size_t i = tab_find(ct, c->sk);
+	if (!c->held)
+		return;
+	free(c->held->path);
+	free(c->held);
+	c->held = NULL;
+	c->closing = 0;
+	ct_list_del(&c->heldl);
+}
 
+/*
+ * The connection is gone: finish what its end finishes, and count what is
+ * left pending in *pending (unanswered, client_reset).
+ */
+static void end_conn(struct conntrack *ct, struct conn *c, uint64_t close_ns, uint64_t *pending)
+{
 	flush_held(ct, c, 0);
-	finish_unframed(ct, c, close_ns);
-	drop_all(ct, c, &ct->st.unanswered);
-	if (i != (size_t)-1 && ct->tab[i] == c)
-		tab_remove(ct, i);
-	list_del(&c->lru);
+	finish_unframed(ct, c, close_ns, pending);
+	drop_all(ct, c, pending);
+	conntable_remove(&ct->tab, &c->e);
 	if (c->in_grace)
-		list_del(&c->grace);
-	free_hbuf(c);
-	free_tbuf(c);
+		ct_list_del(&c->grace);
+	head_free(&c->rxh);
+	head_free(&c->txh);
 	free(c);
 	ct->st.conns_active--;
 }
 
 /*
- * The connection's peer is a traced relay (uWSGI's --http router), which
- * counts its requests where they entered: forget this side, emit nothing.
+ * Count nothing more on a connection (*pending gets what it has queued) and
+ * drop its records until it closes: records already on their way, or that
+ * the kernel side keeps sending, must not start it over.
  */
-static void forget_conn(struct conntrack *ct, struct conn *c)
+static void mute_conn(struct conntrack *ct, struct conn *c, uint64_t *pending)
 {
-	uint64_t relayed = 0;
-
-	if (c->held) {
-		free(c->held->path);
-		free(c->held);
-		c->held = NULL;
-		list_del(&c->heldl);
-	}
-	c->closing = 0;
-	drop_all(ct, c, &relayed);
-	free_hbuf(c);
-	ct->st.relayed += relayed;
-	end_conn(ct, c, c->last_ts);
+	free_held(c);
+	drop_all(ct, c, pending);
+	head_free(&c->rxh);
+	c->ignored = 1;
 }
 
 static struct pend *q_push(struct conntrack *ct, struct conn *c)
@@ -455,7 +422,7 @@ static struct pend *q_push(struct conntrack *ct, struct conn *c)
 		ct->st.pending_overflow += (uint64_t)c->qn + 1;
 		while (c->qn)
 			q_pop(c);
-		free_tbuf(c);
+		head_free(&c->txh);
 		c->tx = TX_HEAD;
 		return NULL;
 	}
@@ -485,31 +452,45 @@ static struct pend *q_push(struct conntrack *ct, struct conn *c)
 	return p;
 }
 
+/* What a request head told about itself: its labels and how its body is framed. */
+struct head_facts {
+	enum wt_proto proto;
+	const char *method; /* NULL: not recovered */
+	const char *path;
+	size_t path_len;
+	uint32_t flags; /* WT_RQ_* */
+	int64_t content_length;
+	int chunked;
+	int framing_known;
+};
+
 /* Queue a request whose head began at hstart_ts; NULL if the queue overflowed. */
-static struct pend *new_request(struct conntrack *ct, struct conn *c, enum wt_proto proto,
-				const char *method, const char *path, size_t plen, uint64_t req_bytes)
+static struct pend *new_request(struct conntrack *ct, struct conn *c, const struct head_facts *h,
+				uint64_t req_bytes)
 {
 	struct pend *p = q_push(ct, c);
+	size_t plen = h->path ? h->path_len : 0;
 
 	if (!p)
 		return NULL;
 	p->start_ns = c->hstart_ts;
 	p->tgid = c->htgid;
 	p->tid = c->htid;
-	p->proto = (uint8_t)proto;
-	p->method = method ? method : "_OTHER";
+	p->proto = (uint8_t)h->proto;
+	p->method = h->method ? h->method : LABEL_METHOD_OTHER;
 	p->req_bytes = req_bytes;
+	p->flags = h->flags;
 	if (plen > WT_PATH_MAX) {
 		plen = WT_PATH_MAX;
 		p->flags |= WT_RQ_PATH_TRUNCATED;
 	}
 	p->path = malloc(plen ? plen : 1);
-	if (p->path) {
-		memcpy(p->path, path, plen);
+	if (p->path && plen) {
+		memcpy(p->path, h->path, plen);
 		p->path_len = (uint32_t)plen;
 	}
-	p->no_body = method && strcmp(method, "HEAD") == 0;
-	p->is_connect = method && strcmp(method, "CONNECT") == 0;
+	p->no_body = p->method == label_method("HEAD", 4);
+	p->is_connect = p->method == label_method("CONNECT", 7);
 	return p;
 }
 
@@ -525,16 +506,8 @@ static void enter_sync(struct conn *c)
 {
 	c->rx = RX_SYNC;
 	c->sent = 0; /* resync only at a read that follows a send after this point */
-	free_hbuf(c);
-}
-
-static int looks_like_start(const uint8_t *d, uint64_t cap)
-{
-	if (cap == 0)
-		return 0;
-	if (d[0] == 0)
-		return uwsgi_looks_like_request((const char *)d, cap);
-	return http_looks_like_request((const char *)d, cap);
+	c->guessed = 0;
+	head_free(&c->rxh);
 }
 
 /*
@@ -564,52 +537,119 @@ static int chunked_step(struct http_chunked *ch, const uint8_t *d, uint64_t *pos
 	return 0;
 }
 
-/* The head goes on in bytes that were not captured: queue it with what we know. */
-static void head_lost(struct conntrack *ct, struct conn *c, const char *buf, size_t n,
-		      enum wt_proto proto, uint64_t req_bytes)
+/*
+ * uwsgi packets start with modifier1 (0 for WSGI, nginx may set others) and
+ * never with a method's letters, a line end or the PROXY v2 signature. TLS
+ * records (content types 20-23) are garbage to an HTTP port, not packets.
+ */
+static enum wt_proto head_proto(const char *buf, size_t n)
 {
-	const char *method = NULL, *path = NULL;
-	size_t plen = 0;
+	unsigned char b = (unsigned char)buf[0];
 
-	if (proto == WT_PROTO_HTTP) {
+	if (wt_is_tchar(b) || b == '\r' || b == '\n' || (b >= 20 && b <= 23))
+		return WT_PROTO_HTTP;
+	return n < 4 || buf[3] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
+}
+
+static void facts_set(struct head_facts *h, const char *method, const char *path, size_t path_len,
+		      int64_t content_length, int chunked, int framing_known)
+{
+	h->method = method;
+	h->path = path;
+	h->path_len = path_len;
+	h->content_length = content_length;
+	h->chunked = chunked;
+	h->framing_known = framing_known;
+}
+
+/*
+ * Parse the head in buf: the bytes it took (from buf), -1 or -2, with what
+ * it told in *h. A PROXY protocol header before an HTTP request is part of
+ * its head.
+ */
+static int parse_head(const char *buf, size_t n, struct head_facts *h)
+{
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	h->proto = head_proto(buf, n);
+	h->content_length = -1;
+	if (h->proto == WT_PROTO_HTTP) {
 		struct http_request hr;
-		int r = http_parse_request_line(buf, n, &hr);
+		int pl = http_proxy_header_len(buf, n);
 
-		if (r == -1) {
-			ct->st.parse_errors_http++;
-			enter_sync(c);
-			return;
-		}
-		if (r > 0) {
-			method = hr.method;
-			path = hr.path;
-			plen = hr.path_len;
+		if (pl < 0)
+			return pl;
+		if ((size_t)pl >= n)
+			return -2;
+		r = http_parse_request(buf + pl, n - (size_t)pl, &hr);
+		if (r < 0)
+			return r;
+		facts_set(h, hr.method, hr.path, hr.path_len, hr.content_length, hr.chunked,
+			  hr.framing_known);
+		return r + pl;
+	} else {
+		struct uwsgi_request ur;
+
+		r = uwsgi_parse_request(buf, n, &ur);
+		if (r < 0)
+			return r;
+		facts_set(h, ur.method, ur.path, ur.path_len, ur.content_length, ur.chunked,
+			  ur.framing_known);
+		return r;
+	}
+}
+
+/* Labels from a head that did not parse or was not all captured. */
+static void recover_head(const char *buf, size_t n, struct head_facts *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->proto = n ? head_proto(buf, n) : WT_PROTO_HTTP;
+	h->content_length = -1;
+	if (n == 0)
+		return;
+	if (h->proto == WT_PROTO_HTTP) {
+		struct http_request hr;
+		int pl = http_proxy_header_len(buf, n);
+
+		if (pl < 0 || (size_t)pl >= n)
+			pl = 0;
+		if (http_recover_request(buf + pl, n - (size_t)pl, &hr)) {
+			h->method = hr.method;
+			h->path = hr.path;
+			h->path_len = hr.path_len;
+			if (hr.target_truncated)
+				h->flags |= WT_RQ_TARGET_TRUNCATED;
 		}
 	} else {
 		struct uwsgi_request ur;
-		int r = uwsgi_parse_request(buf, n, &ur);
 
-		if (r == -1) {
-			ct->st.parse_errors_uwsgi++;
-			enter_sync(c);
-			return;
-		}
-		if (ur.method && ur.path_len > 0) {
-			method = ur.method;
-			path = ur.path;
-			plen = ur.path_len;
+		/* On -1 or -2, the vars wholly inside buf are set. */
+		uwsgi_parse_request(buf, n, &ur);
+		h->method = ur.method;
+		if (ur.path_len > 0) {
+			h->path = ur.path;
+			h->path_len = ur.path_len;
 		}
 	}
-	if (method) {
-		struct pend *p = new_request(ct, c, proto, method, path, plen, req_bytes);
+}
 
-		if (p)
-			mark_lost(ct, p);
-	} else {
-		/* Not even the label was captured: nothing to report. */
+/*
+ * A head we cannot frame: queue it anyway, with the labels recovered from
+ * the bytes we have, so that its response counts; the responses delimit
+ * what follows.
+ */
+static void head_unframed(struct conntrack *ct, struct conn *c, const char *buf, size_t n,
+			  uint32_t flags, uint64_t req_bytes)
+{
+	struct head_facts h;
+	struct pend *p;
+
+	recover_head(buf, n, &h);
+	h.flags |= flags;
+	p = new_request(ct, c, &h, req_bytes);
+	if (p && (flags & WT_RQ_FRAMING_LOST))
 		ct->st.framing_lost++;
-		c->rx_seq = c->seq_head - 1;
-	}
 	enter_sync(c);
 }
 
@@ -617,105 +657,84 @@ static void head_lost(struct conntrack *ct, struct conn *c, const char *buf, siz
 static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
 			const uint8_t *d, uint64_t pos, uint64_t cap, uint64_t len)
 {
-	const char *buf;
-	size_t n, old = c->hlen, k = 0;
-	enum wt_proto proto;
-	const char *method, *path;
-	size_t plen;
-	int64_t cl;
-	int chunked, r;
+	struct head_facts h;
+	struct head_view v;
 	struct pend *p;
+	int r;
 
-	if (!c->hbuf) {
-		if (pos >= cap) {
-			/* A request starts in bytes we never saw. */
-			ct->st.framing_lost++;
-			c->rx_seq = c->seq_head - 1;
-			enter_sync(c);
-			return len;
-		}
+	if (!c->rxh.buf) {
 		c->hstart_ts = e->ts_ns;
 		c->htid = e->tid;
 		c->htgid = e->tgid;
-		c->hbytes = 0;
-		buf = (const char *)d + pos;
-		n = cap - pos;
-	} else {
-		if (pos < cap) {
-			k = cap - pos;
-			if (k > HEAD_MAX - c->hlen)
-				k = HEAD_MAX - c->hlen;
-			memcpy(c->hbuf + c->hlen, d + pos, k);
-			c->hlen += (uint32_t)k;
-		}
-		buf = c->hbuf;
-		n = c->hlen;
-	}
-	proto = buf[0] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
-	if (proto == WT_PROTO_HTTP) {
-		struct http_request hr;
-
-		r = http_parse_request(buf, n, &hr);
-		method = hr.method;
-		path = hr.path;
-		plen = hr.path_len;
-		cl = hr.content_length;
-		chunked = hr.chunked;
-	} else {
-		struct uwsgi_request ur;
-
-		r = uwsgi_parse_request(buf, n, &ur);
-		method = ur.method;
-		path = ur.path;
-		plen = ur.path_len;
-		cl = ur.content_length;
-		chunked = ur.chunked;
-	}
-
-	if (r > 0 && (size_t)r > old) {
-		uint64_t here = (uint64_t)r - old;
-
-		p = new_request(ct, c, proto, method, path, plen, c->hbytes + here);
-		free_hbuf(c);
-		c->sent = 0;
-		if (!p) {
-			enter_sync(c);
+		c->rxh.bytes = 0;
+		if (pos >= cap) {
+			/* A request starts in bytes we never saw: its response still counts. */
+			head_unframed(ct, c, NULL, 0, WT_RQ_FRAMING_LOST, len - pos);
 			return len;
 		}
-		if (chunked) {
+	}
+	head_view(&c->rxh, d, pos, cap, len, &v);
+	r = parse_head(v.buf, v.n, &h);
+	if (r > 0 && (size_t)r > v.old) {
+		uint64_t here = (uint64_t)r - v.old;
+
+		p = new_request(ct, c, &h, c->rxh.bytes + here);
+		head_free(&c->rxh);
+		c->sent = 0;
+		c->guessed = 0;
+		if (!p || !h.framing_known) {
+			/* Where the body ends is for the responses to say. */
+			enter_sync(c);
+			return p ? pos + here : len;
+		}
+		if (h.chunked) {
 			http_chunked_init(&c->rxb);
 			c->rx = RX_CHUNKED;
-		} else if (cl > 0) {
-			c->rxb.remaining = (uint64_t)cl;
+		} else if (h.content_length > 0) {
+			c->rxb.remaining = (uint64_t)h.content_length;
 			c->rx = RX_LEN;
 		}
 		return pos + here;
 	}
 	if (r == -2) {
-		int all_seen = cap == len && (!c->hbuf || k == cap - pos);
-
-		if (all_seen && n < HEAD_MAX) {
-			if (!c->hbuf) {
-				c->hbuf = malloc(HEAD_MAX);
-				if (!c->hbuf) {
-					enter_sync(c);
-					return len;
-				}
-				memcpy(c->hbuf, buf, n);
-				c->hlen = (uint32_t)n;
-			}
-			c->hbytes += len - pos;
+		if (head_wait(&c->rxh, &v, pos, len) == 0)
 			return len;
-		}
-		head_lost(ct, c, buf, n, proto, c->hbytes + (len - pos));
+		/* The head goes on in bytes that were not captured. */
+		head_unframed(ct, c, v.buf, v.n, WT_RQ_FRAMING_LOST, c->rxh.bytes + (len - pos));
 		return len;
 	}
-	if (proto == WT_PROTO_HTTP)
-		ct->st.parse_errors_http++;
-	else
+	/*
+	 * A resync guessed wrong (the rest of a request the server gave up on,
+	 * read a few bytes at a time): back to waiting, nothing queued.
+	 */
+	if (c->guessed) {
+		add_req_bytes(c, len - pos);
+		enter_sync(c);
+		return len;
+	}
+	/*
+	 * Not a head we can read. Wait for the end of its first line (a slow
+	 * client's next bytes may hold the rest of the target), then queue it
+	 * with the labels recovered.
+	 */
+	if (head_proto(v.buf, v.n) == WT_PROTO_UWSGI) {
 		ct->st.parse_errors_uwsgi++;
-	enter_sync(c);
+	} else {
+		if (!memchr(v.buf, '\n', v.n) && head_wait(&c->rxh, &v, pos, len) == 0)
+			return len;
+		ct->st.parse_errors_http++;
+	}
+	head_unframed(ct, c, v.buf, v.n, WT_RQ_UNPARSED, c->rxh.bytes + (len - pos));
 	return len;
+}
+
+/*
+ * The server answered while a head was still being gathered (a slow client
+ * timed out, a head too large, bytes no parser takes): it was a request.
+ */
+static void head_answered(struct conntrack *ct, struct conn *c)
+{
+	head_unframed(ct, c, c->rxh.buf, c->rxh.len, WT_RQ_UNPARSED, c->rxh.bytes);
 }
 
 static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
@@ -723,15 +742,18 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 {
 	uint64_t pos = 0;
 
+	c->last_recv_ts = e->ts_ns;
 	if (c->upgraded)
 		return;
 	/* A request-looking read after a send ends a response we cannot frame. */
-	if ((c->rx == RX_SYNC || (c->rx == RX_HEAD && !c->hbuf)) && c->sent &&
-	    looks_like_start(d, cap)) {
+	if ((c->rx == RX_SYNC || (c->rx == RX_HEAD && !c->rxh.buf)) && c->sent &&
+	    wt_looks_like_request(d, (__u32)cap)) {
 		if (c->tx == TX_LOST)
-			finish_unframed(ct, c, 0);
-		if (c->rx == RX_SYNC)
+			finish_unframed(ct, c, 0, &ct->st.framing_lost);
+		if (c->rx == RX_SYNC) {
 			c->rx = RX_HEAD;
+			c->guessed = 1;
+		}
 	}
 	while (pos < len) {
 		uint64_t start = pos, n;
@@ -756,6 +778,7 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 			} else if (r < 0) {
 				struct pend *p = rx_req(c);
 
+				/* The request is queued: its response counts it. */
 				if (r == -1)
 					mark_lost(ct, p);
 				else if (p && p->proto == WT_PROTO_UWSGI)
@@ -768,9 +791,13 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 			}
 			break;
 		case RX_HEAD:
-			/* Some clients send a CRLF after a body; it starts nothing. */
-			if (!c->hbuf) {
-				while (pos < cap && (d[pos] == '\r' || d[pos] == '\n'))
+			/*
+			 * Some clients send a CRLF after a body; it starts nothing,
+			 * unless it may be the start of a PROXY v2 signature.
+			 */
+			if (!c->rxh.buf) {
+				while (pos < cap && (d[pos] == '\r' || d[pos] == '\n') &&
+				       http_proxy_header_len((const char *)d + pos, cap - pos) == 0)
 					pos++;
 				if (pos == len)
 					break;
@@ -785,39 +812,37 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 	}
 }
 
+/* Could d[0..n) be the start of a response head ("HTTP/")? */
+static int looks_like_response(const uint8_t *d, uint64_t n)
+{
+	static const char pfx[] = "HTTP/";
+	uint64_t i;
+
+	for (i = 0; i < n && i < sizeof(pfx) - 1; i++)
+		if (d[i] != (uint8_t)pfx[i])
+			return 0;
+	return n > 0;
+}
+
 /* A response head for the front request, from record bytes [pos, len). */
 static uint64_t tx_head(struct conntrack *ct, struct conn *c, struct pend *f,
 			const struct wt_conn_event *e, const uint8_t *d, uint64_t pos,
 			uint64_t cap, uint64_t len)
 {
 	struct http_response hr;
-	const char *buf;
-	size_t n, old = c->tlen, k = 0;
+	struct head_view v;
 	int r;
 
-	if (!c->tbuf) {
-		if (pos >= cap)
-			goto lost;
-		buf = (const char *)d + pos;
-		n = cap - pos;
-	} else {
-		if (pos < cap) {
-			k = cap - pos;
-			if (k > HEAD_MAX - c->tlen)
-				k = HEAD_MAX - c->tlen;
-			memcpy(c->tbuf + c->tlen, d + pos, k);
-			c->tlen += (uint32_t)k;
-		}
-		buf = c->tbuf;
-		n = c->tlen;
-	}
-	r = http_parse_response(buf, n, &hr);
-	if (r > 0 && (size_t)r > old) {
-		uint64_t here = (uint64_t)r - old;
+	if (!c->txh.buf && pos >= cap)
+		goto lost;
+	head_view(&c->txh, d, pos, cap, len, &v);
+	r = http_parse_response(v.buf, v.n, &hr);
+	if (r > 0 && (size_t)r > v.old) {
+		uint64_t here = (uint64_t)r - v.old;
 
 		f->resp_bytes += here;
 		pos += here;
-		free_tbuf(c);
+		head_free(&c->txh);
 		/* Interim responses (100 Continue) neither label nor end it. */
 		if (hr.status < 200 && hr.status != 101)
 			return pos;
@@ -844,16 +869,7 @@ static uint64_t tx_head(struct conntrack *ct, struct conn *c, struct pend *f,
 		return pos;
 	}
 	if (r == -2) {
-		int all_seen = cap == len && (!c->tbuf || k == cap - pos);
-
-		if (all_seen && n < HEAD_MAX) {
-			if (!c->tbuf) {
-				c->tbuf = malloc(HEAD_MAX);
-				if (!c->tbuf)
-					goto lost;
-				memcpy(c->tbuf, buf, n);
-				c->tlen = (uint32_t)n;
-			}
+		if (head_wait(&c->txh, &v, pos, len) == 0) {
 			f->resp_bytes += len - pos;
 			return len;
 		}
@@ -861,14 +877,50 @@ static uint64_t tx_head(struct conntrack *ct, struct conn *c, struct pend *f,
 		ct->st.parse_errors_http++;
 	}
 	/* The status line alone may still have been captured. */
-	if (http_parse_status_line(buf, n, &hr) > 0 && hr.status >= 200)
+	if (http_parse_status_line(v.buf, v.n, &hr) > 0 && hr.status >= 200)
 		f->status = hr.status;
 lost:
-	free_tbuf(c);
+	head_free(&c->txh);
 	mark_lost(ct, f);
 	c->tx = TX_LOST;
 	f->resp_bytes += len - pos;
 	return len;
+}
+
+/*
+ * A response head with no request queued: its request was missed (not
+ * captured, or before we followed the connection). It still counts, with
+ * placeholder labels, from the connection's last read.
+ */
+static struct pend *missed_request(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e)
+{
+	struct head_facts h = {.proto = WT_PROTO_HTTP, .flags = WT_RQ_NO_REQUEST};
+	struct pend *p;
+
+	c->hstart_ts = c->last_recv_ts ? c->last_recv_ts : e->ts_ns;
+	c->htid = e->tid;
+	c->htgid = e->tgid;
+	p = new_request(ct, c, &h, 0);
+	if (p) {
+		ct->st.missed_requests++;
+		/* Not the request being read: its body bytes are nobody's. */
+		c->rx_seq = c->seq_head - 1;
+	}
+	return p;
+}
+
+/*
+ * The server's first bytes on the connection are no HTTP response: it speaks
+ * another protocol here (TLS, a server-first greeting). Stop following it.
+ */
+static void not_http(struct conntrack *ct, struct conn *c)
+{
+	uint64_t dropped = 0;
+
+	ct->st.not_http++;
+	if (ct->o.ignore)
+		ct->o.ignore(c->e.sk, c->e.ino, ct->o.ignore_ctx);
+	mute_conn(ct, c, &dropped);
 }
 
 static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
@@ -876,6 +928,13 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 {
 	uint64_t pos = 0;
 
+	if (!c->spoke && cap > 0 && (e->flags & WT_F_ACCEPTED) && !looks_like_response(d, cap)) {
+		not_http(ct, c);
+		return;
+	}
+	c->spoke = 1;
+	if (!c->qn && c->rxh.buf && cap > 0 && looks_like_response(d, cap))
+		head_answered(ct, c);
 	c->sent = 1;
 	c->last_send_ts = e->ts_ns;
 	if (c->upgraded)
@@ -886,6 +945,9 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 		struct http_response hr;
 		int r;
 
+		if (!f && c->tx == TX_HEAD && !c->txh.buf && pos < cap &&
+		    looks_like_response(d + pos, cap - pos))
+			f = missed_request(ct, c, e);
 		if (!f) {
 			ct->st.orphan_responses++;
 			return;
@@ -936,7 +998,6 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 struct conntrack *conntrack_new(const struct conntrack_opts *o, wt_request_cb cb, void *ctx)
 {
 	struct conntrack *ct = calloc(1, sizeof(*ct));
-	size_t size = 16;
 
 	if (!ct)
 		return NULL;
@@ -956,80 +1017,151 @@ struct conntrack *conntrack_new(const struct conntrack_opts *o, wt_request_cb cb
 		ct->o.idle_timeout_ns = 300000000000ULL;
 	if (ct->o.max_conns > (1U << 28))
 		ct->o.max_conns = 1U << 28;
-	ct->tab = calloc(size, sizeof(*ct->tab));
-	if (!ct->tab) {
+	if (conntable_init(&ct->tab) != 0) {
 		free(ct);
 		return NULL;
 	}
-	ct->mask = size - 1;
 	ct->cb = cb;
 	ct->ctx = ctx;
-	list_init(&ct->lru);
-	list_init(&ct->grace);
-	list_init(&ct->held);
+	ct_list_init(&ct->grace);
+	ct_list_init(&ct->held);
 	return ct;
 }
 
-void conntrack_event(struct conntrack *ct, const struct wt_conn_event *e)
+/* Does a header-only record name this connection? A late one may carry ino 0. */
+static int same_conn(const struct conn *c, const struct wt_conn_event *e)
 {
-	uint64_t cap, len;
-	const uint8_t *d = e->data;
-	struct conn *c = NULL;
-	size_t i;
+	return c && (e->ino == 0 || e->ino == c->e.ino);
+}
 
-	ct->st.events++;
-	i = tab_find(ct, e->sk);
-	if (i != (size_t)-1)
-		c = ct->tab[i];
+/* WT_EV_CLOSE: the connection ended (or the peer reset it). */
+static void on_close(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e)
+{
+	uint64_t ts = e->ts_ns > c->e.last_ts ? e->ts_ns : c->e.last_ts;
+	uint64_t *pending = (e->flags & WT_F_RESET) ? &ct->st.client_reset : &ct->st.unanswered;
 
-	/* A close may come after the socket left its file: ino 0 then. */
-	if (e->type == WT_EV_CLOSE) {
-		uint64_t ts;
+	if (c->ignored) {
+		uint64_t none = 0;
 
-		if (!c || (e->ino != 0 && e->ino != c->ino))
+		end_conn(ct, c, ts, &none);
+		return;
+	}
+	/* After a reset no ACK will come: what was in flight ends at the close. */
+	if (e->unacked && !c->is_unix && !(e->flags & WT_F_RESET)) {
+		/* The response is still in flight to a slow reader. */
+		if (c->tx == TX_CLOSE && front(c)) {
+			hold_front(ct, c, ts, WT_RQ_CLOSE_DELIMITED);
+			drop_all(ct, c, pending);
+		}
+		if (c->held) {
+			finish_unframed(ct, c, ts, pending);
+			drop_all(ct, c, pending);
+			head_free(&c->rxh);
+			c->closing = 1;
+			ct_list_del(&c->heldl); /* now the ACK ends it, not the timer */
+			conntable_touch(&ct->tab, &c->e, ts);
+			grace_update(ct, c);
 			return;
-		ts = e->ts_ns > c->last_ts ? e->ts_ns : c->last_ts;
-		if (e->unacked && !c->is_unix) {
-			/* The response is still in flight to a slow reader. */
-			if (c->tx == TX_CLOSE && front(c)) {
-				hold_front(ct, c, ts, WT_RQ_CLOSE_DELIMITED);
-				drop_all(ct, c, &ct->st.unanswered);
-			}
-			if (c->held) {
-				finish_unframed(ct, c, ts);
-				drop_all(ct, c, &ct->st.unanswered);
-				free_hbuf(c);
-				c->closing = 1;
-				list_del(&c->heldl); /* now the ACK ends it, not the timer */
-				c->last_ts = ts;
-				list_del(&c->lru);
-				list_add_tail(&ct->lru, &c->lru);
-				grace_update(ct, c);
-				return;
-			}
 		}
-		end_conn(ct, c, ts);
-		return;
 	}
-	if (e->type == WT_EV_RELAYED) {
-		if (c && (e->ino == 0 || e->ino == c->ino)) {
-			forget_conn(ct, c);
-		} else {
-			unsigned w = ct->withdrawn_next++ % 16;
+	end_conn(ct, c, ts, pending);
+}
 
-			ct->withdrawn[w].sk = e->sk;
-			ct->withdrawn[w].ino = e->ino;
-		}
+/*
+ * WT_EV_RELAYED: the connection's peer is a traced relay (uWSGI's --http
+ * router), which counts its requests where they entered: forget this side,
+ * emit nothing. It may come before the connection's first record.
+ */
+static void on_relayed(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e)
+{
+	unsigned w;
+
+	if (same_conn(c, e)) {
+		mute_conn(ct, c, &ct->st.relayed);
 		return;
 	}
-	if (e->type == WT_EV_ACKED) {
-		if (c && c->closing && (e->ino == 0 || e->ino == c->ino)) {
-			flush_held(ct, c, e->ts_ns);
-			end_conn(ct, c, e->ts_ns);
+	w = ct->withdrawn_next++ % 16;
+	ct->withdrawn[w].sk = e->sk;
+	ct->withdrawn[w].ino = e->ino;
+}
+
+static int was_withdrawn(struct conntrack *ct, const struct wt_conn_event *e)
+{
+	for (unsigned w = 0; w < 16; w++) {
+		if (ct->withdrawn[w].sk == e->sk && ct->withdrawn[w].ino == e->ino && e->ino) {
+			ct->withdrawn[w].sk = 0;
+			return 1;
 		}
-		return;
 	}
-	if (e->type != WT_EV_DATA || e->len <= 0)
+	return 0;
+}
+
+/* A data record on a connection not in the table: start following it? */
+static struct conn *new_conn(struct conntrack *ct, const struct wt_conn_event *e, const uint8_t *d,
+			     uint64_t cap)
+{
+	/*
+	 * Followed whatever its first bytes when the kernel side vouches they
+	 * are the first: an AF_UNIX connection the server accepted, or a TCP one
+	 * whose handshake it saw (est_ns, on that first record only). Other
+	 * records may come mid-stream (a relayed connection the kernel side
+	 * withdrew, one it forgot): they must look like a request start.
+	 */
+	int from_start = (e->flags & WT_F_ACCEPTED) && ((e->flags & WT_F_UNIX) || e->est_ns);
+	int withdrawn = was_withdrawn(ct, e);
+	struct conn *c;
+
+	if (withdrawn) {
+		/* Followed only to drop its records: the relay counts its requests. */
+		ct->st.relayed++;
+	} else if (e->dir != WT_DIR_RECV) {
+		/*
+		 * A send on a connection never seen: nothing to count it against
+		 * (the kernel side withdraws a relayed worker connection without a
+		 * word, and its response comes next). Only a server speaking
+		 * another protocol first is worth following: to stop it.
+		 */
+		if (!from_start || cap == 0 || looks_like_response(d, cap)) {
+			ct->st.orphan_responses++;
+			return NULL;
+		}
+	} else if (!from_start && !wt_looks_like_request(d, (__u32)cap)) {
+		/* Mid-stream bytes of a connection we did not see start cannot be framed. */
+		return NULL;
+	}
+	if (ct->st.conns_active >= ct->o.max_conns) {
+		ct->st.conns_dropped++;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto full;
+	c->e.sk = e->sk;
+	c->e.ino = e->ino;
+	c->e.last_ts = e->ts_ns;
+	if (conntable_insert(&ct->tab, &c->e) != 0) {
+		free(c);
+		goto full;
+	}
+	c->rx_seq = c->seq_head - 1;
+	c->ignored = (uint8_t)withdrawn;
+	ct_list_init(&c->grace);
+	ct_list_init(&c->heldl);
+	ct->st.conns_total++;
+	ct->st.conns_active++;
+	return c;
+full:
+	ct->st.conns_dropped++;
+	return NULL;
+}
+
+/* WT_EV_DATA: a recv or send with its first bytes. */
+static void on_data(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e)
+{
+	const uint8_t *d = e->data;
+	uint64_t cap, len;
+
+	if (e->len <= 0)
 		return;
 	len = (uint64_t)e->len;
 	cap = e->cap_len;
@@ -1041,55 +1173,19 @@ void conntrack_event(struct conntrack *ct, const struct wt_conn_event *e)
 		cap = 0;
 
 	/* A new socket at the old address, or the kernel side started over. */
-	if (c && (c->ino != e->ino || (e->flags & WT_F_NEW))) {
-		end_conn(ct, c, c->last_ts);
+	if (c && (c->e.ino != e->ino || (e->flags & WT_F_NEW))) {
+		end_conn(ct, c, c->e.last_ts, &ct->st.unanswered);
 		c = NULL;
 	}
+	if (!c && !(c = new_conn(ct, e, d, cap)))
+		return;
+	conntable_touch(&ct->tab, &c->e, e->ts_ns);
+	if (c->ignored)
+		return;
 	/* The server moved on: a held response ended at its last send. */
-	if (c)
-		flush_held(ct, c, 0);
-	if (!c) {
-		if (e->dir != WT_DIR_RECV) {
-			ct->st.orphan_responses++;
-			return;
-		}
-		/* Mid-stream bytes of a connection we dropped cannot be framed. */
-		if (!looks_like_start(d, cap))
-			return;
-		for (unsigned w = 0; w < 16; w++) {
-			if (ct->withdrawn[w].sk == e->sk && ct->withdrawn[w].ino == e->ino && e->ino) {
-				ct->withdrawn[w].sk = 0;
-				ct->st.relayed++;
-				return;
-			}
-		}
-		if (ct->st.conns_active >= ct->o.max_conns) {
-			ct->st.conns_dropped++;
-			return;
-		}
-		c = tab_reserve(ct, ct->st.conns_active + 1) == 0 ? calloc(1, sizeof(*c)) : NULL;
-		if (!c) {
-			ct->st.conns_dropped++;
-			return;
-		}
-		c->sk = e->sk;
-		c->ino = e->ino;
-		c->last_ts = e->ts_ns;
-		c->rx_seq = c->seq_head - 1;
-		list_init(&c->grace);
-		list_init(&c->heldl);
-		list_add_tail(&ct->lru, &c->lru);
-		tab_insert(ct, c);
-		ct->st.conns_total++;
-		ct->st.conns_active++;
-	}
-	if (e->ts_ns > c->last_ts)
-		c->last_ts = e->ts_ns;
+	flush_held(ct, c, 0);
 	c->tgid = e->tgid;
 	c->is_unix = !!(e->flags & WT_F_UNIX);
-	list_del(&c->lru);
-	list_add_tail(&ct->lru, &c->lru);
-
 	if (e->dir == WT_DIR_RECV)
 		on_recv(ct, c, e, d, cap, len);
 	else
@@ -1097,23 +1193,56 @@ void conntrack_event(struct conntrack *ct, const struct wt_conn_event *e)
 	grace_update(ct, c);
 }
 
+/* WT_EV_ACKED: after a close with unacked bytes, the client acknowledged them all. */
+static void on_acked(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e)
+{
+	if (c->closing && same_conn(c, e)) {
+		flush_held(ct, c, e->ts_ns);
+		end_conn(ct, c, e->ts_ns, &ct->st.unanswered);
+	}
+}
+
+void conntrack_event(struct conntrack *ct, const struct wt_conn_event *e)
+{
+	struct conn *c = conn_of(conntable_find(&ct->tab, e->sk));
+
+	ct->st.events++;
+	switch (e->type) {
+	case WT_EV_DATA:
+		on_data(ct, c, e);
+		break;
+	case WT_EV_CLOSE:
+		if (same_conn(c, e))
+			on_close(ct, c, e);
+		break;
+	case WT_EV_RELAYED:
+		on_relayed(ct, c, e);
+		break;
+	case WT_EV_ACKED:
+		if (c)
+			on_acked(ct, c, e);
+		break;
+	}
+}
+
 void conntrack_proc_exit(struct conntrack *ct, uint32_t tgid, uint64_t ts_ns)
 {
-	struct link *l, *next;
+	struct ct_entry *e, *next;
 
 	/* Rare enough that a walk over all connections is fine. */
-	for (l = ct->lru.next; l != &ct->lru; l = next) {
-		struct conn *c = container_of(l, struct conn, lru);
+	for (e = conntable_oldest(&ct->tab); e; e = next) {
+		struct conn *c = conn_of(e);
 
-		next = l->next;
+		next = conntable_newer(&ct->tab, e);
 		if (c->tgid == tgid)
-			end_conn(ct, c, c->last_ts);
+			end_conn(ct, c, c->e.last_ts, &ct->st.unanswered);
 	}
 }
 
 void conntrack_tick(struct conntrack *ct, uint64_t now_ns)
 {
-	struct link *l;
+	struct ct_link *l;
+	struct ct_entry *e;
 
 	/*
 	 * A held response whose connection did not close right away was on a
@@ -1132,19 +1261,17 @@ void conntrack_tick(struct conntrack *ct, uint64_t now_ns)
 	while ((l = ct->grace.next) != &ct->grace) {
 		struct conn *c = container_of(l, struct conn, grace);
 
-		if (now_ns < c->last_ts || now_ns - c->last_ts < ct->o.unix_grace_ns)
+		if (now_ns < c->e.last_ts || now_ns - c->e.last_ts < ct->o.unix_grace_ns)
 			break;
 		/* No close will come on AF_UNIX: the last send is the end. */
-		finish_unframed(ct, c, c->last_send_ts);
+		finish_unframed(ct, c, c->last_send_ts, &ct->st.unanswered);
 		grace_update(ct, c);
 	}
-	while ((l = ct->lru.next) != &ct->lru) {
-		struct conn *c = container_of(l, struct conn, lru);
-
-		if (now_ns < c->last_ts || now_ns - c->last_ts < ct->o.idle_timeout_ns)
+	while ((e = conntable_oldest(&ct->tab))) {
+		if (now_ns < e->last_ts || now_ns - e->last_ts < ct->o.idle_timeout_ns)
 			break;
 		ct->st.conns_expired++;
-		end_conn(ct, c, c->last_ts);
+		end_conn(ct, conn_of(e), e->last_ts, &ct->st.unanswered);
 	}
 }
 
@@ -1155,23 +1282,21 @@ const struct conntrack_stats *conntrack_stats(const struct conntrack *ct)
 
 void conntrack_free(struct conntrack *ct)
 {
-	struct link *l, *next;
+	struct ct_entry *e;
 
 	if (!ct)
 		return;
-	for (l = ct->lru.next; l != &ct->lru; l = next) {
-		struct conn *c = container_of(l, struct conn, lru);
+	while ((e = conntable_oldest(&ct->tab))) {
+		struct conn *c = conn_of(e);
 
-		next = l->next;
 		while (c->qn)
 			q_pop(c);
-		if (c->held)
-			free(c->held->path);
-		free(c->held);
-		free_hbuf(c);
-		free_tbuf(c);
+		free_held(c);
+		conntable_remove(&ct->tab, e);
+		head_free(&c->rxh);
+		head_free(&c->txh);
 		free(c);
 	}
-	free(ct->tab);
+	conntable_fini(&ct->tab);
 	free(ct);
 }

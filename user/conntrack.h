@@ -6,8 +6,13 @@
  * A connection is (sk, ino), never a thread: gevent interleaves connections on
  * one tid and gthread spreads one connection over several. Requests (HTTP/1.x
  * heads or uwsgi packets) queue up in order; responses (always HTTP) complete
- * them in order. Where bytes the framing needs were not captured, requests
- * and responses are delimited by alternation instead and flagged.
+ * them in order. The responses are the truth for counting: every final
+ * response head the server writes completes one request, the k-th response
+ * the k-th request, whatever the request looked like; a request the parser
+ * cannot read still queues (with the labels that can be recovered), and a
+ * response whose request was missed completes a placeholder. Where bytes the
+ * framing needs were not captured, requests and responses are delimited by
+ * alternation instead and flagged.
  *
  * Not thread-safe: one consumer thread owns a tracker.
  */
@@ -20,12 +25,21 @@
 #include "wsgitrace.h"
 #include "request.h"
 
+/*
+ * Called once for a connection found to carry a protocol we do not speak
+ * (the server's first send on it is no HTTP response: TLS on a TLS port, a
+ * server-first protocol): the kernel side may stop sending its records.
+ */
+typedef void (*conntrack_ignore_cb)(uint64_t sk, uint64_t ino, void *ctx);
+
 struct conntrack_opts {
 	uint32_t max_conns;       /* tracked at once; 0: 131072 */
 	uint32_t max_pending;     /* queued requests per connection; 0: 32 */
 	uint64_t unix_grace_ns;   /* AF_UNIX idle time that ends an unframed response; 0: 2 s */
 	uint64_t idle_timeout_ns; /* connection idle time before it is dropped; 0: 300 s */
 	uint64_t hold_ns;         /* wait for a close after a response still in flight; 0: 50 ms */
+	conntrack_ignore_cb ignore; /* may be NULL */
+	void *ignore_ctx;
 };
 
 /* Counters only go up, except conns_active. */
@@ -39,7 +53,10 @@ struct conntrack_stats {
 	uint64_t parse_errors_uwsgi; /* uwsgi packets */
 	uint64_t framing_lost;       /* requests whose framing bytes were not captured */
 	uint64_t unanswered;         /* requests pending when their connection ended */
-	uint64_t orphan_responses;   /* sends with no request to answer */
+	uint64_t client_reset;       /* requests pending when the client reset the connection */
+	uint64_t missed_requests;    /* responses counted whose request was not seen (placeholder labels) */
+	uint64_t not_http;           /* connections whose server spoke something else than HTTP */
+	uint64_t orphan_responses;   /* sends with no request to answer that start no response */
 	uint64_t pending_overflow;   /* requests dropped: the per-connection queue was full */
 	uint64_t events;             /* records given to conntrack_event */
 	uint64_t relayed;            /* requests forgotten: a traced relay counts them */

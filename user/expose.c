@@ -169,7 +169,8 @@ static const struct self_metric self_metrics[] = {
 	 "Requests whose response framing was not captured; their end is the last write seen."},
 	{"wsgitrace_unanswered_requests_total", F(unanswered_requests), 0,
 	 "Requests whose connection ended before a response was seen."},
-	{"wsgitrace_orphan_responses_total", F(orphan_responses), 0, "Responses seen with no request before them."},
+	{"wsgitrace_orphan_responses_total", F(orphan_responses), 0,
+	 "Sends with no request pending that start no response (the rest of a response not followed)."},
 	{"wsgitrace_pending_overflow_total", F(pending_overflow), 0,
 	 "Pipelined requests dropped because too many were pending on one connection."},
 	{"wsgitrace_connections_active", F(conns_active), 1, "Connections being tracked."},
@@ -187,6 +188,12 @@ static const struct self_metric self_metrics[] = {
 	{"wsgitrace_relayed_connections_total", F(relayed_connections), 0,
 	 "Connections a traced relay (uWSGI's --http router) opened to a worker; their requests are counted "
 	 "once, where they entered."},
+	{"wsgitrace_client_resets_total", F(client_resets), 0,
+	 "Requests pending when the client reset the connection: no response was owed."},
+	{"wsgitrace_missed_requests_total", F(missed_requests), 0,
+	 "Responses whose request was not seen; they are counted with method \"_OTHER\" and route \"_unknown\"."},
+	{"wsgitrace_not_http_connections_total", F(not_http_conns), 0,
+	 "Accepted connections on which the server spoke another protocol than HTTP (TLS, ...); no longer followed."},
 };
 #undef F
 

@@ -29,7 +29,7 @@ struct wt_self_stats {
 	uint64_t uwsgi_parse_errors;   /* uwsgi packets that did not parse */
 	uint64_t framing_lost;         /* requests whose end is the last write seen (WT_RQ_FRAMING_LOST) */
 	uint64_t unanswered_requests;  /* requests whose connection closed before a response */
-	uint64_t orphan_responses;     /* responses with no request seen */
+	uint64_t orphan_responses;     /* sends with no request seen that start no response */
 	uint64_t pending_overflow;     /* pipelined requests dropped: too many pending on a connection */
 	uint64_t conns_active;         /* gauge: connections tracked now */
 	uint64_t conns_dropped;        /* connections not tracked: table full */
@@ -39,6 +39,9 @@ struct wt_self_stats {
 	uint64_t series_dropped;       /* observations put in the overflow series (from the agg when given) */
 	uint64_t scrapes;              /* /metrics requests served, this one included */
 	uint64_t relayed_connections;  /* inbound connections from a traced relay (uWSGI --http router) */
+	uint64_t client_resets;        /* requests pending when the client reset the connection */
+	uint64_t missed_requests;      /* responses counted whose request was not seen */
+	uint64_t not_http_conns;       /* connections whose server spoke another protocol */
 	const char *version;           /* build info labels; NULL renders "" */
 	const char *revision;
 	const char *hook; /* "sockets" or "syscalls": how data is captured */

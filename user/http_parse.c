@@ -4,63 +4,18 @@
  * end of the buffer before it happens: the tracker feeds bytes straight from
  * ring records and fuzzers feed anything.
  *
- * Strict where leniency would let two parsers disagree on framing (bare LF,
- * obsolete line folding, conflicting Content-Length): such input is an error,
- * and the tracker resynchronizes rather than guessing.
+ * Lenient where servers are (obs-folded headers, control characters and
+ * non-ASCII bytes in header names and values, HTTP/0.9 and HTTP/2.0 request
+ * lines, odd Content-Length forms): the server, not this parser, decides what
+ * a request is. Where the body's framing is ambiguous the head still parses,
+ * with framing_known 0, and the tracker lets the responses delimit requests.
  */
+#include <linux/types.h>
 #include <string.h>
 
 #include "http_parse.h"
-
-/* RFC 9110 tchar: the bytes allowed in methods and header names. */
-static const uint8_t tchar[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-	['`'] = 1, ['|'] = 1, ['~'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-	['y'] = 1, ['z'] = 1,
-};
-
-static const char *const methods[] = {
-	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-};
-
-const char *http_method_norm(const char *m, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strlen(methods[i]) == len && memcmp(methods[i], m, len) == 0)
-			return methods[i];
-	return "_OTHER";
-}
-
-int http_looks_like_request(const char *buf, size_t len)
-{
-	size_t i;
-
-	/* Longest standard method is 7; leave room for WebDAV's. */
-	for (i = 0; i < len && i < 20; i++) {
-		unsigned char ch = buf[i];
-
-		if (ch == ' ')
-			return i > 0;
-		if (!(ch >= 'A' && ch <= 'Z') && ch != '-' && ch != '_')
-			return 0;
-	}
-	/* All of a short read is method characters: a head cut early. */
-	return i > 0 && i == len;
-}
+#include "labels.h"
+#include "looks_like.h"
 
 static int lower(int c)
 {
@@ -107,27 +62,6 @@ static int skip_empty_lines(const char **pp, const char *end)
 	return 0;
 }
 
-/* "HTTP/1.<digit>": the minor version, -1 or -2. */
-static int parse_version(const char **pp, const char *end)
-{
-	static const char pfx[] = "HTTP/1.";
-	const char *p = *pp;
-	size_t i;
-
-	for (i = 0; i < sizeof(pfx) - 1; i++) {
-		if (p + i == end)
-			return -2;
-		if (p[i] != pfx[i])
-			return -1;
-	}
-	if (p + i == end)
-		return -2;
-	if (p[i] < '0' || p[i] > '9')
-		return -1;
-	*pp = p + i + 1;
-	return p[i] - '0';
-}
-
 /* Decimal length: strict digits only, bounded well before overflow. */
 int http_parse_length(const char *v, size_t n, int64_t *out)
 {
@@ -163,25 +97,38 @@ static void last_token(const char *v, size_t n, const char **tok, size_t *tlen)
 	*tlen = (size_t)(e - s);
 }
 
+/*
+ * The next item of a comma-separated list (*s up to e), OWS trimmed: 1, or 0
+ * when the list is done. An empty value is one empty item.
+ */
+static int list_item(const char **s, const char *e, const char **item, size_t *len)
+{
+	const char *p = *s, *c, *te;
+
+	if (!p)
+		return 0;
+	c = memchr(p, ',', (size_t)(e - p));
+	te = c ? c : e;
+	while (p < te && (*p == ' ' || *p == '\t'))
+		p++;
+	while (te > p && (te[-1] == ' ' || te[-1] == '\t'))
+		te--;
+	*item = p;
+	*len = (size_t)(te - p);
+	*s = c ? c + 1 : NULL;
+	return 1;
+}
+
 static void parse_connection(const char *v, size_t n, enum http_conn *conn)
 {
-	const char *s = v, *e = v + n;
+	const char *s = v, *it;
+	size_t len;
 
-	while (s < e) {
-		const char *c = memchr(s, ',', (size_t)(e - s));
-		const char *te = c ? c : e, *ts = s;
-
-		while (ts < te && (*ts == ' ' || *ts == '\t'))
-			ts++;
-		while (te > ts && (te[-1] == ' ' || te[-1] == '\t'))
-			te--;
-		if (ci_eq(ts, (size_t)(te - ts), "close"))
+	while (list_item(&s, v + n, &it, &len)) {
+		if (ci_eq(it, len, "close"))
 			*conn = HTTP_CONN_CLOSE;
-		else if (ci_eq(ts, (size_t)(te - ts), "keep-alive") && *conn != HTTP_CONN_CLOSE)
+		else if (ci_eq(it, len, "keep-alive") && *conn != HTTP_CONN_CLOSE)
 			*conn = HTTP_CONN_KEEPALIVE;
-		if (!c)
-			break;
-		s = c + 1;
 	}
 }
 
@@ -190,21 +137,75 @@ struct framing {
 	int te_present;
 	int chunked;
 	int expect_continue;
+	int cl_bad; /* a Content-Length no reading agrees on */
 	enum http_conn conn;
 };
 
 /*
+ * A Content-Length value: digits, or a list of equal ones ("5, 5", which RFC
+ * 9110 8.6 lets a recipient take as 5). Anything else ("+1", "-0", "0_1",
+ * "5, 6") leaves the length unknown: -1.
+ */
+static int parse_cl_value(const char *v, size_t n, int64_t *out)
+{
+	int64_t first = -1, x;
+	const char *s = v, *it;
+	size_t len;
+
+	while (list_item(&s, v + n, &it, &len)) {
+		if (http_parse_length(it, len, &x) != 0)
+			return -1;
+		if (first >= 0 && x != first)
+			return -1;
+		first = x;
+	}
+	*out = first;
+	return 0;
+}
+
+static void header_field(const char *name, size_t nlen, const char *val, size_t vlen,
+			 struct framing *f)
+{
+	if (ci_eq(name, nlen, "content-length")) {
+		int64_t cl;
+
+		/* Two different lengths: a smuggling attempt; the responses decide. */
+		if (parse_cl_value(val, vlen, &cl) != 0 ||
+		    (f->content_length >= 0 && f->content_length != cl))
+			f->cl_bad = 1;
+		else
+			f->content_length = cl;
+	} else if (ci_eq(name, nlen, "transfer-encoding")) {
+		const char *tok;
+		size_t tlen;
+
+		last_token(val, vlen, &tok, &tlen);
+		f->te_present = 1;
+		f->chunked = ci_eq(tok, tlen, "chunked");
+	} else if (ci_eq(name, nlen, "expect")) {
+		f->expect_continue = ci_eq(val, vlen, "100-continue");
+	} else if (ci_eq(name, nlen, "connection")) {
+		parse_connection(val, vlen, &f->conn);
+	}
+}
+
+/* Header name bytes: anything a lenient server takes, but not the separators. */
+static int name_byte(unsigned char ch)
+{
+	return ch != ':' && ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n';
+}
+
+/*
  * Header lines up to and including the blank line. Returns the offset past
- * the blank line, -1 or -2.
+ * the blank line, -1 or -2. Obsolete line folding continues the previous
+ * value, which keeps its framing meaning only when it was on one line.
  */
 static int parse_headers(const char *buf, const char *p, const char *end, struct framing *f)
 {
-	int r;
+	int r, first = 1;
 
+	memset(f, 0, sizeof(*f));
 	f->content_length = -1;
-	f->te_present = 0;
-	f->chunked = 0;
-	f->expect_continue = 0;
 	f->conn = HTTP_CONN_DEFAULT;
 
 	for (;;) {
@@ -220,117 +221,181 @@ static int parse_headers(const char *buf, const char *p, const char *end, struct
 				return -1;
 			return (int)(p - buf);
 		}
-		/* Obsolete line folding and bare LF are refused (RFC 9112 5.2). */
-		name = p;
-		while (p < end && tchar[(unsigned char)*p])
+		if (*p == ' ' || *p == '\t') {
+			/* obs-fold: the line before went on; the first line cannot fold. */
+			if (first)
+				return -1;
+			name = NULL;
+			nlen = 0;
+		} else {
+			name = p;
+			while (p < end && name_byte((unsigned char)*p))
+				p++;
+			if (p == end)
+				return -2;
+			if (*p != ':' || p == name)
+				return -1;
+			nlen = (size_t)(p - name);
 			p++;
-		if (p == end)
-			return -2;
-		if (*p != ':' || p == name)
-			return -1;
-		nlen = (size_t)(p - name);
-		p++;
+		}
 		while (p < end && (*p == ' ' || *p == '\t'))
 			p++;
 		val = p;
-		for (; p < end; p++) {
-			unsigned char ch = *p;
-
-			if (ch == '\r')
-				break;
-			if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-				return -1;
-		}
+		/*
+		 * Any byte but the line's end in a value (control characters,
+		 * non-ASCII): servers differ, the response decides. A bare LF is
+		 * refused: it would split the line differently for different readers.
+		 */
+		while (p < end && *p != '\r' && *p != '\n')
+			p++;
 		vend = p;
 		if ((r = eat_eol(&p, end)) != 0)
 			return r;
 		while (vend > val && (vend[-1] == ' ' || vend[-1] == '\t'))
 			vend--;
-
-		if (ci_eq(name, nlen, "content-length")) {
-			int64_t cl;
-
-			if (http_parse_length(val, (size_t)(vend - val), &cl) != 0)
-				return -1;
-			/* Two different lengths: a smuggling attempt, not a message. */
-			if (f->content_length >= 0 && f->content_length != cl)
-				return -1;
-			f->content_length = cl;
-		} else if (ci_eq(name, nlen, "transfer-encoding")) {
-			const char *tok;
-			size_t tlen;
-
-			last_token(val, (size_t)(vend - val), &tok, &tlen);
-			f->te_present = 1;
-			f->chunked = ci_eq(tok, tlen, "chunked");
-		} else if (ci_eq(name, nlen, "expect")) {
-			f->expect_continue = ci_eq(val, (size_t)(vend - val), "100-continue");
-		} else if (ci_eq(name, nlen, "connection")) {
-			parse_connection(val, (size_t)(vend - val), &f->conn);
-		}
+		if (name)
+			header_field(name, nlen, val, (size_t)(vend - val), f);
+		first = 0;
 	}
 }
 
-/* Path of a request-target: origin-form as is, absolute-form without scheme
- * and authority; query and fragment dropped either way. */
-static void target_path(const char *t, size_t n, const char **path, size_t *plen)
+/* PROXY protocol v2 signature (12 bytes), then ver_cmd, family, u16be length. */
+static const char proxy2_sig[12] = "\r\n\r\n\0\r\nQUIT\n";
+
+int http_proxy_header_len(const char *buf, size_t len)
 {
-	size_t i, skip = 0;
+	size_t i;
 
-	if (n >= 7 && ci_eq(t, 7, "http://"))
-		skip = 7;
-	else if (n >= 8 && ci_eq(t, 8, "https://"))
-		skip = 8;
-	if (skip) {
-		for (i = skip; i < n && t[i] != '/' && t[i] != '?' && t[i] != '#'; i++)
-			;
-		if (i == n || t[i] != '/') {
-			*path = "/";
-			*plen = 1;
-			return;
+	if (len > 0 && buf[0] == '\r') {
+		for (i = 0; i < sizeof(proxy2_sig); i++) {
+			if (i == len)
+				return -2;
+			if (buf[i] != proxy2_sig[i])
+				return 0;
 		}
-		t += i;
-		n -= i;
+		if (len < 16)
+			return -2;
+		return 16 + (((unsigned char)buf[14] << 8) | (unsigned char)buf[15]);
 	}
-	for (i = 0; i < n && t[i] != '?' && t[i] != '#'; i++)
-		;
-	*path = t;
-	*plen = i;
+	for (i = 0; i < 6; i++) {
+		if (i == len)
+			return -2;
+		if (buf[i] != "PROXY "[i])
+			return 0;
+	}
+	/* v1: one line of at most 107 bytes, CRLF included. */
+	for (; i < len && i < 107; i++)
+		if (buf[i] == '\n')
+			return buf[i - 1] == '\r' ? (int)i + 1 : -1;
+	return i < 107 ? -2 : -1;
 }
 
-static int request_line(const char *buf, const char **pp, const char *end, struct http_request *req)
+/*
+ * "HTTP/<digit>.<digit>": the minor version of HTTP/1.x, or 0 with
+ * *other_major set for any other major version (HTTP/2.0 request lines),
+ * -1 or -2.
+ */
+static int parse_any_version(const char **pp, const char *end, int *other_major)
+{
+	static const char pfx[] = "HTTP/";
+	const char *p = *pp;
+	size_t i;
+
+	for (i = 0; i < sizeof(pfx) - 1; i++) {
+		if (p + i == end)
+			return -2;
+		if (p[i] != pfx[i])
+			return -1;
+	}
+	p += i;
+	if (end - p < 3)
+		return -2;
+	if (p[0] < '0' || p[0] > '9' || p[1] != '.' || p[2] < '0' || p[2] > '9')
+		return -1;
+	*other_major = p[0] != '1';
+	*pp = p + 3;
+	return *other_major ? 0 : p[2] - '0';
+}
+
+/* CRLF or a bare LF (request lines only: HTTP/0.9 clients send either). */
+static int eat_line_end(const char **pp, const char *end)
+{
+	if (*pp < end && **pp == '\n') {
+		(*pp)++;
+		return 0;
+	}
+	return eat_eol(pp, end);
+}
+
+static void request_init(struct http_request *req)
+{
+	req->method = LABEL_METHOD_OTHER;
+	req->path = "";
+	req->path_len = 0;
+	req->target_truncated = 0;
+	req->minor_version = 1;
+	req->content_length = -1;
+	req->chunked = 0;
+	req->expect_continue = 0;
+	req->framing_known = 1;
+	req->conn = HTTP_CONN_DEFAULT;
+}
+
+/*
+ * The request line, leniently: any token for a method, runs of spaces,
+ * HTTP/0.9 (no version: no headers follow) and versions other than 1.x
+ * (whose framing is not ours to know). *no_headers is set for HTTP/0.9.
+ */
+static int request_line(const char *buf, const char **pp, const char *end,
+			struct http_request *req, int *no_headers)
 {
 	const char *p = *pp, *m, *t;
-	int r, minor;
+	int r, minor, other = 0;
 
 	if ((r = skip_empty_lines(&p, end)) != 0)
 		return r;
 	m = p;
-	while (p < end && tchar[(unsigned char)*p])
+	while (p < end && wt_is_tchar((unsigned char)*p))
 		p++;
 	if (p == end)
 		return -2;
 	if (*p != ' ' || p == m)
 		return -1;
-	req->method = http_method_norm(m, (size_t)(p - m));
-	t = ++p;
+	request_init(req);
+	req->method = label_method(m, (size_t)(p - m));
+	while (p < end && *p == ' ')
+		p++;
+	t = p;
 	while (p < end && (unsigned char)*p > 0x20 && *p != 0x7f)
 		p++;
 	if (p == end)
 		return -2;
-	if (*p != ' ' || p == t)
+	if (p == t)
 		return -1;
-	target_path(t, (size_t)(p - t), &req->path, &req->path_len);
-	p++;
-	if ((minor = parse_version(&p, end)) < 0)
+	req->path = t;
+	req->path_len = label_target_keep(t, (size_t)(p - t));
+	*no_headers = 0;
+	if (*p == '\r' || *p == '\n') {
+		/* HTTP/0.9: the line is the whole request. */
+		if ((r = eat_line_end(&p, end)) != 0)
+			return r;
+		req->minor_version = 9;
+		req->framing_known = 0;
+		*no_headers = 1;
+		*pp = p;
+		return 0;
+	}
+	while (p < end && *p == ' ')
+		p++;
+	if ((minor = parse_any_version(&p, end, &other)) < 0)
 		return minor;
+	while (p < end && *p == ' ')
+		p++;
 	if ((r = eat_eol(&p, end)) != 0)
 		return r;
 	req->minor_version = minor;
-	req->content_length = -1;
-	req->chunked = 0;
-	req->expect_continue = 0;
-	req->conn = HTTP_CONN_DEFAULT;
+	if (other)
+		req->framing_known = 0;
 	*pp = p;
 	return 0;
 }
@@ -338,11 +403,11 @@ static int request_line(const char *buf, const char **pp, const char *end, struc
 int http_parse_request_line(const char *buf, size_t len, struct http_request *req)
 {
 	const char *p = buf;
-	int r;
+	int r, no_headers;
 
 	if (len > 0x7fffffff)
 		len = 0x7fffffff;
-	if ((r = request_line(buf, &p, buf + len, req)) != 0)
+	if ((r = request_line(buf, &p, buf + len, req, &no_headers)) != 0)
 		return r;
 	return (int)(p - buf);
 }
@@ -351,13 +416,15 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 {
 	const char *p = buf, *end;
 	struct framing f;
-	int r;
+	int r, no_headers;
 
 	if (len > 0x7fffffff)
 		len = 0x7fffffff;
 	end = buf + len;
-	if ((r = request_line(buf, &p, end, req)) != 0)
+	if ((r = request_line(buf, &p, end, req, &no_headers)) != 0)
 		return r;
+	if (no_headers)
+		return (int)(p - buf);
 	if ((r = parse_headers(buf, p, end, &f)) < 0)
 		return r;
 	/*
@@ -365,21 +432,48 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 	 * transfer coding cannot be framed (RFC 9112 6.3) and chunked wins
 	 * over a Content-Length sent with it.
 	 */
-	if (f.te_present && !f.chunked)
-		return -1;
-	req->content_length = f.chunked ? -1 : f.content_length;
+	if ((f.te_present && !f.chunked) || (f.cl_bad && !f.chunked))
+		req->framing_known = 0;
+	req->content_length = f.chunked || !req->framing_known ? -1 : f.content_length;
 	req->chunked = f.chunked;
 	req->expect_continue = f.expect_continue;
 	req->conn = f.conn;
 	return r;
 }
 
+int http_recover_request(const char *buf, size_t len, struct http_request *req)
+{
+	size_t i = 0, m, t;
+
+	request_init(req);
+	req->framing_known = 0;
+	while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	/* A method is a token: anything else is garbage (TLS, binary), no target follows. */
+	for (m = i; i < len && i - m < 32 && wt_is_tchar((unsigned char)buf[i]); i++)
+		;
+	if (i == len || buf[i] != ' ' || i == m)
+		return 0;
+	req->method = label_method(buf + m, i - m);
+	while (i < len && buf[i] == ' ')
+		i++;
+	for (t = i; i < len && buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n'; i++)
+		;
+	req->path = buf + t;
+	req->path_len = label_target_keep(buf + t, i - t);
+	/* Cut by the capture before the path ended: its route is unknowable. */
+	if (i == len && req->path_len == i - t && !memchr(buf + t, ';', i - t))
+		req->target_truncated = 1;
+	return 1;
+}
+
 static int status_line(const char **pp, const char *end, struct http_response *resp)
 {
 	const char *p = *pp;
-	int minor, status = 0, i;
+	int minor, status = 0, i, other;
 
-	if ((minor = parse_version(&p, end)) < 0)
+	/* Servers echo the request's version: "GET / HTTP/2.0" gets "HTTP/2.0 404". */
+	if ((minor = parse_any_version(&p, end, &other)) < 0)
 		return minor;
 	if (p == end)
 		return -2;
@@ -441,6 +535,12 @@ int http_parse_response(const char *buf, size_t len, struct http_response *resp)
 		return r;
 	if ((r = parse_headers(buf, p, end, &f)) < 0)
 		return r;
+	/*
+	 * A response whose length no reading agrees on: the tracker takes its
+	 * status line alone and ends it at the next request or the close.
+	 */
+	if (f.cl_bad)
+		return -1;
 	/* Not chunked but encoded: the body runs to the close (RFC 9112 6.3). */
 	resp->content_length = f.te_present ? -1 : f.content_length;
 	resp->chunked = f.chunked;
@@ -559,7 +659,7 @@ ssize_t http_chunked_feed(struct http_chunked *c, const char *buf, size_t len)
 			break;
 		case CH_TRAILER0:
 			c->state = ch == '\r' ? CH_END_LF : CH_TRAILER;
-			if (ch != '\r' && !tchar[ch])
+			if (ch != '\r' && !wt_is_tchar(ch))
 				goto err;
 			i++;
 			break;

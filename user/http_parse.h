@@ -24,13 +24,21 @@ enum http_conn {
 };
 
 struct http_request {
-	const char *method; /* normalized, static storage: "GET" ... "_OTHER" */
-	const char *path;   /* points into buf; query string and fragment dropped */
+	const char *method; /* label_method(), static storage: "GET" ... "_OTHER" */
+	const char *path;   /* the request-target, into buf, up to its query or fragment */
 	size_t path_len;
-	int minor_version;      /* HTTP/1.<minor> */
-	int64_t content_length; /* -1 when absent */
+	int target_truncated;   /* the bytes ended inside the path (http_recover_request) */
+	int minor_version;      /* HTTP/1.<minor>; 9 for HTTP/0.9 */
+	int64_t content_length; /* -1 when absent or unknown */
 	int chunked;            /* Transfer-Encoding ends in chunked */
 	int expect_continue;    /* Expect: 100-continue */
+	/*
+	 * 0 when the body's length cannot be told from the head (Content-Length
+	 * values that disagree or do not parse, a transfer coding other than
+	 * chunked, HTTP/0.9 or a version other than 1.x): the head is still a
+	 * request, but where the next one starts is for the responses to say.
+	 */
+	int framing_known;
 	enum http_conn conn;
 };
 
@@ -60,21 +68,22 @@ int http_parse_response(const char *buf, size_t len, struct http_response *resp)
  * are set to "unknown" (content_length -1, chunked 0).
  */
 int http_parse_request_line(const char *buf, size_t len, struct http_request *req);
+/*
+ * Labels from bytes that are no parseable head (garbage, a head cut by the
+ * capture, a line no parser takes): the first word as the method when it is
+ * a token, the second as the target. Returns 1 when a method word ended in buf (path may still be
+ * empty), else 0 with method "_OTHER" and no path. target_truncated is set
+ * when buf ended inside the path.
+ */
+int http_recover_request(const char *buf, size_t len, struct http_request *req);
+/*
+ * A PROXY protocol header (v1 line or v2 binary) at the start of buf: its
+ * length, 0 if there is none, -2 if buf may be the start of one, -1 if it is
+ * a broken one.
+ */
+int http_proxy_header_len(const char *buf, size_t len);
 /* Only the status line of a response head. */
 int http_parse_status_line(const char *buf, size_t len, struct http_response *resp);
-
-/*
- * Method token -> one of GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH
- * or "_OTHER": a bounded label set for metrics. Case-sensitive, as methods are.
- */
-const char *http_method_norm(const char *m, size_t len);
-
-/*
- * Does buf start like a request line ("TOKEN " with an upper-case token, or
- * a read too short to hold more than part of the token)?
- * Cheap test for "this read starts a new request" after framing was lost.
- */
-int http_looks_like_request(const char *buf, size_t len);
 
 /*
  * Chunked body decoder. It keeps its state between calls, so the body may be

@@ -270,10 +270,19 @@ static void on_request(const struct wt_request *rq, void *ctx)
 	agg_observe_request(a->agg, svc, rq, env.fold_ids);
 	if (env.trace) {
 		sb_reset(&a->line);
-		trace_json_format(&a->line, rq, svc);
+		trace_json_format(&a->line, rq, svc, env.fold_ids);
 		if (sb_ok(&a->line))
 			fwrite(a->line.buf, 1, a->line.len, stdout);
 	}
+}
+
+/* The tracker found a connection carrying another protocol: the kernel stops its records. */
+static void on_ignore(uint64_t sk, uint64_t ino, void *ctx)
+{
+	struct app *a = ctx;
+
+	if (a->cap)
+		capture_ignore_conn(a->cap, sk, ino);
 }
 
 static void add_proc(struct app *a, uint32_t pid, const char *service)
@@ -381,6 +390,9 @@ static struct expose_stream *render(void *ctx)
 	st.framing_lost = cs->framing_lost;
 	st.unanswered_requests = cs->unanswered;
 	st.orphan_responses = cs->orphan_responses;
+	st.client_resets = cs->client_reset;
+	st.missed_requests = cs->missed_requests;
+	st.not_http_conns = cs->not_http;
 	st.pending_overflow = cs->pending_overflow;
 	st.conns_active = cs->conns_active;
 	st.conns_dropped = cs->conns_dropped + ks[WT_KS_CONN_FULL];
@@ -418,6 +430,8 @@ int main(int argc, char **argv)
 	}
 	a.procs = proctab_new();
 	cto.max_conns = env.max_conns;
+	cto.ignore = on_ignore;
+	cto.ignore_ctx = &a;
 	a.ct = conntrack_new(&cto, on_request, &a);
 	if (!a.procs || !a.ct) {
 		fprintf(stderr, "wsgitrace: out of memory\n");

@@ -19,6 +19,9 @@ enum wt_proto {
 #define WT_RQ_CLOSE_DELIMITED 0x01 /* response body ended by the close */
 #define WT_RQ_FRAMING_LOST 0x02    /* framing bytes were not captured: end is the last write */
 #define WT_RQ_PATH_TRUNCATED 0x04  /* path longer than WT_PATH_MAX */
+#define WT_RQ_TARGET_TRUNCATED 0x08 /* the capture ended inside the path: route "_truncated" */
+#define WT_RQ_NO_REQUEST 0x10      /* a response whose request was missed: placeholder labels */
+#define WT_RQ_UNPARSED 0x20        /* the request head did not parse: labels are what was recovered */
 
 #define WT_PATH_MAX 1024
 
@@ -33,9 +36,9 @@ struct wt_request {
 	int status;   /* final status code (1xx interim responses skipped) */
 	enum wt_proto proto;
 	uint32_t flags;       /* WT_RQ_* */
-	const char *method;   /* normalized: "GET" ... or "_OTHER"; static storage */
-	const char *path;     /* as the client sent it, query string dropped; */
-	size_t path_len;      /* valid during the callback only, not NUL terminated */
+	const char *method;   /* normalized (label_method): "GET" ... or "_OTHER"; static storage */
+	const char *path;     /* the request-target as sent, up to its query (labels.c makes */
+	size_t path_len;      /* the route); valid during the callback only, not NUL terminated */
 };
 
 typedef void (*wt_request_cb)(const struct wt_request *rq, void *ctx);

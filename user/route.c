@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "labels.h"
 #include "strbuf.h"
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
@@ -81,17 +82,18 @@ static void put(struct out *o, const void *s, size_t n)
 	o->len += n;
 }
 
+/*
+ * Bytes that are not well-formed UTF-8, and control characters, become
+ * U+FFFD each, so the label is valid UTF-8 whatever was sent.
+ */
 static void put_segment(struct out *o, const unsigned char *s, size_t n)
 {
-	static const char hexd[] = "0123456789ABCDEF";
 	size_t i = 0, k;
 
 	while (i < n && !o->full) {
 		k = utf8_seq_len(s + i, n - i);
 		if (k == 0 || s[i] < 0x20 || s[i] == 0x7f) {
-			char esc[3] = {'%', hexd[s[i] >> 4], hexd[s[i] & 15]};
-
-			put(o, esc, 3);
+			put(o, ROUTE_BAD, sizeof(ROUTE_BAD) - 1);
 			i++;
 		} else {
 			put(o, s + i, k);
@@ -104,36 +106,19 @@ size_t route_normalize(const char *path, size_t len, char *out, size_t outsz, in
 {
 	const unsigned char *s = (const unsigned char *)path;
 	struct out o = {out, 0, outsz ? outsz - 1 : 0, 0};
-	size_t i, end = 0, start = 0;
+	size_t i = 0, end;
 
 	if (outsz == 0)
 		return 0;
-	if (!path)
-		len = 0;
-	while (end < len && s[end] != '?' && s[end] != '#')
-		end++;
-	/* Absolute form: skip "scheme://authority", keep the path. */
-	if (end >= 7 && (s[0] | 0x20) == 'h') {
-		size_t sch = 0;
-
-		if (strncasecmp(path, "http://", 7) == 0)
-			sch = 7;
-		else if (end >= 8 && strncasecmp(path, "https://", 8) == 0)
-			sch = 8;
-		if (sch) {
-			start = sch;
-			while (start < end && s[start] != '/')
-				start++;
-		}
-	}
-	if (start == end) {
+	end = path ? label_target_keep(path, len) : 0;
+	if (end == 0) {
 		put(&o, "/", 1);
 		out[o.len] = '\0';
 		return o.len;
 	}
-	i = start;
 	while (i < end && !o.full) {
-		size_t seg = i;
+		const unsigned char *semi;
+		size_t seg = i, slen;
 
 		if (s[i] == '/') {
 			put(&o, "/", 1);
@@ -142,10 +127,13 @@ size_t route_normalize(const char *path, size_t len, char *out, size_t outsz, in
 		}
 		while (i < end && s[i] != '/')
 			i++;
-		if (fold_ids && route_segment_is_id(path + seg, i - seg))
+		/* Path parameters (";jsessionid=...") are session state, not route. */
+		semi = memchr(s + seg, ';', i - seg);
+		slen = semi ? (size_t)(semi - (s + seg)) : i - seg;
+		if (fold_ids && route_segment_is_id(path + seg, slen))
 			put(&o, ROUTE_ID, sizeof(ROUTE_ID) - 1);
 		else
-			put_segment(&o, s + seg, i - seg);
+			put_segment(&o, s + seg, slen);
 	}
 	out[o.len] = '\0';
 	return o.len;

@@ -17,13 +17,16 @@
 #define ROUTE_MAX 256
 /* What a folded segment becomes. */
 #define ROUTE_ID "{id}"
+/* What a byte that is not valid UTF-8, or a control character, becomes: U+FFFD. */
+#define ROUTE_BAD "\xef\xbf\xbd"
 
 /*
- * Writes the route for path[0..len) to out (always NUL terminated when
- * outsz > 0) and returns its length. Rules, in order:
- *  - the query string ('?...') and a fragment ('#...') are dropped;
- *  - an absolute-form target ("http://host:port/p", proxies send those) keeps
- *    only its path; an empty path becomes "/";
+ * Writes the route for an origin-form path[0..len) to out (always NUL
+ * terminated when outsz > 0) and returns its length. Other target forms are
+ * labels.c's business. Rules, in order:
+ *  - the query string ('?...') and a fragment ('#...') are dropped; an empty
+ *    path becomes "/";
+ *  - each segment's parameters (";jsessionid=...") are dropped;
  *  - with fold_ids, a segment between slashes becomes "{id}" when it is
  *      all digits ("/users/42"),
  *      a UUID (8-4-4-4-12 hex digits),
@@ -33,8 +36,7 @@
  *    anything else stays as it is ("/test1/", "/v2/", "/index.html",
  *    "/my-post-2024");
  *  - bytes that are not well-formed UTF-8, and control characters, become
- *    %XX (the percent-encoding the client should have sent), so what reaches
- *    the exposition is printable ASCII or valid UTF-8;
+ *    U+FFFD each, so what reaches the exposition is valid UTF-8;
  *  - the output stops, at a character boundary, before outsz - 1 bytes.
  * Otherwise the path is kept as sent: "/test/" and "/test" stay apart, "//"
  * and percent-escapes are not rewritten.

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "labels.h"
+
 /* JSON strings: control characters and DEL as escapes, so a line stays one line. */
 static const char *const json_esc[128] = {
 	"\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007",
@@ -32,8 +34,9 @@ static void put_hex(struct strbuf *sb, uint64_t v)
 	sb_append(sb, tmp + i, sizeof(tmp) - i);
 }
 
-int trace_json_format(struct strbuf *sb, const struct wt_request *rq, const char *service)
+int trace_json_format(struct strbuf *sb, const struct wt_request *rq, const char *service, int fold_ids)
 {
+	struct wt_labels l;
 	uint64_t d = rq->end_ns > rq->start_ns ? rq->end_ns - rq->start_ns : 0;
 	char frac[10];
 	uint64_t f = d % 1000000000ull;
@@ -45,7 +48,12 @@ int trace_json_format(struct strbuf *sb, const struct wt_request *rq, const char
 		{WT_RQ_CLOSE_DELIMITED, "close_delimited"},
 		{WT_RQ_FRAMING_LOST, "framing_lost"},
 		{WT_RQ_PATH_TRUNCATED, "path_truncated"},
+		{WT_RQ_TARGET_TRUNCATED, "target_truncated"},
+		{WT_RQ_NO_REQUEST, "no_request"},
+		{WT_RQ_UNPARSED, "unparsed"},
 	};
+
+	labels_build(rq, fold_ids, &l);
 
 	sb_puts(sb, "{\"pid\":");
 	sb_put_u64(sb, rq->tgid);
@@ -59,10 +67,9 @@ int trace_json_format(struct strbuf *sb, const struct wt_request *rq, const char
 	sb_puts(sb, ",\"proto\":");
 	sb_puts(sb, rq->proto == WT_PROTO_UWSGI ? "\"uwsgi\"" : "\"http\"");
 	sb_puts(sb, ",\"method\":");
-	if (rq->method)
-		trace_json_string(sb, rq->method, strlen(rq->method));
-	else
-		sb_puts(sb, "null");
+	trace_json_string(sb, l.method, strlen(l.method));
+	sb_puts(sb, ",\"route\":");
+	trace_json_string(sb, l.route, strlen(l.route));
 	sb_puts(sb, ",\"path\":");
 	trace_json_string(sb, rq->path ? rq->path : "", rq->path ? rq->path_len : 0);
 	sb_puts(sb, ",\"status\":");

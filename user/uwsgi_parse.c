@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http_parse.h"
+#include "labels.h"
 #include "uwsgi_parse.h"
 
 static uint16_t le16(const char *p)
@@ -37,38 +38,27 @@ static int ci_eq(const char *a, size_t n, const char *lit)
 	return 1;
 }
 
-static size_t path_end(const char *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n && v[i] != '?' && v[i] != '#'; i++)
-		;
-	return i;
-}
-
-static int set_var(struct uwsgi_request *r, const char *k, size_t kn, const char *v, size_t vn,
+static void set_var(struct uwsgi_request *r, const char *k, size_t kn, const char *v, size_t vn,
 		   int *have_uri)
 {
 	if (key_is(k, kn, "REQUEST_METHOD")) {
-		if (vn == 0)
-			return -1;
-		r->method = http_method_norm(v, vn);
+		r->method = label_method(v, vn);
 	} else if (key_is(k, kn, "REQUEST_URI")) {
 		r->path = v;
-		r->path_len = path_end(v, vn);
+		r->path_len = label_target_keep(v, vn);
 		*have_uri = 1;
 	} else if (key_is(k, kn, "PATH_INFO")) {
 		if (!*have_uri) {
 			r->path = v;
-			r->path_len = path_end(v, vn);
+			r->path_len = label_target_keep(v, vn);
 		}
 	} else if (key_is(k, kn, "CONTENT_LENGTH")) {
 		/* nginx's uwsgi_params send an empty CONTENT_LENGTH for a GET. */
-		if (vn == 0) {
+		/* A length nobody can read: the responses delimit the requests. */
+		if (vn > 0 && http_parse_length(v, vn, &r->content_length) != 0) {
 			r->content_length = -1;
-			return 0;
+			r->framing_known = 0;
 		}
-		return http_parse_length(v, vn, &r->content_length);
 	} else if (key_is(k, kn, "HTTP_EXPECT")) {
 		r->expect_continue = ci_eq(v, vn, "100-continue");
 	} else if (key_is(k, kn, "HTTP_TRANSFER_ENCODING")) {
@@ -82,16 +72,6 @@ static int set_var(struct uwsgi_request *r, const char *k, size_t kn, const char
 			e--;
 		r->chunked = ci_eq(s, (size_t)(e - s), "chunked");
 	}
-	return 0;
-}
-
-int uwsgi_looks_like_request(const char *buf, size_t len)
-{
-	if (len < 1 || buf[0] != 0)
-		return 0;
-	if (len >= 4 && (buf[3] != 0 || le16(buf + 1) < 4))
-		return 0;
-	return 1;
 }
 
 int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *r)
@@ -101,6 +81,7 @@ int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *r)
 
 	memset(r, 0, sizeof(*r));
 	r->content_length = -1;
+	r->framing_known = 1;
 	r->path = "";
 	if (len < UWSGI_HDR_LEN)
 		return -2;
@@ -122,7 +103,7 @@ int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *r)
 			return -2;
 		kn = le16(buf + p);
 		p += 2;
-		if (kn == 0 || kn > end - p)
+		if (kn > end - p)
 			return -1;
 		if (kn > avail - p)
 			return -2;
@@ -140,11 +121,11 @@ int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *r)
 			return -2;
 		v = p;
 		p += vn;
-		if (set_var(r, buf + k, kn, buf + v, vn, &have_uri) != 0)
-			return -1;
+		set_var(r, buf + k, kn, buf + v, vn, &have_uri);
 	}
+	/* A packet without REQUEST_METHOD is still a request the worker answers. */
 	if (!r->method)
-		return -1;
+		r->method = LABEL_METHOD_OTHER;
 	/* Chunked framing only when no length was given (nginx dechunks). */
 	if (r->content_length >= 0)
 		r->chunked = 0;

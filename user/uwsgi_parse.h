@@ -20,22 +20,22 @@ struct uwsgi_request {
 	uint8_t modifier1;
 	uint8_t modifier2;
 	uint16_t datasize;
-	const char *method; /* normalized (http_method_norm); NULL if not seen */
+	const char *method; /* label_method(); "_OTHER" when absent, NULL while not seen (-2) */
 	const char *path;   /* REQUEST_URI, else PATH_INFO; query dropped; into buf */
 	size_t path_len;
 	int64_t content_length; /* body bytes after the packet; -1 if absent or empty */
 	int chunked;            /* HTTP_TRANSFER_ENCODING ends in chunked */
 	int expect_continue;    /* HTTP_EXPECT: 100-continue */
+	int framing_known;      /* 0: CONTENT_LENGTH did not parse, the body's end is unknown */
 };
 
 /*
  * Parse a packet. On -2 the fields of the vars that lie wholly inside buf are
  * set already, so a caller whose bytes were cut short can still label the
- * request. A packet without REQUEST_METHOD is an error.
+ * request. Lenient where uWSGI is: any modifier1, empty keys and values,
+ * no REQUEST_METHOD (method "_OTHER"); only sizes that overrun the packet
+ * and a modifier2 other than 0 are errors.
  */
 int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *req);
-
-/* Does buf start like a uwsgi request packet header? */
-int uwsgi_looks_like_request(const char *buf, size_t len);
 
 #endif /* WT_UWSGI_PARSE_H */

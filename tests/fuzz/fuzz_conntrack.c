@@ -3,13 +3,36 @@
  * conntrack under libFuzzer: the input is a script of records on four
  * connections. Each record: an op byte, a captured-length byte, a gap byte
  * (bytes the call moved past the capture) and the captured bytes. Checks the
- * invariants every consumer relies on.
+ * invariants every consumer relies on, the labels' included.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conntrack.h"
+#include "labels.h"
+#include "strbuf.h"
+
+/* A label value is valid UTF-8 with no control character. */
+static void check_label(const char *s)
+{
+	size_t i = 0, n = strlen(s);
+
+	while (i < n) {
+		size_t k = utf8_seq_len((const unsigned char *)s + i, n - i);
+
+		if (!k || (k == 1 && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)))
+			abort();
+		i += k;
+	}
+}
+
+static unsigned ignored;
+
+static void on_ignore(uint64_t sk, uint64_t ino, void *ctx)
+{
+	ignored++;
+}
 
 static void on_request(const struct wt_request *rq, void *ctx)
 {
@@ -28,6 +51,15 @@ static void on_request(const struct wt_request *rq, void *ctx)
 			sum += (unsigned char)rq->path[i];
 		(void)sum;
 	}
+	{
+		struct wt_labels l;
+
+		labels_build(rq, rq->tid & 1, &l);
+		check_label(l.method);
+		check_label(l.route);
+		if (!l.route[0])
+			abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_pending = 4,
 		.unix_grace_ns = 50,
 		.idle_timeout_ns = 1000,
+		.ignore = on_ignore,
 	};
 	struct conntrack *ct = conntrack_new(&o, on_request, NULL);
 	struct wt_conn_event *e = malloc(sizeof(*e));
@@ -71,6 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 5:
 			e->type = gap & 1 ? WT_EV_ACKED : WT_EV_CLOSE;
 			e->unacked = gap & 2;
+			if (gap & 8)
+				e->flags |= WT_F_RESET;
 			e->ino = gap & 4 ? 0 : ino[conn];
 			conntrack_event(ct, e);
 			continue;
@@ -104,6 +139,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		if (e->dir == WT_DIR_SEND)
 			e->unacked = gap & 0x40;
+		/* Accepted connections are followed from any first byte. */
+		if (gap & 0x20) {
+			e->flags |= WT_F_ACCEPTED;
+			e->est_ns = gap & 0x10 ? ts : 0;
+		}
 		conntrack_event(ct, e);
 		if (conntrack_stats(ct)->conns_active > o.max_conns)
 			abort();
@@ -111,6 +151,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	conntrack_tick(ct, ts + 100000);
 	if (conntrack_stats(ct)->conns_active != 0)
 		abort();
+	/* The kernel side is told once per connection found not to be HTTP. */
+	if (ignored != conntrack_stats(ct)->not_http)
+		abort();
+	ignored = 0;
 out:
 	conntrack_free(ct);
 	free(e);

@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "http_parse.h"
+#include <linux/types.h>
+
+#include "looks_like.h"
 
 static void check_req(const char *buf, size_t len)
 {
@@ -18,15 +21,21 @@ static void check_req(const char *buf, size_t len)
 	if (n > 0) {
 		if ((size_t)n > len || !r.method)
 			abort();
-		if (r.path_len && (r.path < buf || r.path + r.path_len > buf + len) &&
-		    !(r.path_len == 1 && r.path[0] == '/'))
+		if (r.path_len && (r.path < buf || r.path + r.path_len > buf + len))
 			abort();
 		/* A head is complete exactly at its end: one byte less is -2. */
 		if (http_parse_request(buf, (size_t)n - 1, &r) != -2)
 			abort();
 	}
 	(void)http_parse_request_line(buf, len, &r);
-	(void)http_looks_like_request(buf, len);
+	(void)wt_looks_like_request((const __u8 *)buf, (__u32)len);
+	/* Recovered labels point into the buffer, whatever it holds. */
+	(void)http_recover_request(buf, len, &r);
+	if (!r.method || (r.path_len && (r.path < buf || r.path + r.path_len > buf + len)))
+		abort();
+	n = http_proxy_header_len(buf, len);
+	if (n < -2)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/types.h>
+
+#include "looks_like.h"
 #include "uwsgi_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -25,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (uwsgi_parse_request(buf, (size_t)n - 1, &r) != -2)
 			abort();
 	}
-	(void)uwsgi_looks_like_request(buf, size);
+	(void)wt_looks_like_request((const __u8 *)buf, (__u32)size);
 	free(buf);
 	return 0;
 }

@@ -31,9 +31,9 @@ static void test_line(void **state)
 	};
 	struct strbuf sb = STRBUF_INIT;
 
-	assert_int_equal(trace_json_format(&sb, &rq, "app"), 0);
+	assert_int_equal(trace_json_format(&sb, &rq, "app", 1), 0);
 	assert_string_equal(sb.buf, "{\"pid\":812,\"tid\":813,\"service\":\"app\",\"proto\":\"http\",\"method\":\"GET\","
-				    "\"path\":\"/users/42\",\"status\":200,\"duration_seconds\":0.001234567,"
+				    "\"route\":\"/users/{id}\",\"path\":\"/users/42\",\"status\":200,\"duration_seconds\":0.001234567,"
 				    "\"start_ns\":1000000000000,\"end_ns\":1000001234567,\"req_bytes\":78,"
 				    "\"resp_bytes\":1532,\"conn\":\"ffff8f0b2c4d1200\",\"flags\":[]}\n");
 	sb_reset(&sb);
@@ -41,18 +41,18 @@ static void test_line(void **state)
 	rq.flags = WT_RQ_FRAMING_LOST | WT_RQ_PATH_TRUNCATED;
 	rq.start_ns = 5;
 	rq.end_ns = 12000000005ull;
-	rq.method = NULL;
+	rq.method = NULL; /* labels.c's "_OTHER" */
 	rq.status = 0;
 	rq.sk = 0;
-	assert_int_equal(trace_json_format(&sb, &rq, NULL), 0);
-	assert_string_equal(sb.buf, "{\"pid\":812,\"tid\":813,\"service\":null,\"proto\":\"uwsgi\",\"method\":null,"
-				    "\"path\":\"/users/42\",\"status\":0,\"duration_seconds\":12.000000000,"
+	assert_int_equal(trace_json_format(&sb, &rq, NULL, 0), 0);
+	assert_string_equal(sb.buf, "{\"pid\":812,\"tid\":813,\"service\":null,\"proto\":\"uwsgi\",\"method\":\"_OTHER\","
+				    "\"route\":\"/users/42\",\"path\":\"/users/42\",\"status\":0,\"duration_seconds\":12.000000000,"
 				    "\"start_ns\":5,\"end_ns\":12000000005,\"req_bytes\":78,"
 				    "\"resp_bytes\":1532,\"conn\":\"0\",\"flags\":[\"framing_lost\",\"path_truncated\"]}\n");
 	/* End before start: 0, never a huge unsigned difference. */
 	sb_reset(&sb);
 	rq.end_ns = 1;
-	trace_json_format(&sb, &rq, "x");
+	trace_json_format(&sb, &rq, "x", 1);
 	assert_non_null(strstr(sb.buf, "\"duration_seconds\":0.000000000,"));
 	sb_free(&sb);
 }
@@ -89,7 +89,7 @@ static void test_python_parses(void **state)
 		}
 		rq.path = (const char *)p;
 		rq.path_len = (size_t)(i % (int)sizeof(p));
-		assert_int_equal(trace_json_format(&sb, &rq, i % 2 ? "svc\x80\"" : "app"), 0);
+		assert_int_equal(trace_json_format(&sb, &rq, i % 2 ? "svc\x80\"" : "app", i % 3), 0);
 	}
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
