@@ -31,6 +31,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include "wsgitrace.h"
+#include "looks_like.h"
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -316,6 +317,15 @@ static __always_inline __u64 sock_ino(struct sock *sk)
 	return BPF_CORE_READ(sa, vfs_inode.i_ino);
 }
 
+/* TCP bytes written but not yet acknowledged: the response still in flight. */
+static __always_inline __u32 tcp_unacked(struct sock *sk)
+{
+	struct tcp_sock *tp = (void *)sk;
+	__u32 w = BPF_CORE_READ(tp, write_seq), u = BPF_CORE_READ(tp, snd_una);
+
+	return w - u;
+}
+
 /*
  * Whether the server accepted this connection rather than opened it. A TCP
  * socket cloned from a listener inherits its accept backlog limit
@@ -330,35 +340,25 @@ static __always_inline bool accepted(struct sock *sk, __u16 family)
 	return BPF_CORE_READ(sk, sk_max_ack_backlog) != 0;
 }
 
-/* A request line ("GET /", "OPTIONS *", "GET http:") or a uwsgi packet header. */
-static __always_inline bool looks_like_request(const __u8 *b, long n)
+/*
+ * Whether this call moved the TCP stream's first bytes in its direction, so
+ * the daemon may parse the connection from here whatever the bytes are. A
+ * connection open before we started, or one a full table refused for a
+ * while, is met mid-stream instead.
+ */
+static __always_inline bool tcp_from_start(struct sock *sk, __u8 dir, long ret)
 {
-	int i;
+	struct tcp_sock *tp = (void *)sk;
 
-	if (n >= 8 && b[3] == 0) {
-		__u16 size = b[1] | (b[2] << 8);
-		__u16 klen = b[4] | (b[5] << 8);
+	if (dir == WT_DIR_RECV) {
+		/* Bytes read so far: received, less what still waits in the queue. */
+		__u64 unread = (__u32)(BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq));
 
-		if (size >= 4 && klen >= 1 && klen <= 64 && klen + 2 <= size &&
-		    b[6] >= 'A' && b[6] <= 'Z')
-			return true;
+		return BPF_CORE_READ(tp, bytes_received) - unread == (__u64)ret;
 	}
-	if (n < 3)
-		return false;
-#pragma unroll
-	for (i = 0; i < 14; i++) {
-		__u8 c = b[i];
-
-		if (i >= n)
-			return false;
-		if (c == ' ')
-			break;
-		if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
-			return false;
-	}
-	if (i < 1 || i >= 14 || i + 1 >= n)
-		return false;
-	return b[i + 1] == '/' || b[i + 1] == '*' || b[i + 1] == 'h';
+	/* A server that speaks first: nothing received, nothing sent before. */
+	return BPF_CORE_READ(tp, bytes_received) == 0 && BPF_CORE_READ(tp, bytes_acked) == 0 &&
+	       tcp_unacked(sk) == (__u32)ret;
 }
 
 /*
@@ -501,15 +501,6 @@ static __always_inline void emit_close(__u64 sk, struct wt_conn *c, __u8 type, _
 	emit_end(sk, c->ino, c->tgid, c->flags | extra, type, unacked);
 }
 
-/* TCP bytes written but not yet acknowledged: the response still in flight. */
-static __always_inline __u32 tcp_unacked(struct sock *sk)
-{
-	struct tcp_sock *tp = (void *)sk;
-	__u32 w = BPF_CORE_READ(tp, write_seq), u = BPF_CORE_READ(tp, snd_una);
-
-	return w - u;
-}
-
 /* The flow as this side sees it, or (peer) as the other side does. */
 static __always_inline void flow_of(struct sock *sk, __u16 family, struct flow *f, bool peer)
 {
@@ -603,7 +594,9 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		if (type != SOCK_STREAM)
 			return 0;
 		flags = family == AF_UNIX ? WT_F_UNIX : 0;
-		if (accepted(sk, family))
+		/* After a seen handshake this is the first call; else the stream says. */
+		if (accepted(sk, family) &&
+		    (est_ns || family == AF_UNIX || tcp_from_start(sk, dir, ret)))
 			flags |= WT_F_ACCEPTED;
 		ino = sock_ino(sk);
 	}
@@ -628,7 +621,8 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 				__u64 wsk = fc->sk;
 
 				emit_end(wsk, fc->ino, fc->tgid, c->flags, WT_EV_RELAYED, 0);
-				bpf_map_delete_elem(conns_of(c->flags), &wsk);
+				/* Muted, not forgotten: its next call would look new. */
+				c->flags |= WT_CONN_IGNORED;
 				bpf_map_delete_elem(&flows, &f);
 				kstat_inc(WT_KS_RELAYED);
 				return 0;
@@ -648,7 +642,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		/* The copy the record needs anyway tells a request from other traffic. */
 		n = copy_data(s->ev.data, nr, buf, len, ret, WT_CAP);
 		copied = true;
-		req = dir == WT_DIR_RECV && looks_like_request(s->ev.data, n);
+		req = dir == WT_DIR_RECV && wt_looks_like_request(s->ev.data, n);
 		/*
 		 * An accepted connection is the server's whatever its first bytes
 		 * are; any other is one open before we started, picked up at a
@@ -671,7 +665,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		if (family != AF_UNIX && !server_port(port))
 			bit_set(server_ports, PORT_WORDS, port, true);
 		/* Tracked before the claim: a router that sees the claim finds it. */
-		if (req && s->ev.data[3] == 0) { /* a uwsgi packet */
+		if (req && n >= 4 && (s->ev.data[0] == 0 || s->ev.data[0] == 30)) { /* a uwsgi packet */
 			flow_of(sk, family, &f, true);
 			me.sk = key;
 			me.ino = ino;
@@ -685,8 +679,12 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 					 * forget the flow, so a later connection on the
 					 * same ports is judged afresh.
 					 */
+					struct wt_conn *w = bpf_map_lookup_elem(conns_of(flags), &key);
+
 					bpf_map_delete_elem(&flows, &f);
-					bpf_map_delete_elem(conns_of(flags), &key);
+					/* Muted, not forgotten: its next call would look new. */
+					if (w)
+						w->flags |= WT_CONN_IGNORED;
 					kstat_inc(WT_KS_RELAYED);
 					return 0;
 				}

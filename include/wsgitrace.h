@@ -41,10 +41,11 @@ enum wt_dir {
 #define WT_F_UNIX 0x02   /* AF_UNIX stream: no close event will come */
 #define WT_F_NEW 0x04    /* first event the kernel side saw on this socket */
 /*
- * The kernel saw the server accept this connection (a passive TCP open on a
- * server port), so it is followed from its first byte whatever that byte is.
- * Without it, a connection was picked up because its first read looked like
- * a request (it was open before wsgitrace started).
+ * The server accepted this connection and the kernel side follows it from
+ * its first byte (TCP: its handshake was seen, or the stream's byte counts
+ * show this call moved its first bytes), so it is parsed whatever that byte
+ * is. Without it, a connection was picked up because a read looked like a
+ * request (it was open before wsgitrace started).
  */
 #define WT_F_ACCEPTED 0x08
 /*

@@ -1102,12 +1102,11 @@ static struct conn *new_conn(struct conntrack *ct, const struct wt_conn_event *e
 {
 	/*
 	 * Followed whatever its first bytes when the kernel side vouches they
-	 * are the first: an AF_UNIX connection the server accepted, or a TCP one
-	 * whose handshake it saw (est_ns, on that first record only). Other
-	 * records may come mid-stream (a relayed connection the kernel side
-	 * withdrew, one it forgot): they must look like a request start.
+	 * are the first of a connection the server accepted (WT_F_ACCEPTED).
+	 * Any other may come mid-stream (open before we started, refused by a
+	 * full table for a while): it must look like a request start.
 	 */
-	int from_start = (e->flags & WT_F_ACCEPTED) && ((e->flags & WT_F_UNIX) || e->est_ns);
+	int from_start = !!(e->flags & WT_F_ACCEPTED);
 	int withdrawn = was_withdrawn(ct, e);
 	struct conn *c;
 
@@ -1116,10 +1115,9 @@ static struct conn *new_conn(struct conntrack *ct, const struct wt_conn_event *e
 		ct->st.relayed++;
 	} else if (e->dir != WT_DIR_RECV) {
 		/*
-		 * A send on a connection never seen: nothing to count it against
-		 * (the kernel side withdraws a relayed worker connection without a
-		 * word, and its response comes next). Only a server speaking
-		 * another protocol first is worth following: to stop it.
+		 * A send on a connection never seen: nothing to count it against.
+		 * Only a server speaking another protocol first is worth
+		 * following: to stop it.
 		 */
 		if (!from_start || cap == 0 || looks_like_response(d, cap)) {
 			ct->st.orphan_responses++;

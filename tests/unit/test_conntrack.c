@@ -1402,28 +1402,34 @@ static void test_accepted_first_bytes(void **state)
 	assert_int_equal(nrec, 1);
 	check_labels(0, "_OTHER", "/", 404);
 	/*
-	 * Accepted, but the kernel side did not see its start (no handshake
-	 * time): a relayed worker connection it withdrew, read again mid-stream.
-	 * Its bytes must look like a request.
+	 * Accepted and met from its first byte without a handshake time (the
+	 * kernel side saw the stream's counts, not the handshake): followed too.
 	 */
 	a.sk = 23;
 	a.est_ns = 0;
-	rx_on(&a, 150, 1, "body of a POST the router relayed");
-	tx_on(&a, 160, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-	assert_int_equal(nrec, 1);
-	assert_int_equal(st()->conns_active, 1);
+	rx_on(&a, 150, 1, "\x16\x03\x01");
+	tx_on(&a, 160, 1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 2);
+	check_labels(1, "_OTHER", "_unknown", 400);
+	assert_int_equal(st()->conns_active, 2);
+	/* Met mid-stream (no accepted flag): bytes that start no request start nothing. */
+	b.sk = 24;
+	rx_on(&b, 170, 1, "body of a POST the router relayed");
+	tx_on(&b, 180, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(nrec, 2);
+	b.sk = 21;
 	/* Not seen accepted: a read that starts no request starts nothing. */
 	rx_on(&b, 200, 1, "get / HTTP/1.1\r\n\r\n");
 	tx_on(&b, 210, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-	assert_int_equal(nrec, 1);
-	assert_int_equal(st()->conns_active, 1);
+	assert_int_equal(nrec, 2);
+	assert_int_equal(st()->conns_active, 2);
 	/* ... but one that does is followed, one byte at a time too. */
 	b.sk = 22;
 	rx_on(&b, 300, 1, "G");
 	rx_on(&b, 301, 1, "ET /g HTTP/1.1\r\n\r\n");
 	tx_on(&b, 310, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-	assert_int_equal(nrec, 2);
-	check_labels(1, "GET", "/g", 200);
+	assert_int_equal(nrec, 3);
+	check_labels(2, "GET", "/g", 200);
 }
 
 /* A client reset: what was pending was not owed, and the connection is gone. */
