@@ -19,7 +19,6 @@ import random
 import re
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 import urllib.parse
@@ -362,10 +361,7 @@ class CorpusReplay:
     def promtool(self):
         """promtool's verdict on the exposition: None when accepted."""
         _, text = self.tracer.raw()
-        with tempfile.NamedTemporaryFile("w", suffix=".prom") as f:
-            f.write(text)
-            f.flush()
-            r = subprocess.run([PROMTOOL, "check", "metrics"], stdin=open(f.name), capture_output=True, text=True)
+        r = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True)
         return None if r.returncode == 0 else (r.stdout + r.stderr).strip()[:2000]
 
     def report(self, phases, self_before, self_after, promtool, seconds):
