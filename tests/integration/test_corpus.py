@@ -370,6 +370,7 @@ class CorpusReplay:
         by_name = {c.name: c for c in self.cases}
         problems, lines, data = [], [], {"server": self.name, "seconds": round(seconds, 1), "phases": {}}
         lines.append("corpus replay on %s: %d cases, %.1fs" % (self.name, len(self.cases), seconds))
+        uncounted_before = None
         for ph in phases:
             tag, replies = ph["tag"], ph["replies"]
             sent_resp = sum(len(r.statuses) for r in replies.values())
@@ -413,6 +414,11 @@ class CorpusReplay:
                 lines.append("    cases not (fully) counted, by kind:")
                 for kind in sorted(missed):
                     lines.append("      %s: %s" % (kind, "; ".join(missed[kind])))
+            if uncounted_before is not None and uncounted - uncounted_before:
+                # Same bytes, other segments: what the tracer does depends on how the reads fell.
+                lines.append("    counted when sent whole, not in segments: %s"
+                             % ", ".join(sorted(uncounted - uncounted_before)))
+            uncounted_before = uncounted
             # Labels of cases listed above as not counted add nothing; the rest were counted under other labels.
             mislabelled = {k: v for k, v in missing.items()
                            if any(k in labs and n not in uncounted for n, labs in ph["per_case"].items())}
