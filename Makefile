@@ -57,6 +57,12 @@ $(OUT)/wsgitrace.skel.h: $(OUT)/wsgitrace.bpf.o
 $(OUT)/obj/%.o: user/%.c | $(OUT)/obj
 	$(CC) $(CFLAGS) $(WARN) $(COMMON) $(DEP) -c $< -o $@
 
+# The revision is compiled in (--version, build_info): rebuild what embeds it when HEAD moves.
+$(OUT)/revision: FORCE | $(OUT)
+	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
+$(OUT)/obj/main.o: $(OUT)/revision
+FORCE:
+
 # capture.c includes the skeleton.
 $(OUT)/obj/capture.o: $(OUT)/wsgitrace.skel.h
 

@@ -13,6 +13,16 @@
 #ifndef WT_LOOKS_LIKE_H
 #define WT_LOOKS_LIKE_H
 
+/*
+ * The BPF verifier follows an unrolled loop path by path and prunes it; a
+ * loop's back edge multiplies its states past the instruction limit.
+ */
+#ifdef __bpf__
+#define WT_UNROLL _Pragma("unroll")
+#else
+#define WT_UNROLL
+#endif
+
 /* Longest method token looked for: WebDAV and friends stay well below it. */
 #define WT_LOOK_TOKEN_MAX 20
 
@@ -82,6 +92,7 @@ static inline int wt_looks_like_request(const __u8 *d, __u32 len)
 		return klen >= 1 && klen <= 64 && klen + 2 <= size && d[6] >= 'A' && d[6] <= 'Z';
 	}
 	if (d[0] == 0x0d) {
+		WT_UNROLL
 		for (i = 0; i < 12; i++) {
 			if (i >= len)
 				return 1;
@@ -90,6 +101,7 @@ static inline int wt_looks_like_request(const __u8 *d, __u32 len)
 		}
 		return 1;
 	}
+	WT_UNROLL
 	for (i = 0; i < WT_LOOK_TOKEN_MAX; i++) {
 		if (i >= len)
 			return 1; /* all of a short read is method bytes: a head cut early */

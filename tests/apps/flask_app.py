@@ -1,4 +1,4 @@
-"""The seed article's Flask app, plus the routes the integration tests need.
+"""A Flask app like the ones wsgitrace users run (a page, an error, a slow call), plus the routes the integration tests need.
 
 /test/ -> 200 "rest", /test1/ -> 500 "division by zero", /test -> redirect
 (Flask's strict slashes), unknown -> 404, as in the article; and a POST that

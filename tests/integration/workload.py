@@ -48,7 +48,7 @@ def slow_reader(test, tracer, port=None, unix=None, under=None, path="/big", siz
 
 
 def workload(port=None, unix=None, expect100=True, sleep_windows=None):
-    """The seed article's requests and more; returns the exact counts expected.
+    """The requests of a typical Flask app and more; returns the exact counts expected.
 
     sleep_windows, if given, gets the client's (sent, received) monotonic times
     of each sleeping request, for check_sleep_latency."""
