@@ -48,6 +48,7 @@ enum tx_state {
 
 struct pend {
 	uint64_t start_ns;
+	uint64_t queue_ns; /* listen backlog wait of a connection's first request, else 0 */
 	uint64_t last_send_ns;
 	uint64_t req_bytes;
 	uint64_t resp_bytes;
@@ -82,6 +83,7 @@ struct conn {
 	struct ct_entry e;     /* sk, ino, last activity: the table's part */
 	uint64_t last_send_ts; /* last send, any request */
 	uint64_t last_recv_ts; /* last read: the start of a missed request's placeholder */
+	uint64_t est_ns;       /* handshake done, until the first request takes it (0: unknown) */
 	struct ct_link grace;  /* unix connections with a response the close would end */
 	struct ct_link heldl;  /* connections holding a response for the ACK, oldest first */
 	struct http_chunked rxb, txb;
@@ -187,6 +189,7 @@ static void emit(struct conntrack *ct, struct conn *c, struct pend *p, uint64_t 
 	struct wt_request rq = {
 		.start_ns = p->start_ns,
 		.end_ns = end_ns > p->start_ns ? end_ns : p->start_ns,
+		.queue_ns = p->queue_ns,
 		.req_bytes = p->req_bytes,
 		.resp_bytes = p->resp_bytes,
 		.sk = c->e.sk,
@@ -474,6 +477,10 @@ static struct pend *new_request(struct conntrack *ct, struct conn *c, const stru
 	if (!p)
 		return NULL;
 	p->start_ns = c->hstart_ts;
+	/* Only a new connection's first request waited in the backlog for all to see. */
+	if (c->est_ns && c->hstart_ts > c->est_ns)
+		p->queue_ns = c->hstart_ts - c->est_ns;
+	c->est_ns = 0;
 	p->tgid = c->htgid;
 	p->tid = c->htid;
 	p->proto = (uint8_t)h->proto;
@@ -1136,6 +1143,7 @@ static struct conn *new_conn(struct conntrack *ct, const struct wt_conn_event *e
 		goto full;
 	c->e.sk = e->sk;
 	c->e.ino = e->ino;
+	c->est_ns = e->est_ns;
 	c->e.last_ts = e->ts_ns;
 	if (conntable_insert(&ct->tab, &c->e) != 0) {
 		free(c);
@@ -1220,6 +1228,16 @@ void conntrack_event(struct conntrack *ct, const struct wt_conn_event *e)
 		if (c)
 			on_acked(ct, c, e);
 		break;
+	}
+}
+
+void conntrack_pending(const struct conntrack *ct, conntrack_pending_fn fn, void *ctx)
+{
+	for (const struct ct_entry *e = conntable_oldest(&ct->tab); e; e = conntable_newer(&ct->tab, e)) {
+		struct conn *c = conn_of((struct ct_entry *)e);
+
+		for (uint32_t i = 0; i < c->qn; i++)
+			fn(q_at(c, i)->tgid, ctx);
 	}
 }
 

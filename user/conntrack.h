@@ -70,6 +70,12 @@ struct conntrack *conntrack_new(const struct conntrack_opts *o, wt_request_cb cb
  * never read past cap_len (nor past len).
  */
 void conntrack_event(struct conntrack *ct, const struct wt_conn_event *e); /* DATA, CLOSE, ACKED, RELAYED */
+/*
+ * Calls fn once per request read and not yet answered (in flight), with the
+ * process that read it: exact at the moment of the call.
+ */
+typedef void (*conntrack_pending_fn)(uint32_t tgid, void *ctx);
+void conntrack_pending(const struct conntrack *ct, conntrack_pending_fn fn, void *ctx);
 /* The process exited: finalize and forget its connections. */
 void conntrack_proc_exit(struct conntrack *ct, uint32_t tgid, uint64_t ts_ns);
 /* Expiry: unix grace and idle timeout, against the events' clock. */

@@ -28,6 +28,7 @@ enum wt_proto {
 struct wt_request {
 	uint64_t start_ns; /* first bytes of the request read by the worker */
 	uint64_t end_ns;   /* last byte of the response written (or the close) */
+	uint64_t queue_ns; /* listen backlog wait: handshake to first read (0: not measured) */
 	uint64_t req_bytes;
 	uint64_t resp_bytes;
 	uint64_t sk; /* connection id, for --trace */

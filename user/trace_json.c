@@ -34,12 +34,25 @@ static void put_hex(struct strbuf *sb, uint64_t v)
 	sb_append(sb, tmp + i, sizeof(tmp) - i);
 }
 
+/* Exact decimal of the nanoseconds: no float formatting involved. */
+static void put_seconds(struct strbuf *sb, uint64_t ns)
+{
+	char frac[9];
+	uint64_t f = ns % 1000000000ull;
+
+	sb_put_u64(sb, ns / 1000000000ull);
+	for (int i = 8; i >= 0; i--) {
+		frac[i] = (char)('0' + f % 10);
+		f /= 10;
+	}
+	sb_putc(sb, '.');
+	sb_append(sb, frac, 9);
+}
+
 int trace_json_format(struct strbuf *sb, const struct wt_request *rq, const char *service, int fold_ids)
 {
 	struct wt_labels l;
 	uint64_t d = rq->end_ns > rq->start_ns ? rq->end_ns - rq->start_ns : 0;
-	char frac[10];
-	uint64_t f = d % 1000000000ull;
 	int i, first = 1;
 	static const struct {
 		uint32_t bit;
@@ -74,15 +87,14 @@ int trace_json_format(struct strbuf *sb, const struct wt_request *rq, const char
 	trace_json_string(sb, rq->path ? rq->path : "", rq->path ? rq->path_len : 0);
 	sb_puts(sb, ",\"status\":");
 	sb_put_i64(sb, rq->status);
-	/* Exact decimal of the nanoseconds: no float formatting involved. */
 	sb_puts(sb, ",\"duration_seconds\":");
-	sb_put_u64(sb, d / 1000000000ull);
-	for (i = 8; i >= 0; i--) {
-		frac[i] = (char)('0' + f % 10);
-		f /= 10;
-	}
-	sb_putc(sb, '.');
-	sb_append(sb, frac, 9);
+	put_seconds(sb, d);
+	/* null where it was not measured (a kept-alive request, AF_UNIX) */
+	sb_puts(sb, ",\"queue_seconds\":");
+	if (rq->queue_ns)
+		put_seconds(sb, rq->queue_ns);
+	else
+		sb_puts(sb, "null");
 	sb_puts(sb, ",\"start_ns\":");
 	sb_put_u64(sb, rq->start_ns);
 	sb_puts(sb, ",\"end_ns\":");

@@ -34,7 +34,7 @@ static void test_line(void **state)
 	assert_int_equal(trace_json_format(&sb, &rq, "app", 1), 0);
 	assert_string_equal(sb.buf, "{\"pid\":812,\"tid\":813,\"service\":\"app\",\"proto\":\"http\",\"method\":\"GET\","
 				    "\"route\":\"/users/{id}\",\"path\":\"/users/42\",\"status\":200,\"duration_seconds\":0.001234567,"
-				    "\"start_ns\":1000000000000,\"end_ns\":1000001234567,\"req_bytes\":78,"
+				    "\"queue_seconds\":null,\"start_ns\":1000000000000,\"end_ns\":1000001234567,\"req_bytes\":78,"
 				    "\"resp_bytes\":1532,\"conn\":\"ffff8f0b2c4d1200\",\"flags\":[]}\n");
 	sb_reset(&sb);
 	rq.proto = WT_PROTO_UWSGI;
@@ -44,10 +44,11 @@ static void test_line(void **state)
 	rq.method = NULL; /* labels.c's "_OTHER" */
 	rq.status = 0;
 	rq.sk = 0;
+	rq.queue_ns = 2000000001ull;
 	assert_int_equal(trace_json_format(&sb, &rq, NULL, 0), 0);
 	assert_string_equal(sb.buf, "{\"pid\":812,\"tid\":813,\"service\":null,\"proto\":\"uwsgi\",\"method\":\"_OTHER\","
 				    "\"route\":\"/users/42\",\"path\":\"/users/42\",\"status\":0,\"duration_seconds\":12.000000000,"
-				    "\"start_ns\":5,\"end_ns\":12000000005,\"req_bytes\":78,"
+				    "\"queue_seconds\":2.000000001,\"start_ns\":5,\"end_ns\":12000000005,\"req_bytes\":78,"
 				    "\"resp_bytes\":1532,\"conn\":\"0\",\"flags\":[\"framing_lost\",\"path_truncated\"]}\n");
 	/* End before start: 0, never a huge unsigned difference. */
 	sb_reset(&sb);
