@@ -9,6 +9,7 @@
 struct pentry {
 	struct pentry *next;
 	uint32_t pid;
+	bool root;
 	char service[WT_SERVICE_MAX];
 };
 
@@ -87,7 +88,7 @@ static void grow(struct proctab *t)
 	t->nb = nb;
 }
 
-int proctab_set(struct proctab *t, uint32_t pid, const char *service)
+static int set(struct proctab *t, uint32_t pid, const char *service, bool root)
 {
 	struct pentry *e = lookup(t, pid);
 	size_t s;
@@ -106,7 +107,18 @@ int proctab_set(struct proctab *t, uint32_t pid, const char *service)
 	}
 	strncpy(e->service, service, sizeof(e->service) - 1);
 	e->service[sizeof(e->service) - 1] = 0;
+	e->root = root;
 	return 0;
+}
+
+int proctab_set(struct proctab *t, uint32_t pid, const char *service)
+{
+	return set(t, pid, service, false);
+}
+
+int proctab_set_root(struct proctab *t, uint32_t pid, const char *service)
+{
+	return set(t, pid, service, true);
 }
 
 const char *proctab_get(const struct proctab *t, uint32_t pid)
@@ -135,4 +147,11 @@ void proctab_del(struct proctab *t, uint32_t pid)
 size_t proctab_count(const struct proctab *t)
 {
 	return t->n;
+}
+
+void proctab_foreach(const struct proctab *t, proctab_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < t->nb; i++)
+		for (const struct pentry *e = t->b[i]; e; e = e->next)
+			fn(e->pid, e->service, e->root, ctx);
 }

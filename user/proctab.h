@@ -3,6 +3,7 @@
 #ifndef WT_PROCTAB_H
 #define WT_PROCTAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,11 +13,19 @@ struct proctab;
 
 struct proctab *proctab_new(void);
 void proctab_free(struct proctab *t);
-/* Adds or replaces pid; the name is copied (truncated to WT_SERVICE_MAX-1). */
+/*
+ * Adds or replaces pid; the name is copied (truncated to WT_SERVICE_MAX-1).
+ * A root is a server's master (found running or seen exec'ing); the
+ * processes it forks are its workers.
+ */
 int proctab_set(struct proctab *t, uint32_t pid, const char *service);
+int proctab_set_root(struct proctab *t, uint32_t pid, const char *service);
 /* NULL when pid is unknown. */
 const char *proctab_get(const struct proctab *t, uint32_t pid);
 void proctab_del(struct proctab *t, uint32_t pid);
 size_t proctab_count(const struct proctab *t);
+/* Every process, in no particular order. */
+typedef void (*proctab_fn)(uint32_t pid, const char *service, bool root, void *ctx);
+void proctab_foreach(const struct proctab *t, proctab_fn fn, void *ctx);
 
 #endif /* WT_PROCTAB_H */
