@@ -42,6 +42,7 @@ struct agg {
 	uint64_t seed;
 	struct agg_series *overflow;
 	uint64_t dropped;
+	uint64_t retired;
 	struct agg_series **sorted;
 	size_t nsorted;
 	int dirty;
@@ -383,6 +384,11 @@ size_t agg_series_active(const struct agg *a)
 uint64_t agg_series_dropped(const struct agg *a)
 {
 	return a->dropped;
+}
+
+uint64_t agg_series_retired(const struct agg *a)
+{
+	return a->retired;
 }
 
 const double *agg_bounds(const struct agg *a, size_t *n)

@@ -98,6 +98,8 @@ int agg_observe_request(struct agg *a, const char *service, const struct wt_requ
 size_t agg_series_active(const struct agg *a);
 /* Observations that went to the overflow series. */
 uint64_t agg_series_dropped(const struct agg *a);
+/* Series removed by agg_retire(). */
+uint64_t agg_series_retired(const struct agg *a);
 const double *agg_bounds(const struct agg *a, size_t *n);
 double agg_series_sum(const struct agg_series *s);
 

@@ -194,6 +194,16 @@ static const struct self_metric self_metrics[] = {
 	 "Responses whose request was not seen; they are counted with method \"_OTHER\" and route \"_unknown\"."},
 	{"wsgitrace_not_http_connections_total", F(not_http_conns), 0,
 	 "Accepted connections on which the server spoke another protocol than HTTP (TLS, ...); no longer followed."},
+	{"wsgitrace_series_retired_total", F(series_retired), 0,
+	 "Series removed because they were not updated for --series-ttl."},
+	{"wsgitrace_metrics_connections_evicted_total", F(metrics_conns_evicted), 0,
+	 "Connections to /metrics closed to admit a newer one (per-address or overall limit)."},
+	{"wsgitrace_metrics_connections_refused_total", F(metrics_conns_refused), 0,
+	 "Connections to /metrics refused because every slot was answering a request."},
+	{"wsgitrace_metrics_connections_timed_out_total", F(metrics_conns_timed_out), 0,
+	 "Connections to /metrics closed for not sending a whole request in time."},
+	{"wsgitrace_log_lines_suppressed_total", F(log_suppressed), 0,
+	 "Log lines caused by remote peers that were not written because of the log rate limit."},
 };
 #undef F
 
@@ -231,6 +241,7 @@ static void render_self_from(struct strbuf *sb, struct agg *agg, const struct wt
 	if (agg) {
 		s.series_active = agg_series_active(agg);
 		s.series_dropped = agg_series_dropped(agg);
+		s.series_retired = agg_series_retired(agg);
 	}
 	render_self(sb, &s);
 }

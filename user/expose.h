@@ -42,6 +42,11 @@ struct wt_self_stats {
 	uint64_t client_resets;        /* requests pending when the client reset the connection */
 	uint64_t missed_requests;      /* responses counted whose request was not seen */
 	uint64_t not_http_conns;       /* connections whose server spoke another protocol */
+	uint64_t series_retired;       /* series removed after not being updated for --series-ttl (from the agg) */
+	uint64_t metrics_conns_evicted;   /* /metrics connections closed to admit a newer one */
+	uint64_t metrics_conns_refused;   /* /metrics connections refused: every slot busy */
+	uint64_t metrics_conns_timed_out; /* /metrics connections that sent no whole request in time */
+	uint64_t log_suppressed;       /* log lines a remote peer caused, over the rate limit */
 	const char *version;           /* build info labels; NULL renders "" */
 	const char *revision;
 	const char *hook; /* "sockets" or "syscalls": how data is captured */

@@ -374,6 +374,7 @@ static struct expose_stream *render(void *ctx)
 {
 	struct app *a = ctx;
 	const struct conntrack_stats *cs;
+	const struct httpd_stats *hs = httpd_stats(a->httpd);
 	struct wt_self_stats st = {};
 	uint64_t ks[WT_KS_MAX];
 
@@ -400,6 +401,10 @@ static struct expose_stream *render(void *ctx)
 	st.procs_traced = proctab_count(a->procs);
 	st.scrapes = a->scrapes;
 	st.relayed_connections = ks[WT_KS_RELAYED];
+	st.metrics_conns_evicted = hs->evicted;
+	st.metrics_conns_refused = hs->refused;
+	st.metrics_conns_timed_out = hs->timed_out;
+	st.log_suppressed = hs->log_suppressed;
 	st.version = WT_VERSION;
 	st.revision = WT_GIT_REV;
 	st.hook = capture_hooks_name(a->cap);
@@ -465,7 +470,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	/* Listening last: a scrape that succeeds means tracing is live. */
-	a.httpd = httpd_start(env.listen, render, &a, err, sizeof(err));
+	a.httpd = httpd_start(env.listen, NULL, render, &a, err, sizeof(err));
 	if (!a.httpd) {
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
