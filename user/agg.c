@@ -31,12 +31,23 @@ const double agg_default_buckets[] = {
 };
 const size_t agg_default_nbuckets = sizeof(agg_default_buckets) / sizeof(agg_default_buckets[0]);
 
+/* Series of one service_name, for its cap. Few: one per traced app. */
+struct agg_service {
+	struct agg_service *next;
+	size_t nseries; /* its own routes; its overflow series are not counted */
+	char name[];
+};
+
 struct agg {
 	double *bounds;
 	uint64_t *bounds_ns; /* v <= bounds_ns[i] <=> v lands in bucket i or below */
 	size_t nb;
 	size_t max_series;
+	size_t max_per_service;
 	size_t nseries; /* in the table; the overflow series is not */
+	struct agg_service *services;
+	uint64_t clock_ns; /* of the last agg_retire(): when observations happen, to the tick */
+	unsigned readers;  /* streams that hold series pointers: no retiring meanwhile */
 	struct agg_series **tab;
 	size_t tabmask;
 	uint64_t seed;
@@ -209,6 +220,7 @@ struct agg *agg_new(const double *bounds, size_t nbounds, size_t max_series, cha
 		goto oom;
 	a->nb = nbounds;
 	a->max_series = max_series;
+	a->max_per_service = max_series;
 	a->bounds = calloc(nbounds, sizeof(double));
 	a->bounds_ns = calloc(nbounds, sizeof(uint64_t));
 	a->tabmask = 63;
@@ -250,6 +262,12 @@ void agg_free(struct agg *a)
 		}
 	}
 	free(a->tab);
+	while (a->services) {
+		struct agg_service *n = a->services->next;
+
+		free(a->services);
+		a->services = n;
+	}
 	free(a->overflow);
 	free(a->sorted);
 	free(a->bounds);
@@ -330,10 +348,60 @@ static void record(const struct agg *a, struct agg_series *s, uint64_t v)
 	s->sum_ns += v;
 }
 
+static struct agg_series *find(const struct agg *a, uint64_t h, const char *service, const char *method,
+			       const char *route, int status)
+{
+	struct agg_series *s;
+
+	for (s = a->tab[h & a->tabmask]; s; s = s->next)
+		if (s->hash == h && s->status == status && strcmp(s->route, route) == 0 &&
+		    strcmp(s->method, method) == 0 && strcmp(s->service, service) == 0)
+			return s;
+	return NULL;
+}
+
+static struct agg_service *service_of(struct agg *a, const char *name)
+{
+	struct agg_service *v;
+	size_t n = strlen(name) + 1;
+
+	for (v = a->services; v; v = v->next)
+		if (strcmp(v->name, name) == 0)
+			return v;
+	v = calloc(1, sizeof(*v) + n);
+	if (!v)
+		return NULL;
+	memcpy(v->name, name, n);
+	v->next = a->services;
+	a->services = v;
+	return v;
+}
+
+/* A new series in the table, or NULL when the overall limit (or memory) says no. */
+static struct agg_series *insert(struct agg *a, uint64_t h, const char *service, const char *method,
+				 const char *route, int status, struct agg_service *svc)
+{
+	struct agg_series *s;
+
+	if (a->nseries >= a->max_series || !(s = series_new(a, h, service, method, route, status)))
+		return NULL;
+	s->svc = svc;
+	if (svc)
+		svc->nseries++;
+	s->next = a->tab[h & a->tabmask];
+	a->tab[h & a->tabmask] = s;
+	a->nseries++;
+	a->dirty = 1;
+	if (a->nseries > (a->tabmask + 1) - (a->tabmask + 1) / 4)
+		grow(a);
+	return s;
+}
+
 int agg_observe(struct agg *a, const char *service, const char *method, const char *route, int status,
 		uint64_t dur_ns)
 {
 	struct agg_series *s;
+	struct agg_service *svc;
 	uint64_t h;
 
 	if (!service)
@@ -343,28 +411,76 @@ int agg_observe(struct agg *a, const char *service, const char *method, const ch
 	if (!route)
 		route = "/";
 	h = hash_key(a->seed, service, method, route, status);
-	for (s = a->tab[h & a->tabmask]; s; s = s->next) {
-		if (s->hash == h && s->status == status && strcmp(s->route, route) == 0 &&
-		    strcmp(s->method, method) == 0 && strcmp(s->service, service) == 0) {
-			record(a, s, dur_ns);
-			return 0;
-		}
-	}
-	if (a->nseries >= a->max_series || !(s = series_new(a, h, service, method, route, status))) {
-		if (a->overflow->count == 0)
+	s = find(a, h, service, method, route, status);
+	if (s)
+		goto out;
+	svc = service_of(a, service);
+	if (svc && svc->nseries < a->max_per_service && (s = insert(a, h, service, method, route, status, svc)))
+		goto out;
+	/* Past its service's cap: the service's overflow route, so its error
+	 * rates stay visible; past the overall limit: the one last series. */
+	h = hash_key(a->seed, service, method, AGG_OVERFLOW_ROUTE, status);
+	s = find(a, h, service, method, AGG_OVERFLOW_ROUTE, status);
+	if (!s)
+		s = insert(a, h, service, method, AGG_OVERFLOW_ROUTE, status, NULL);
+	if (!s) {
+		s = a->overflow;
+		if (s->count == 0)
 			a->dirty = 1;
-		record(a, a->overflow, dur_ns);
-		a->dropped++;
-		return 1;
 	}
-	s->next = a->tab[h & a->tabmask];
-	a->tab[h & a->tabmask] = s;
-	a->nseries++;
-	a->dirty = 1;
-	if (a->nseries > (a->tabmask + 1) - (a->tabmask + 1) / 4)
-		grow(a);
+	a->dropped++;
+	s->last_ns = a->clock_ns;
+	record(a, s, dur_ns);
+	return 1;
+out:
+	s->last_ns = a->clock_ns;
 	record(a, s, dur_ns);
 	return 0;
+}
+
+void agg_set_service_limit(struct agg *a, size_t max_per_service)
+{
+	a->max_per_service = max_per_service ? max_per_service : a->max_series;
+}
+
+size_t agg_retire(struct agg *a, uint64_t now_ns, uint64_t ttl_ns)
+{
+	size_t i, n = 0;
+
+	a->clock_ns = now_ns;
+	if (!ttl_ns || a->readers || now_ns < ttl_ns)
+		return 0;
+	for (i = 0; i <= a->tabmask; i++) {
+		struct agg_series **pp = &a->tab[i], *s;
+
+		while ((s = *pp)) {
+			if (s->last_ns > now_ns - ttl_ns) {
+				pp = &s->next;
+				continue;
+			}
+			*pp = s->next;
+			if (s->svc)
+				s->svc->nseries--;
+			a->nseries--;
+			free(s);
+			n++;
+		}
+	}
+	if (n) {
+		a->retired += n;
+		a->dirty = 1;
+	}
+	return n;
+}
+
+void agg_hold(struct agg *a)
+{
+	a->readers++;
+}
+
+void agg_release(struct agg *a)
+{
+	a->readers--;
 }
 
 int agg_observe_request(struct agg *a, const char *service, const struct wt_request *rq, int fold_ids)

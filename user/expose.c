@@ -255,6 +255,7 @@ int expose_render(struct strbuf *sb, struct agg *agg, const struct wt_self_stats
 }
 
 struct expose_stream {
+	struct agg *agg;          /* held while the list is in use */
 	struct agg_series **list; /* agg_list() at creation, copied: the agg's own array moves */
 	size_t n, next;           /* series in list, index of the next one to render */
 	struct strbuf carry;      /* rendered, not yet read: carry.buf[off..len) */
@@ -273,6 +274,8 @@ struct expose_stream *expose_stream_new(struct agg *agg, const struct wt_self_st
 	if (!x)
 		return NULL;
 	if (agg) {
+		x->agg = agg;
+		agg_hold(agg);
 		x->n = agg_list(agg, &list);
 		if (x->n) {
 			x->list = malloc(x->n * sizeof(*x->list));
@@ -333,6 +336,8 @@ void expose_stream_free(struct expose_stream *x)
 {
 	if (!x)
 		return;
+	if (x->agg)
+		agg_release(x->agg);
 	free(x->list);
 	sb_free(&x->carry);
 	sb_free(&x->lab);

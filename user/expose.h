@@ -72,8 +72,8 @@ int expose_render(struct strbuf *sb, struct agg *agg, const struct wt_self_stats
  * reads the agg may be observed into (single-threaded, not concurrently),
  * and each series then shows its counts as of when its first byte was read,
  * never half old and half new. Series created after expose_stream_new() are
- * not in this exposition. The agg must outlive the stream (series are never
- * freed before agg_free()). agg and st may be NULL as for expose_render().
+ * not in this exposition. The agg must outlive the stream; the stream holds
+ * it (agg_hold()), so no series is retired while it is read. agg and st may be NULL as for expose_render().
  * NULL if out of memory.
  */
 struct expose_stream;

@@ -49,6 +49,8 @@ static struct env {
 	bool verbose;
 	bool fold_ids;
 	size_t max_series;
+	size_t max_series_per_service;
+	uint64_t series_ttl_s;
 	uint32_t max_conns;
 	enum wt_hooks hooks;
 	unsigned poll_ms;
@@ -58,6 +60,7 @@ static struct env {
 	.listen = "0.0.0.0:9464",
 	.fold_ids = true,
 	.max_series = 10000,
+	.max_series_per_service = 2000,
 	.max_conns = 262144,
 	.hooks = WT_HOOKS_AUTO,
 	.poll_ms = 50,
@@ -82,6 +85,8 @@ static const char doc[] =
 
 enum {
 	OPT_MAX_SERIES = 0x100,
+	OPT_MAX_SERIES_SVC,
+	OPT_SERIES_TTL,
 	OPT_MAX_CONNS,
 	OPT_HOOKS,
 	OPT_POLL_MS,
@@ -97,6 +102,8 @@ static const struct argp_option opts[] = {
 	{ "buckets", 'b', "LIST", 0, "Histogram upper bounds in seconds, comma separated, increasing", 0 },
 	{ "trace", 't', NULL, 0, "Print one JSON line per completed request on stdout", 0 },
 	{ "max-series", OPT_MAX_SERIES, "N", 0, "Histogram series kept (default 10000); more go to route=\"_overflow\" and are counted", 0 },
+	{ "max-series-per-service", OPT_MAX_SERIES_SVC, "N", 0, "Histogram series per service_name (default 2000); more go to its route=\"_overflow\" with their method and status", 0 },
+	{ "series-ttl", OPT_SERIES_TTL, "DURATION", 0, "Retire series not updated for this long, e.g. 1h (default 0: never)", 0 },
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Connections tracked at once (default 262144)", 0 },
 	{ "hooks", OPT_HOOKS, "auto|sockets|syscalls", 0, "Capture path (default auto: sockets where the kernel has them)", 0 },
 	{ "poll-ms", OPT_POLL_MS, "MS", 0, "How often the ring buffer is drained (default 50)", 0 },
@@ -141,6 +148,28 @@ static int parse_ulong(const char *arg, const char *what, unsigned long min, uns
 	return 0;
 }
 
+/* "90", "90s", "15m", "1h", "2d" -> seconds; 0 is allowed (off). */
+static int parse_duration(const char *arg, const char *what, uint64_t *out, struct argp_state *state)
+{
+	static const char units[] = "smhd";
+	static const uint64_t mult[] = { 1, 60, 3600, 86400 };
+	const char *u;
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	u = end != arg && *end ? strchr(units, *end) : NULL;
+	if (u)
+		end++;
+	if (errno || end == arg || *end || arg[0] == '-' || v > UINT32_MAX) {
+		argp_error(state, "%s must be a duration such as 90s, 15m, 1h or 0 (off), not '%s'", what, arg);
+		return -EINVAL;
+	}
+	*out = v * (u ? mult[u - units] : 1);
+	return 0;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	char err[256];
@@ -174,6 +203,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_MAX_SERIES:
 		if (parse_ulong(arg, "--max-series", 1, 10000000, &v, state) == 0)
 			env.max_series = v;
+		break;
+	case OPT_MAX_SERIES_SVC:
+		if (parse_ulong(arg, "--max-series-per-service", 1, 10000000, &v, state) == 0)
+			env.max_series_per_service = v;
+		break;
+	case OPT_SERIES_TTL:
+		parse_duration(arg, "--series-ttl", &env.series_ttl_s, state);
 		break;
 	case OPT_MAX_CONNS:
 		if (parse_ulong(arg, "--max-conns", 1024, 16777216, &v, state) == 0)
@@ -433,6 +469,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
 	}
+	agg_set_service_limit(a.agg, env.max_series_per_service);
 	a.procs = proctab_new();
 	cto.max_conns = env.max_conns;
 	cto.ignore = on_ignore;
@@ -503,6 +540,7 @@ int main(int argc, char **argv)
 		}
 		if (now - last_tick >= 100000000ull) {
 			conntrack_tick(a.ct, now);
+			agg_retire(a.agg, now, env.series_ttl_s * 1000000000ull);
 			last_tick = now;
 		}
 		httpd_run(a.httpd);

@@ -141,5 +141,105 @@ class TestMetricsStarvation(unittest.TestCase):
         self.assertGreaterEqual(self.tracer.self_metric("wsgitrace_metrics_connections_timed_out_total"), 1)
 
 
+def gunicorn_app(name, module, *args, workers=1):
+    """gunicorn serving tests/apps/<module>.py (harness.gunicorn serves flask_app only)."""
+    port = h.free_port()
+    argv = [h.PY, h.GUNICORN, "-b", "127.0.0.1:%d" % port, "--log-level", "warning"] + list(args) + \
+        ["%s:app" % module]
+    return h.Server(argv, name, port=port, workers=workers)
+
+
+def bomb(port, paths, clients=8):
+    """GETs every path once over `clients` keep-alive connections; returns the statuses seen."""
+    statuses, errors = {}, []
+    lock = threading.Lock()
+
+    def client(part):
+        ka = h.KeepAlive(port)
+        try:
+            for p in part:
+                st, _ = ka.get(p)
+                with lock:
+                    statuses[st] = statuses.get(st, 0) + 1
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+        finally:
+            ka.close()
+
+    threads = [threading.Thread(target=client, args=(paths[i::clients],)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise AssertionError("bomb client failed: %s" % errors[:3])
+    return statuses
+
+
+class TestSeriesPerService(unittest.TestCase):
+    """One service bombed with 20,000 paths does not take the series of another."""
+
+    PATHS = 20000
+    PER_SERVICE = 2000  # the default of --max-series-per-service
+
+    def setUp(self):
+        # gthread: keep-alive, so the bomb is quick.
+        self.bombed = h.gunicorn("abuse-bombed", "-k", "gthread", "--threads", "4", "-w", "2", workers=2)
+        self.addCleanup(self.bombed.cleanup)
+        self.shop = gunicorn_app("abuse-shop", "shop_app", "-w", "1")
+        self.addCleanup(self.shop.cleanup)
+        self.tracer = h.Tracer("--pid", str(self.bombed.pid), "--pid", str(self.shop.pid))
+        self.addCleanup(self.tracer.cleanup)
+
+    def test_bombed_service_keeps_to_its_cap(self):
+        # Before the bomb: the shop already has a route.
+        for _ in range(3):
+            self.assertEqual(h.request(self.shop.port, "/checkout")[0], 200)
+        self.tracer.wait_counts({("GET", "/checkout", "200"): 3}, service="shop_app")
+
+        t0 = time.monotonic()
+        statuses = bomb(self.bombed.port, ["/scan/p-%d" % i for i in range(self.PATHS)])
+        took = time.monotonic() - t0
+        self.assertEqual(statuses, {404: self.PATHS})
+        want_overflow = self.PATHS - self.PER_SERVICE
+
+        def bombed_done():
+            c = self.tracer.counts("flask_app")
+            return sum(c.values()) == self.PATHS and c
+        c = h.wait_for(bombed_done, timeout=60, what="all %d bomb requests counted" % self.PATHS)
+        self.assertEqual(len([k for k in c if k[1] != "_overflow"]), self.PER_SERVICE)
+        self.assertEqual(c[("GET", "_overflow", "404")], want_overflow)
+
+        # After the bomb: the shop's new route, a new status of its old
+        # route and a new method all get their own series, exactly counted.
+        for _ in range(5):
+            self.assertEqual(h.request(self.shop.port, "/checkout/fail")[0], 503)
+        for _ in range(2):
+            self.assertEqual(h.request(self.shop.port, "/checkout", method="HEAD")[0], 200)
+        self.assertEqual(h.request(self.shop.port, "/checkout")[0], 200)
+        self.tracer.wait_counts({("GET", "/checkout", "200"): 4, ("GET", "/checkout/fail", "503"): 5,
+                                 ("HEAD", "/checkout", "200"): 2}, service="shop_app")
+        self.assertEqual(self.tracer.self_metric("wsgitrace_series_dropped_total"), want_overflow)
+        print("bomb: %d paths in %.1f s; flask_app: %d series + _overflow %d; shop_app exact"
+              % (self.PATHS, took, self.PER_SERVICE, want_overflow))
+
+
+class TestSeriesRetired(unittest.TestCase):
+    def test_idle_series_are_retired(self):
+        server = h.gunicorn("abuse-ttl", "-w", "1", workers=1)
+        self.addCleanup(server.cleanup)
+        tracer = h.Tracer("--pid", str(server.pid), "--series-ttl", "2s")
+        self.addCleanup(tracer.cleanup)
+        for i in range(20):
+            self.assertEqual(h.request(server.port, "/gone/p-%d" % i)[0], 404)
+        # Not updated for 2 s: all 20 retired; a route in use (every 0.2 s) stays.
+        def retired():
+            h.request(server.port, "/test/")
+            return tracer.self_metric("wsgitrace_series_retired_total") >= 20 and tracer.counts()
+        c = h.wait_for(retired, timeout=30, interval=0.2, what="20 series retired")
+        self.assertEqual(list(c), [("GET", "/test/", "200")])
+        self.assertEqual(tracer.self_metric("wsgitrace_series_retired_total"), 20)
+
+
 if __name__ == "__main__":
     unittest.main()
