@@ -118,6 +118,7 @@ int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char
 	const char *p = spec;
 	size_t k = 0;
 
+	err_printf(err, errlen, "%s", "");
 	if (!spec) {
 		err_printf(err, errlen, "no bucket specification given");
 		return -1;
@@ -145,8 +146,13 @@ int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char
 				       spec);
 			return -1;
 		}
-		if (!next && is_inf_token(tok, tl) && k > 0)
-			break; /* "...,10,+Inf": +Inf is implied anyway */
+		if (!next && is_inf_token(tok, tl) && k > 0) {
+			/* "...,10,+Inf" as Prometheus lists le values: meant, and
+			 * implied anyway; said so that it is not silent. */
+			err_printf(err, errlen, "the last value \"%.*s\" is left out: +Inf is always the last bucket",
+				   (int)tl, tok);
+			break;
+		}
 		if (tl >= sizeof(buf)) {
 			err_printf(err, errlen, "bucket bound %zu is too long to be a number", k + 1);
 			return -1;

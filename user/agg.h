@@ -90,9 +90,12 @@ void agg_free(struct agg *a);
 int agg_validate_buckets(const double *bounds, size_t n, char *err, size_t errlen);
 
 /*
- * Parses "0.001,0.01,0.1" (seconds; blanks around values allowed; a final
- * "+Inf" is accepted and ignored since it is always implied) into out[max]
- * and validates it. 0 with *n set, or -1 with err set.
+ * Parses "0.001,0.01,0.1" (seconds; blanks around values allowed) into
+ * out[max] and validates it. A final "+Inf" (or "inf", "Infinity") is
+ * accepted and left out, since it is always the last bucket; any other
+ * infinity or NaN is an error. 0 with *n set, err then holding a note for
+ * the user when a final +Inf was left out and empty otherwise; or -1 with
+ * err set.
  */
 int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char *err, size_t errlen);
 

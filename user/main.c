@@ -11,6 +11,7 @@
  */
 #include <argp.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -115,6 +116,31 @@ static const struct argp_option opts[] = {
 	{},
 };
 
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("wsgitrace: warning: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/*
+ * Flags that are valid but probably not meant. A ring buffer is counted
+ * twice in RSS: libbpf maps its data pages twice, back to back, so that a
+ * record that wraps reads as one piece.
+ */
+static void warn_flags(void)
+{
+	if (env.ringbuf_mb >= 64)
+		warn("--ringbuf-mb %zu takes %zu MiB of kernel memory and shows as about %zu MiB of this "
+		     "process's RSS; the default is 4, and wsgitrace_events_lost_total says whether more is needed",
+		     env.ringbuf_mb, env.ringbuf_mb, 2 * env.ringbuf_mb);
+}
+
 /* One of `n` keywords: its index, or -1 after argp_error listing them ("a, b or c"). */
 static int parse_choice(const char *arg, const char *what, const char *const names[], int n,
 			struct argp_state *state)
@@ -193,6 +219,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'b':
 		if (agg_parse_buckets(arg, env.buckets, AGG_MAX_BUCKETS, &env.nbuckets, err, sizeof(err)))
 			argp_error(state, "--buckets: %s", err);
+		else if (err[0])
+			warn("--buckets: %s", err);
 		break;
 	case 't':
 		env.trace = true;
@@ -267,6 +295,9 @@ struct app {
 	uint64_t events;
 	uint64_t malformed;
 	uint64_t scrapes;
+	/* --pid roots with a WSGI server at or below them. */
+	uint32_t server_roots[MAX_PIDS];
+	size_t nserver_roots;
 };
 
 static uint64_t now_ns(void)
@@ -404,6 +435,30 @@ static void on_discovered(uint32_t pid, uint32_t root, void *ctx)
 	add_proc(a, pid, svc);
 	if (env.verbose)
 		fprintf(stderr, "wsgitrace: tracing %u (server %u, %s)\n", pid, root, svc);
+	if (env.npids && a->nserver_roots < MAX_PIDS && (n = proc_cmdline(pid, args, sizeof(args))) > 0 &&
+	    service_is_server(args, n))
+		a->server_roots[a->nserver_roots++] = root;
+}
+
+/* A --pid with no server at or below it counts nothing: say so, it is rarely meant. */
+static void warn_pids_without_server(const struct app *a)
+{
+	char args[4096];
+	size_t i, j;
+	int n;
+
+	for (i = 0; i < env.npids; i++) {
+		for (j = 0; j < a->nserver_roots && a->server_roots[j] != env.pids[i]; j++)
+			;
+		if (j < a->nserver_roots || (n = proc_cmdline(env.pids[i], args, sizeof(args))) <= 0)
+			continue;
+		for (j = 0; j + 1 < (size_t)n; j++)
+			if (!args[j])
+				args[j] = ' ';
+		warn("--pid %u (%.60s) is not a gunicorn or uWSGI server and runs none below it: nothing is "
+		     "counted until one starts there. Give the server's master process, e.g. pgrep -o -f gunicorn",
+		     env.pids[i], args);
+	}
 }
 
 static struct expose_stream *render(void *ctx)
@@ -462,6 +517,7 @@ int main(int argc, char **argv)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sb_init(&a.line);
+	warn_flags();
 
 	a.agg = agg_new(env.nbuckets ? env.buckets : agg_default_buckets,
 			env.nbuckets ? env.nbuckets : agg_default_nbuckets, env.max_series, err, sizeof(err));
@@ -506,6 +562,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
 	}
+	warn_pids_without_server(&a);
 	/* Listening last: a scrape that succeeds means tracing is live. */
 	a.httpd = httpd_start(env.listen, NULL, render, &a, err, sizeof(err));
 	if (!a.httpd) {

@@ -241,5 +241,31 @@ class TestSeriesRetired(unittest.TestCase):
         self.assertEqual(tracer.self_metric("wsgitrace_series_retired_total"), 20)
 
 
+class TestFlagWarnings(unittest.TestCase):
+    """Valid flags that are probably not meant get a warning; the daemon still runs."""
+
+    def warnings(self, *args):
+        tracer = h.Tracer(*args)
+        self.addCleanup(tracer.cleanup)
+        return [l for l in tracer.output().splitlines() if l.startswith("wsgitrace: warning:")]
+
+    def test_pid_that_is_no_server(self):
+        sleeper = h.Proc(["/bin/sleep", "600"], "not-a-server")
+        self.addCleanup(sleeper.cleanup)
+        w = self.warnings("--pid", str(sleeper.pid))
+        self.assertEqual(len(w), 1, w)
+        self.assertIn("--pid %d (/bin/sleep 600) is not a gunicorn or uWSGI server" % sleeper.pid, w[0])
+        self.assertIn("master process", w[0])
+
+    def test_server_pid_buckets_and_ringbuf(self):
+        server = h.gunicorn("warn-gunicorn", "-w", "1", workers=1)
+        self.addCleanup(server.cleanup)
+        self.assertEqual(self.warnings("--pid", str(server.pid)), [])
+        w = self.warnings("--pid", str(server.pid), "--buckets", "0.1,inf", "--ringbuf-mb", "128")
+        self.assertEqual(len(w), 2, w)
+        self.assertIn('--buckets: the last value "inf" is left out: +Inf is always the last bucket', w[0])
+        self.assertIn("--ringbuf-mb 128 takes 128 MiB of kernel memory and shows as about 256 MiB", w[1])
+
+
 if __name__ == "__main__":
     unittest.main()

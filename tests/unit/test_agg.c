@@ -18,6 +18,7 @@ static void test_parse_ok(void **state)
 
 	assert_int_equal(agg_parse_buckets("0.001,0.01,0.1", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 3);
+	assert_string_equal(err, ""); /* no note */
 	assert_true(b[0] == 0.001 && b[1] == 0.01 && b[2] == 0.1);
 	assert_int_equal(agg_parse_buckets(" 0.5 , 1,\t2.5 ", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 3);
@@ -25,6 +26,11 @@ static void test_parse_ok(void **state)
 	assert_int_equal(agg_parse_buckets("1e-3,10,+Inf", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 2);
 	assert_true(b[0] == 0.001);
+	assert_string_equal(err, "the last value \"+Inf\" is left out: +Inf is always the last bucket");
+	/* Spelled as C or Go print it: the same, and said. */
+	assert_int_equal(agg_parse_buckets("0.1, inf", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(err, "the last value \"inf\" is left out: +Inf is always the last bucket");
 	assert_int_equal(agg_parse_buckets("5", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 1);
 }
@@ -57,6 +63,8 @@ static void test_parse_errors(void **state)
 	parse_err("-1,1", "out of range");
 	parse_err("0,1", "out of range");
 	parse_err("nan", "not a finite number");
+	parse_err("0.1,nan", "bucket bound 2 is not a finite number");
+	parse_err("0.1,inf,1", "bucket bound 2 is not a finite number (+Inf is always added, leave it out)");
 	parse_err("+Inf", "not a finite number");
 	parse_err("1,+Inf,2", "not a finite number");
 	parse_err("1e-12", "out of range");
