@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "expose.h"
 #include "ratelog.h"
+#include "webconfig.h"
 
 /*
  * A connection's place in admission: NEW until its first request is
@@ -43,10 +45,11 @@ struct httpd {
 	int epfd;     /* ours: the listener and MHD's epoll fd */
 	int mhd_epfd;
 	int lfd;
+	bool tls;
 	unsigned port;
 	char addr[INET6_ADDRSTRLEN + 16];
-	struct httpd_limits lim;
-	/* lim.max_conns live plus as many evicted that MHD has not closed yet. */
+	struct httpd_opts o;
+	/* o.max_conns live plus as many evicted that MHD has not closed yet. */
 	struct conn *conns;
 	size_t nconns;
 	struct conn *adding; /* handed to MHD's connection notifier */
@@ -54,7 +57,7 @@ struct httpd {
 	struct ratelog log;
 };
 
-const struct httpd_limits httpd_default_limits = {
+const struct httpd_opts httpd_default_opts = {
 	.max_conns = HTTPD_MAX_CONNS,
 	.max_conns_per_addr = HTTPD_MAX_CONNS_PER_ADDR,
 	.request_timeout_ms = HTTPD_REQUEST_TIMEOUT_MS,
@@ -336,9 +339,9 @@ static struct conn *pick_victim(struct httpd *h, const unsigned char addr[16], i
 		if (!memcmp(h->conns[i].addr, addr, 16))
 			same++;
 	}
-	if (same >= h->lim.max_conns_per_addr) {
+	if (same >= h->o.max_conns_per_addr) {
 		from = addr;
-	} else if (total >= h->lim.max_conns) {
+	} else if (total >= h->o.max_conns) {
 		/* Quadratic in a table of a few dozen, once per full accept. */
 		for (i = 0; i < h->nconns; i++) {
 			size_t n = 0;
@@ -437,7 +440,7 @@ static void expire_new(struct httpd *h, uint64_t now)
 	for (i = 0; i < h->nconns; i++) {
 		struct conn *k = &h->conns[i];
 
-		if (k->state == CONN_NEW && now - k->since_ms >= h->lim.request_timeout_ms) {
+		if (k->state == CONN_NEW && now - k->since_ms >= h->o.request_timeout_ms) {
 			evict(h, k);
 			h->st.timed_out++;
 		}
@@ -532,6 +535,38 @@ static struct MHD_Response *head_response(struct expose_stream *x)
 	return MHD_create_response_from_callback(len, 256, no_body, NULL, NULL);
 }
 
+static bool authorized(struct httpd *h, struct MHD_Connection *c)
+{
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+	bool ok = user && pass && webconfig_check(h->o.web, user, pass);
+
+	if (pass) {
+		explicit_bzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+	return ok;
+}
+
+/*
+ * 401 and close: a client guessing passwords pays a new connection (and
+ * admission) per guess, and each guess costs a bcrypt on our one thread.
+ */
+static enum MHD_Result deny(struct MHD_Connection *c)
+{
+	struct MHD_Response *r = static_text("Unauthorized: /metrics needs a user name and password.\n");
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_basic_auth_fail_response(c, "wsgitrace", r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			       const char *version, const char *upload_data, size_t *upload_data_size,
 			       void **con_cls)
@@ -544,6 +579,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	/* The whole request head is in: no longer a connection to expire. */
 	if (k && (k->state == CONN_NEW || k->state == CONN_IDLE))
 		k->state = CONN_BUSY;
+	/* Checked once per request, on the call that sees its whole head. */
+	if (!*con_cls && h->o.web && webconfig_has_users(h->o.web) && !authorized(h, c))
+		return deny(c);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, static_text("Method not allowed: use GET.\n"),
 			     "text/plain; charset=utf-8");
@@ -581,7 +619,7 @@ static int epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-struct httpd *httpd_start(const char *listen, const struct httpd_limits *lim, httpd_render_fn fn, void *ctx,
+struct httpd *httpd_start(const char *listen, const struct httpd_opts *o, httpd_render_fn fn, void *ctx,
 			  char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
@@ -591,9 +629,9 @@ struct httpd *httpd_start(const char *listen, const struct httpd_limits *lim, ht
 
 	if (httpd_parse_listen(listen, &ss, &sslen, err, errlen))
 		return NULL;
-	if (!lim)
-		lim = &httpd_default_limits;
-	if (!lim->max_conns || !lim->max_conns_per_addr || !lim->request_timeout_ms || !lim->idle_timeout_s) {
+	if (!o)
+		o = &httpd_default_opts;
+	if (!o->max_conns || !o->max_conns_per_addr || !o->request_timeout_ms || !o->idle_timeout_s) {
 		err_printf(err, errlen, "HTTP connection limits and timeouts must be at least 1");
 		return NULL;
 	}
@@ -604,9 +642,9 @@ struct httpd *httpd_start(const char *listen, const struct httpd_limits *lim, ht
 	}
 	h->fn = fn;
 	h->ctx = ctx;
-	h->lim = *lim;
+	h->o = *o;
 	h->epfd = h->lfd = -1;
-	h->nconns = 2 * (size_t)lim->max_conns;
+	h->nconns = 2 * (size_t)o->max_conns;
 	h->conns = calloc(h->nconns, sizeof(*h->conns));
 	if (!h->conns) {
 		err_printf(err, errlen, "out of memory");
@@ -619,21 +657,37 @@ struct httpd *httpd_start(const char *listen, const struct httpd_limits *lim, ht
 	sslen = sizeof(ss);
 	if (getsockname(h->lfd, (struct sockaddr *)&ss, &sslen) == 0)
 		fmt_addr(&ss, h->addr, sizeof(h->addr), &h->port);
+	h->tls = o->web && webconfig_cert_pem(o->web);
+	if (h->tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		err_printf(err, errlen, "cannot serve HTTPS: this libmicrohttpd was built without TLS (GnuTLS)");
+		goto fail;
+	}
 	/*
 	 * MHD_USE_EPOLL without an internal thread: MHD keeps its sockets in
 	 * one epoll set and only works when httpd_run() calls MHD_run(). We
 	 * accept ourselves (MHD_add_connection) to choose whom to admit and
-	 * whom to evict; MHD's own limit is only a backstop.
+	 * whom to evict; MHD's own limit is only a backstop. The TLS options
+	 * come last so that plain HTTP passes MHD_OPTION_END in their place.
 	 */
-	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL,
-				handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, /* MHD wants it first */
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)lim->idle_timeout_s,
+	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET |
+					(h->tls ? MHD_USE_TLS : 0),
+				0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+				h, /* MHD wants it first */
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->idle_timeout_s,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->nconns + 1,
 				MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h, MHD_OPTION_NOTIFY_COMPLETED,
-				notify_done, h, MHD_OPTION_END);
+				notify_done, h, h->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+				h->tls ? webconfig_cert_pem(o->web) : NULL, MHD_OPTION_HTTPS_MEM_KEY,
+				h->tls ? webconfig_key_pem(o->web) : NULL, MHD_OPTION_END);
 	if (!h->d) {
-		err_printf(err, errlen, "cannot serve HTTP on %s: libmicrohttpd failed to start (epoll support?)",
-			   h->addr);
+		if (h->tls)
+			err_printf(err, errlen,
+				   "cannot serve HTTPS on %s: libmicrohttpd rejected the certificate or key of "
+				   "tls_server_config (PEM files, a key that matches the certificate?)",
+				   h->addr);
+		else
+			err_printf(err, errlen, "cannot serve HTTP on %s: libmicrohttpd failed to start (epoll support?)",
+				   h->addr);
 		goto fail;
 	}
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
@@ -667,8 +721,8 @@ int httpd_timeout_ms(struct httpd *h)
 	for (i = 0; i < h->nconns; i++) {
 		const struct conn *k = &h->conns[i];
 
-		if (k->state == CONN_NEW && k->since_ms + h->lim.request_timeout_ms < due)
-			due = k->since_ms + h->lim.request_timeout_ms;
+		if (k->state == CONN_NEW && k->since_ms + h->o.request_timeout_ms < due)
+			due = k->since_ms + h->o.request_timeout_ms;
 	}
 	if (MHD_get_timeout(h->d, &t) == MHD_YES && now + t < due)
 		due = now + t;
@@ -703,6 +757,11 @@ const struct httpd_stats *httpd_stats(struct httpd *h)
 unsigned httpd_port(const struct httpd *h)
 {
 	return h->port;
+}
+
+const char *httpd_scheme(const struct httpd *h)
+{
+	return h->tls ? "https" : "http";
 }
 
 const char *httpd_address(const struct httpd *h)

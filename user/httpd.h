@@ -18,12 +18,15 @@
  * and finishes partly sent responses from there). Calling it more often is
  * harmless.
  *
+ * With a web configuration (struct httpd_opts.web): HTTPS (GnuTLS, through
+ * libmicrohttpd) and/or basic authentication on every path.
+ *
  * Routes: GET|HEAD /metrics -> 200, the render callback's stream with
  * Content-Type "text/plain; version=0.0.4; charset=utf-8" (500 if it fails);
  * GET|HEAD / -> a short page pointing to /metrics; other paths 404; other
  * methods 405 with "Allow: GET, HEAD".
  *
- * Admission, so that no client can keep a scrape out (struct httpd_limits):
+ * Admission, so that no client can keep a scrape out (struct httpd_opts):
  * at most max_conns connections, at most max_conns_per_addr from one client
  * address. A connection past either limit evicts the oldest connection that
  * is not being answered, from its own address when that address is at its
@@ -65,14 +68,22 @@ struct httpd;
 /* Above a 15 s scrape interval, so Prometheus keeps its connection. */
 #define HTTPD_IDLE_TIMEOUT_S 30u
 
-struct httpd_limits {
+struct webconfig;
+
+struct httpd_opts {
 	unsigned max_conns;
 	unsigned max_conns_per_addr;
 	unsigned request_timeout_ms;
 	unsigned idle_timeout_s;
+	/*
+	 * TLS and basic authentication (webconfig.h), NULL for neither. With
+	 * users, every request needs their credentials: 401 with
+	 * WWW-Authenticate otherwise, and the connection is closed.
+	 */
+	struct webconfig *web;
 };
 
-extern const struct httpd_limits httpd_default_limits;
+extern const struct httpd_opts httpd_default_opts;
 
 /* Counters of admission, for the self metrics. */
 struct httpd_stats {
@@ -87,10 +98,10 @@ struct httpd_stats {
  * listen: "ADDR:PORT" (IPv4 dotted quad), "[IPV6]:PORT", or ":PORT" (all
  * addresses, IPv6 and IPv4 when the host has IPv6, else IPv4 only). PORT is
  * 0..65535; 0 picks a free port (see httpd_port()). Numeric addresses only.
- * lim NULL: httpd_default_limits. NULL with err set (which address, why,
+ * o NULL: httpd_default_opts. NULL with err set (which address, why,
  * what to do) on failure.
  */
-struct httpd *httpd_start(const char *listen, const struct httpd_limits *lim, httpd_render_fn fn, void *ctx,
+struct httpd *httpd_start(const char *listen, const struct httpd_opts *o, httpd_render_fn fn, void *ctx,
 			  char *err, size_t errlen);
 /* The fd to poll for POLLIN (MHD's epoll fd). */
 int httpd_fd(const struct httpd *h);
@@ -102,6 +113,8 @@ const struct httpd_stats *httpd_stats(struct httpd *h);
 /* The port actually bound (useful with port 0). */
 unsigned httpd_port(const struct httpd *h);
 /* "127.0.0.1:9100" or "[::]:9100", as bound. */
+/* "http" or "https". */
+const char *httpd_scheme(const struct httpd *h);
 const char *httpd_address(const struct httpd *h);
 void httpd_stop(struct httpd *h);
 

@@ -34,6 +34,7 @@
 #include "service.h"
 #include "strbuf.h"
 #include "trace_json.h"
+#include "webconfig.h"
 #include "wsgitrace.h"
 
 #define MAX_PIDS 64
@@ -41,6 +42,7 @@
 
 static struct env {
 	const char *listen;
+	const char *web_config;
 	uint32_t pids[MAX_PIDS];
 	size_t npids;
 	const char *service_name;
@@ -94,10 +96,12 @@ enum {
 	OPT_RINGBUF_MB,
 	OPT_NO_FOLD,
 	OPT_BENCH_STAGE,
+	OPT_WEB_CONFIG,
 };
 
 static const struct argp_option opts[] = {
 	{ "listen", 'l', "ADDR:PORT", 0, "Serve /metrics here (default 0.0.0.0:9464; [::]:PORT for IPv6)", 0 },
+	{ "web.config.file", OPT_WEB_CONFIG, "FILE", 0, "TLS and basic authentication for /metrics, in the Prometheus exporters' web configuration format (tls_server_config, basic_auth_users)", 0 },
 	{ "pid", 'p', "PID", 0, "Trace this process and its descendants instead of discovering servers (repeatable)", 0 },
 	{ "service-name", 's', "NAME", 0, "service_name label (default: the WSGI app on the server's command line)", 0 },
 	{ "buckets", 'b', "LIST", 0, "Histogram upper bounds in seconds, comma separated, increasing", 0 },
@@ -262,6 +266,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 				argp_error(state, "--ringbuf-mb must be a power of two, not %lu", v);
 			env.ringbuf_mb = v;
 		}
+		break;
+	case OPT_WEB_CONFIG:
+		env.web_config = arg;
 		break;
 	case OPT_NO_FOLD:
 		env.fold_ids = false;
@@ -507,6 +514,7 @@ int main(int argc, char **argv)
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
 	struct capture_opts co = {};
 	struct conntrack_opts cto = {};
+	struct httpd_opts ho = httpd_default_opts;
 	struct app a = {};
 	char err[512];
 	sigset_t mask;
@@ -519,6 +527,11 @@ int main(int argc, char **argv)
 	sb_init(&a.line);
 	warn_flags();
 
+	/* Before anything is attached: a mistake in it is found at once. */
+	if (env.web_config && !(ho.web = webconfig_load(env.web_config, err, sizeof(err)))) {
+		fprintf(stderr, "wsgitrace: %s\n", err);
+		goto cleanup;
+	}
 	a.agg = agg_new(env.nbuckets ? env.buckets : agg_default_buckets,
 			env.nbuckets ? env.nbuckets : agg_default_nbuckets, env.max_series, err, sizeof(err));
 	if (!a.agg) {
@@ -564,13 +577,14 @@ int main(int argc, char **argv)
 	}
 	warn_pids_without_server(&a);
 	/* Listening last: a scrape that succeeds means tracing is live. */
-	a.httpd = httpd_start(env.listen, NULL, render, &a, err, sizeof(err));
+	a.httpd = httpd_start(env.listen, &ho, render, &a, err, sizeof(err));
 	if (!a.httpd) {
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
 	}
-	fprintf(stderr, "wsgitrace: tracing %d process%s (%s hooks), metrics on http://%s/metrics\n",
-		n, n == 1 ? "" : "es", capture_hooks_name(a.cap), httpd_address(a.httpd));
+	fprintf(stderr, "wsgitrace: tracing %d process%s (%s hooks), metrics on %s://%s/metrics%s\n",
+		n, n == 1 ? "" : "es", capture_hooks_name(a.cap), httpd_scheme(a.httpd), httpd_address(a.httpd),
+		ho.web && webconfig_has_users(ho.web) ? " (basic authentication)" : "");
 
 	for (;;) {
 		struct pollfd pfd[3] = {
@@ -613,6 +627,7 @@ cleanup:
 	conntrack_free(a.ct);
 	proctab_free(a.procs);
 	agg_free(a.agg);
+	webconfig_free(ho.web);
 	sb_free(&a.line);
 	return err_code;
 }

@@ -3,10 +3,16 @@
 Attackers connect from other loopback addresses (127.0.0.2, ...) than the
 scraper (127.0.0.1), as pods on a node do.
 """
+import json
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 import harness as h
@@ -265,6 +271,95 @@ class TestFlagWarnings(unittest.TestCase):
         self.assertEqual(len(w), 2, w)
         self.assertIn('--buckets: the last value "inf" is left out: +Inf is always the last bucket', w[0])
         self.assertIn("--ringbuf-mb 128 takes 128 MiB of kernel memory and shows as about 256 MiB", w[1])
+
+
+PROMETHEUS = "/usr/bin/prometheus"
+
+
+class TestTlsAndAuth(unittest.TestCase):
+    """--web.config.file: HTTPS and bcrypt basic auth, checked with curl and a real Prometheus."""
+
+    USER, PASSWORD = "prom", "s3cret-pw"
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="wt-tls-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.crt = os.path.join(self.tmp, "server.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-keyout", os.path.join(self.tmp, "server.key"), "-out", self.crt,
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                       check=True, capture_output=True)
+        # bcrypt at cost 10, as htpasswd -nBC 10 makes it, from Debian's Python.
+        bcrypt = subprocess.run([h.PY, "-W", "ignore", "-c",
+                                 "import crypt, sys; print(crypt.crypt(sys.argv[1], "
+                                 "crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))", self.PASSWORD],
+                                check=True, capture_output=True, text=True).stdout.strip()
+        self.assertTrue(bcrypt.startswith("$2b$10$"), bcrypt)
+        cfg = os.path.join(self.tmp, "web.yml")
+        with open(cfg, "w") as f:
+            # Relative file names: taken from the configuration's folder.
+            f.write("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+                    "basic_auth_users:\n  %s: %s\n" % (self.USER, bcrypt))
+        self.server = h.gunicorn("tls-gunicorn", "-w", "1", workers=1)
+        self.addCleanup(self.server.cleanup)
+        self.tracer = h.Tracer("--pid", str(self.server.pid), "--web.config.file", cfg)
+        self.addCleanup(self.tracer.cleanup)
+        self.url = "https://127.0.0.1:%d/metrics" % self.tracer.mport
+
+    def curl(self, *args):
+        """(HTTP status, body) of one curl request; status 0 when no HTTP answer came."""
+        r = subprocess.run(["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "20"] + list(args),
+                           capture_output=True, text=True)
+        body, _, code = r.stdout.rpartition("\n")
+        return int(code or 0), body
+
+    def test_curl_credentials(self):
+        self.assertIn("metrics on https://127.0.0.1:%d/metrics (basic authentication)" % self.tracer.mport,
+                      self.tracer.output())
+        good = ["--cacert", self.crt, "-u", "%s:%s" % (self.USER, self.PASSWORD), self.url]
+        code, body = self.curl(*good)
+        self.assertEqual(code, 200)
+        self.assertIn("wsgitrace_scrapes_total 1\n", body)
+        code, body = self.curl("--cacert", self.crt, "-u", "%s:wrong" % self.USER, self.url)
+        self.assertEqual(code, 401)
+        self.assertNotIn("wsgitrace_", body)
+        self.assertEqual(self.curl("--cacert", self.crt, "-u", "nobody:%s" % self.PASSWORD, self.url)[0], 401)
+        self.assertEqual(self.curl("--cacert", self.crt, self.url)[0], 401)
+        # Plain HTTP on the TLS port gets no metrics.
+        self.assertNotEqual(self.curl("http://127.0.0.1:%d/metrics" % self.tracer.mport)[0], 200)
+        # The certificate is the one configured: curl verifies it against it.
+        self.assertEqual(self.curl(*good)[0], 200)
+
+    def test_prometheus_scrapes_over_https(self):
+        N = 23
+        port = h.free_port()
+        cfg = os.path.join(self.tmp, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                    "scrape_configs:\n  - job_name: wsgitrace\n    scheme: https\n"
+                    "    tls_config:\n      ca_file: %s\n"
+                    "    basic_auth:\n      username: %s\n      password: %s\n"
+                    "    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
+                    % (self.crt, self.USER, self.PASSWORD, self.tracer.mport))
+        prom = h.Proc([PROMETHEUS, "--config.file", cfg, "--storage.tsdb.path", os.path.join(self.tmp, "data"),
+                       "--web.listen-address", "127.0.0.1:%d" % port], "prometheus-tls", cwd=self.tmp)
+        self.addCleanup(prom.cleanup)
+        h.wait_for(lambda: h.port_open(port) or not prom.alive(), timeout=60, what="prometheus")
+        self.assertTrue(prom.alive(), prom.output())
+        for _ in range(N):
+            self.assertEqual(h.request(self.server.port, "/test/")[0], 200)
+        q = 'sum(http_server_request_duration_seconds_count{http_route="/test/",job="wsgitrace"})'
+
+        def query():
+            url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": q}))
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    res = json.load(r)["data"]["result"]
+            except OSError:
+                return None
+            return res and int(float(res[0]["value"][1])) == N
+
+        h.wait_for(query, timeout=60, interval=0.25, what="prometheus to scrape %d requests over HTTPS" % N)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <crypt.h>
 
 #include "agg.h"
 #include "expose.h"
 #include "httpd.h"
 #include "strbuf.h"
+#include "webconfig.h"
 
 struct ctx {
 	int calls;
@@ -481,12 +483,12 @@ static int closed_by_server(int fd)
  */
 static void test_admission(void **state)
 {
-	const struct httpd_limits lim = {.max_conns = 8, .max_conns_per_addr = 3, .request_timeout_ms = 400,
+	const struct httpd_opts o = {.max_conns = 8, .max_conns_per_addr = 3, .request_timeout_ms = 400,
 					 .idle_timeout_s = 30};
 	struct ctx c = {0};
 	struct strbuf r = STRBUF_INIT;
 	char err[256] = "";
-	struct httpd *h = httpd_start("127.0.0.1:0", &lim, render, &c, err, sizeof(err));
+	struct httpd *h = httpd_start("127.0.0.1:0", &o, render, &c, err, sizeof(err));
 	int fds[9], i, open_n;
 	double deadline;
 
@@ -547,6 +549,43 @@ static void test_admission(void **state)
 	httpd_stop(h);
 	for (i = 0; i < 2; i++)
 		close(fds[i]);
+	sb_free(&r);
+}
+
+/* With basic_auth_users: 401 and close without the right credentials, 200 with them. */
+static void test_basic_auth(void **state)
+{
+	struct crypt_data cd = {0};
+	char yaml[256], err[256] = "";
+	struct httpd_opts o = httpd_default_opts;
+	struct ctx c = {0};
+	struct strbuf r = STRBUF_INIT;
+	struct httpd *h;
+
+	snprintf(yaml, sizeof(yaml), "basic_auth_users:\n  prom: %s\n",
+		 crypt_r("s3cret", "$2b$04$abcdefghijklmnopqrstuu", &cd));
+	o.web = webconfig_parse(yaml, strlen(yaml), NULL, err, sizeof(err));
+	if (!o.web)
+		fail_msg("webconfig: %s", err);
+	h = httpd_start("127.0.0.1:0", &o, render, &c, err, sizeof(err));
+	if (!h)
+		fail_msg("httpd_start: %s", err);
+	assert_string_equal(httpd_scheme(h), "http");
+
+	exchange(h, AF_INET, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 401 ", 13) == 0);
+	assert_true(has_header(&r, "\r\nWWW-Authenticate: Basic realm=\"wsgitrace\""));
+	exchange(h, AF_INET, "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic cHJvbTp3cm9uZw==\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 401 ", 13) == 0);
+	assert_int_equal(c.calls, 0);
+	exchange(h, AF_INET,
+		 "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic cHJvbTpzM2NyZXQ=\r\n"
+		 "Connection: close\r\n\r\n",
+		 &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_int_equal(c.calls, 1);
+	httpd_stop(h);
+	webconfig_free(o.web);
 	sb_free(&r);
 }
 
@@ -624,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_and_any),
 		cmocka_unit_test(test_port_taken),
 		cmocka_unit_test(test_admission),
+		cmocka_unit_test(test_basic_auth),
 	};
 
 	return cmocka_run_group_tests_name("httpd", tests, NULL, NULL);

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <crypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "webconfig.h"
+
+/* bcrypt of pw into out[61], cost 4 (fast; the daemon accepts any cost). */
+static const char *hash_of(const char *pw, char *out)
+{
+	static struct crypt_data cd;
+	const char *h = crypt_r(pw, "$2b$04$abcdefghijklmnopqrstuu", &cd);
+
+	assert_non_null(h);
+	assert_int_equal(strlen(h), 60);
+	return memcpy(out, h, 61);
+}
+
+static struct webconfig *parse(const char *yaml, char *err, size_t errlen)
+{
+	return webconfig_parse(yaml, strlen(yaml), "/etc/wsgitrace", err, errlen);
+}
+
+static void bad(const char *yaml, const char *want)
+{
+	char err[512] = "";
+
+	assert_null(parse(yaml, err, sizeof(err)));
+	if (!strstr(err, want))
+		fail_msg("error \"%s\" lacks \"%s\" for:\n%s", err, want, yaml);
+}
+
+static void test_users(void **state)
+{
+	char yaml[512], err[256] = "", h1[61], h2[61];
+	struct webconfig *w;
+
+	snprintf(yaml, sizeof(yaml), "basic_auth_users:\n  prom: %s\n  alice: '%s'\n", hash_of("s3cret", h1),
+		 hash_of("other", h2));
+	w = parse(yaml, err, sizeof(err));
+	if (!w)
+		fail_msg("%s", err);
+	assert_true(webconfig_has_users(w));
+	assert_null(webconfig_cert_pem(w));
+	assert_true(webconfig_check(w, "prom", "s3cret"));
+	assert_true(webconfig_check(w, "prom", "s3cret")); /* from the cache */
+	assert_false(webconfig_check(w, "prom", "s3cret "));
+	assert_false(webconfig_check(w, "prom", "other"));
+	assert_true(webconfig_check(w, "alice", "other"));
+	assert_false(webconfig_check(w, "bob", "s3cret"));
+	assert_false(webconfig_check(w, "prom", ""));
+	assert_false(webconfig_check(w, NULL, "s3cret"));
+	webconfig_free(w);
+}
+
+static void test_empty_and_plain(void **state)
+{
+	char err[256] = "";
+	struct webconfig *w = parse("", err, sizeof(err));
+
+	assert_non_null(w);
+	assert_false(webconfig_has_users(w));
+	assert_false(webconfig_check(w, "prom", "x"));
+	webconfig_free(w);
+	w = parse("# nothing\nbasic_auth_users:\n", err, sizeof(err));
+	assert_non_null(w);
+	assert_false(webconfig_has_users(w));
+	webconfig_free(w);
+}
+
+static void test_errors(void **state)
+{
+	bad("tls_server_config:\n  cert_file: a.crt\n", "needs both cert_file and key_file (missing key_file)");
+	bad("tls_server_config:\n  key_file: a.key\n", "(missing cert_file)");
+	bad("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAndVerifyClientCert\n",
+	    "tls_server_config.client_auth_type is not supported: wsgitrace supports");
+	bad("tls_server_config:\n  min_version: TLS13\n", "tls_server_config.min_version is not supported");
+	bad("http_server_config:\n  http2: false\n", "http_server_config is not supported");
+	bad("basic_auth_users:\n  prom: plaintext\n", "basic_auth_users.prom: not a bcrypt hash");
+	bad("basic_auth_users:\n  prom: $1$abc$def\n", "htpasswd -nBC 10 prom");
+	bad("basic_auth_users:\n  - prom\n", "must be a mapping of user names");
+	bad("tls_server_config: [\n", "not valid YAML");
+	bad("- a\n- b\n", "the top level must be a mapping");
+}
+
+/* Files: relative to the configuration's folder, read at load, named when missing. */
+static void test_load(void **state)
+{
+	char dir[] = "/tmp/wt-webconfig-XXXXXX", path[256], err[512] = "";
+	struct webconfig *w;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/web.yml", dir);
+	f = fopen(path, "w");
+	fputs("tls_server_config:\n  cert_file: s.crt\n  key_file: s.key\n", f);
+	fclose(f);
+	assert_null(webconfig_load(path, err, sizeof(err)));
+	if (!strstr(err, "cannot read ") || !strstr(err, "/s.crt: No such file"))
+		fail_msg("%s", err);
+	snprintf(path, sizeof(path), "%s/s.crt", dir);
+	f = fopen(path, "w");
+	fputs("CERT PEM\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/s.key", dir);
+	f = fopen(path, "w");
+	fputs("KEY PEM\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/web.yml", dir);
+	w = webconfig_load(path, err, sizeof(err));
+	if (!w)
+		fail_msg("%s", err);
+	assert_string_equal(webconfig_cert_pem(w), "CERT PEM\n");
+	assert_string_equal(webconfig_key_pem(w), "KEY PEM\n");
+	assert_false(webconfig_has_users(w));
+	webconfig_free(w);
+	assert_null(webconfig_load("/nonexistent/web.yml", err, sizeof(err)));
+	assert_string_equal(err, "--web.config.file /nonexistent/web.yml: No such file or directory");
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/s.crt", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/s.key", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_users),
+		cmocka_unit_test(test_empty_and_plain),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_load),
+	};
+
+	return cmocka_run_group_tests_name("webconfig", tests, NULL, NULL);
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * --web.config.file: TLS and basic authentication for /metrics, in the web
+ * configuration format of the Prometheus exporters (exporter-toolkit), so
+ * operators reuse the file they already have:
+ *
+ *   tls_server_config:
+ *     cert_file: server.crt      # PEM; relative to the file's folder
+ *     key_file: server.key
+ *   basic_auth_users:
+ *     prometheus: $2y$10$...     # bcrypt, e.g. htpasswd -nBC 10 prometheus
+ *
+ * Both parts are optional; an empty file changes nothing. Keys wsgitrace
+ * does not implement (client certificates, TLS versions and ciphers,
+ * http_server_config) are refused by name rather than ignored, since
+ * ignoring a security setting would be worse than failing to start.
+ */
+#ifndef WT_WEBCONFIG_H
+#define WT_WEBCONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct webconfig;
+
+/* Reads and checks the file, and the certificate and key it names. NULL with err set. */
+struct webconfig *webconfig_load(const char *path, char *err, size_t errlen);
+/* The same from YAML text; relative paths are taken from dir. */
+struct webconfig *webconfig_parse(const char *yaml, size_t len, const char *dir, char *err, size_t errlen);
+void webconfig_free(struct webconfig *w);
+
+/* PEM contents, or NULL without tls_server_config. */
+const char *webconfig_cert_pem(const struct webconfig *w);
+const char *webconfig_key_pem(const struct webconfig *w);
+/* Whether requests must carry basic authentication. */
+bool webconfig_has_users(const struct webconfig *w);
+/*
+ * Whether user and password match a basic_auth_users entry (bcrypt). A pair
+ * that matched before is recognised without bcrypt (which costs ~70 ms at
+ * cost 10, on the daemon's one thread): only its SHA-256 is kept. Unknown
+ * users take as long as known ones.
+ */
+bool webconfig_check(struct webconfig *w, const char *user, const char *password);
+
+#endif /* WT_WEBCONFIG_H */
