@@ -30,6 +30,7 @@
 #include "discover.h"
 #include "expose.h"
 #include "httpd.h"
+#include "privs.h"
 #include "proctab.h"
 #include "service.h"
 #include "strbuf.h"
@@ -516,7 +517,7 @@ int main(int argc, char **argv)
 	struct conntrack_opts cto = {};
 	struct httpd_opts ho = httpd_default_opts;
 	struct app a = {};
-	char err[512];
+	char err[512], kept[64];
 	sigset_t mask;
 	int sfd = -1, err_code = 1, n;
 	uint64_t last_drain = 0, last_tick = 0;
@@ -560,6 +561,10 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
+	if (privs_check_load(err, sizeof(err))) {
+		fprintf(stderr, "wsgitrace: %s\n", err);
+		goto cleanup;
+	}
 	co.auto_discover = env.npids == 0;
 	co.hooks = env.hooks;
 	co.ringbuf_bytes = env.ringbuf_mb << 20;
@@ -582,6 +587,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
 	}
+	/* Attached and listening: from here on, running needs (almost) no privilege. */
+	if (privs_drop(kept, sizeof(kept), err, sizeof(err))) {
+		fprintf(stderr, "wsgitrace: %s\n", err);
+		goto cleanup;
+	}
+	if (env.verbose)
+		fprintf(stderr, "wsgitrace: capabilities kept after attaching: %s\n", kept);
 	fprintf(stderr, "wsgitrace: tracing %d process%s (%s hooks), metrics on %s://%s/metrics%s\n",
 		n, n == 1 ? "" : "es", capture_hooks_name(a.cap), httpd_scheme(a.httpd), httpd_address(a.httpd),
 		ho.web && webconfig_has_users(ho.web) ? " (basic authentication)" : "");

@@ -362,5 +362,50 @@ class TestTlsAndAuth(unittest.TestCase):
         h.wait_for(query, timeout=60, interval=0.25, what="prometheus to scrape %d requests over HTTPS" % N)
 
 
+def proc_caps(pid):
+    """The capability sets and NoNewPrivs of a process, from /proc/PID/status."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k.startswith("Cap"):
+                out[k] = int(v, 16)
+            elif k == "NoNewPrivs":
+                out[k] = int(v)
+    return out
+
+
+CAP_BPF = 1 << 39
+
+
+class TestLeastPrivilege(unittest.TestCase):
+    def test_capabilities_dropped_after_attach(self):
+        tracer = h.Tracer()  # discovers servers: new ones must still be traced without privilege
+        self.addCleanup(tracer.cleanup)
+        caps = proc_caps(tracer.pid)
+        # Nothing, or CAP_BPF alone on kernels that check it for map access.
+        self.assertIn(caps["CapPrm"], (0, CAP_BPF), caps)
+        self.assertEqual(caps["CapEff"], caps["CapPrm"], caps)
+        self.assertEqual(caps["CapBnd"], caps["CapPrm"], caps)
+        self.assertEqual(caps["CapInh"], 0, caps)
+        self.assertEqual(caps["CapAmb"], 0, caps)
+        self.assertEqual(caps["NoNewPrivs"], 1, caps)
+        print("capabilities after attach: CapEff=%016x CapBnd=%016x" % (caps["CapEff"], caps["CapBnd"]))
+        # A server started now is found and traced, a scrape reads the kernel's counters.
+        shop = gunicorn_app("priv-shop", "shop_app", "-w", "2", workers=2)
+        self.addCleanup(shop.cleanup)
+        for _ in range(7):
+            self.assertEqual(h.request(shop.port, "/checkout")[0], 200)
+        tracer.wait_counts({("GET", "/checkout", "200"): 7}, service="shop_app")
+        self.assertEqual(tracer.self_metric("wsgitrace_events_lost_total"), 0)
+
+    def test_missing_capability_is_named(self):
+        r = subprocess.run(["setpriv", "--bounding-set=-all,+bpf", "--inh-caps=-all", h.WSGITRACE,
+                            "--listen", "127.0.0.1:%d" % h.free_port()], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("lacks CAP_PERFMON", r.stderr)
+        self.assertIn("needs root with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

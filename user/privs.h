@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Capabilities: what loading the probes needs is checked before trying, and
+ * after they are attached and /metrics listens, everything that running
+ * does not need is dropped for good (permitted, effective, inheritable,
+ * ambient and bounding sets; no_new_privs set), so that a flaw in the
+ * daemon that parses network input cannot be used to load programs, trace
+ * other processes or act as root beyond file ownership.
+ *
+ * Load time: CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN covers both).
+ * Run time: nothing on kernels where BPF map access through an open map fd
+ * is not checked (6.5+), else CAP_BPF; privs_drop() finds out by trying.
+ */
+#ifndef WT_PRIVS_H
+#define WT_PRIVS_H
+
+#include <stddef.h>
+
+/* 0, or -1 with err naming the capabilities missing to load the probes. */
+int privs_check_load(char *err, size_t errlen);
+
+/*
+ * Drops every capability running does not need. kept receives their names
+ * ("none", or e.g. "CAP_BPF"). 0, or -1 with err set (the process should
+ * stop: it holds more than it should).
+ */
+int privs_drop(char *kept, size_t keptlen, char *err, size_t errlen);
+
+#endif /* WT_PRIVS_H */
