@@ -561,18 +561,18 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	if (privs_check_load(err, sizeof(err))) {
-		fprintf(stderr, "wsgitrace: %s\n", err);
-		goto cleanup;
-	}
 	co.auto_discover = env.npids == 0;
 	co.hooks = env.hooks;
 	co.ringbuf_bytes = env.ringbuf_mb << 20;
 	co.max_conns = env.max_conns;
 	co.verbose = env.verbose;
 	co.stage = env.stage;
-	if (capture_open(&a.cap, &co, on_record, &a, err, sizeof(err))) {
-		fprintf(stderr, "wsgitrace: %s\n", err);
+	n = capture_open(&a.cap, &co, on_record, &a, err, sizeof(err));
+	if (n) {
+		const char *missing = n == -EPERM ? privs_missing_for_load() : NULL;
+
+		fprintf(stderr, "wsgitrace: %s%s%s\n", err, missing ? "; this process lacks " : "",
+			missing ? missing : "");
 		goto cleanup;
 	}
 	n = discover(env.pids, env.npids, on_discovered, &a, err, sizeof(err));

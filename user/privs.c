@@ -52,30 +52,19 @@ static int caps_set(const struct caps *c)
 
 #define BIT(cap) (1ull << (cap))
 
-int privs_check_load(char *err, size_t errlen)
+const char *privs_missing_for_load(void)
 {
-	const char *missing;
 	struct caps c;
 
-	if (caps_get(&c)) {
-		err_printf(err, errlen, "cannot read this process's capabilities: %s", strerror(errno));
-		return -1;
-	}
-	if (c.eff & BIT(CAP_SYS_ADMIN))
-		return 0;
+	if (caps_get(&c) || (c.eff & BIT(CAP_SYS_ADMIN)))
+		return NULL;
 	if (!(c.eff & BIT(CAP_BPF)) && !(c.eff & BIT(CAP_PERFMON)))
-		missing = "CAP_BPF and CAP_PERFMON";
-	else if (!(c.eff & BIT(CAP_BPF)))
-		missing = "CAP_BPF";
-	else if (!(c.eff & BIT(CAP_PERFMON)))
-		missing = "CAP_PERFMON";
-	else
-		return 0;
-	err_printf(err, errlen,
-		   "wsgitrace needs root with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) to load its probes, and "
-		   "this process lacks %s: run it with sudo, or in a container add %s to its capabilities",
-		   missing, missing);
-	return -1;
+		return "CAP_BPF and CAP_PERFMON";
+	if (!(c.eff & BIT(CAP_BPF)))
+		return "CAP_BPF";
+	if (!(c.eff & BIT(CAP_PERFMON)))
+		return "CAP_PERFMON";
+	return NULL;
 }
 
 static long sys_bpf(int cmd, union bpf_attr *attr)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Capabilities: what loading the probes needs is checked before trying, and
- * after they are attached and /metrics listens, everything that running
+ * Capabilities: which of those loading the probes needs are missing, to
+ * name them when the kernel refuses; and after the probes are attached and /metrics listens, everything that running
  * does not need is dropped for good (permitted, effective, inheritable,
  * ambient and bounding sets; no_new_privs set), so that a flaw in the
  * daemon that parses network input cannot be used to load programs, trace
@@ -16,8 +16,8 @@
 
 #include <stddef.h>
 
-/* 0, or -1 with err naming the capabilities missing to load the probes. */
-int privs_check_load(char *err, size_t errlen);
+/* The capabilities loading needs that this process lacks ("CAP_BPF and CAP_PERFMON", ...), or NULL. */
+const char *privs_missing_for_load(void);
 
 /*
  * Drops every capability running does not need. kept receives their names

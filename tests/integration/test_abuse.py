@@ -403,8 +403,8 @@ class TestLeastPrivilege(unittest.TestCase):
         r = subprocess.run(["setpriv", "--bounding-set=-all,+bpf", "--inh-caps=-all", h.WSGITRACE,
                             "--listen", "127.0.0.1:%d" % h.free_port()], capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("lacks CAP_PERFMON", r.stderr)
-        self.assertIn("needs root with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)", r.stderr)
+        self.assertIn("refused to load", r.stderr)
+        self.assertIn("; this process lacks CAP_PERFMON\n", r.stderr)
 
 
 if __name__ == "__main__":
