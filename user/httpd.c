@@ -535,10 +535,10 @@ static struct MHD_Response *head_response(struct expose_stream *x)
 	return MHD_create_response_from_callback(len, 256, no_body, NULL, NULL);
 }
 
-static bool authorized(struct httpd *h, struct MHD_Connection *c)
+static enum webconfig_auth authorized(struct httpd *h, struct MHD_Connection *c)
 {
 	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
-	bool ok = user && pass && webconfig_check(h->o.web, user, pass);
+	enum webconfig_auth a = user && pass ? webconfig_check(h->o.web, user, pass, mono_ms()) : WEBCONFIG_DENIED;
 
 	if (pass) {
 		explicit_bzero(pass, strlen(pass));
@@ -546,23 +546,30 @@ static bool authorized(struct httpd *h, struct MHD_Connection *c)
 	}
 	if (user)
 		MHD_free(user);
-	return ok;
+	return a;
 }
 
 /*
- * 401 and close: a client guessing passwords pays a new connection (and
- * admission) per guess, and each guess costs a bcrypt on our one thread.
+ * 401 (or 429 when the second's password checks are spent) and close: a
+ * client guessing passwords pays a new connection, and admission, per guess.
  */
-static enum MHD_Result deny(struct MHD_Connection *c)
+static enum MHD_Result deny(struct MHD_Connection *c, enum webconfig_auth a)
 {
-	struct MHD_Response *r = static_text("Unauthorized: /metrics needs a user name and password.\n");
+	struct MHD_Response *r =
+		static_text(a == WEBCONFIG_BUSY ? "Too many password checks: retry in a second.\n"
+						: "Unauthorized: /metrics needs a user name and password.\n");
 	enum MHD_Result ret;
 
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	ret = MHD_queue_basic_auth_fail_response(c, "wsgitrace", r);
+	if (a == WEBCONFIG_BUSY) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		ret = MHD_queue_response(c, MHD_HTTP_TOO_MANY_REQUESTS, r);
+	} else {
+		ret = MHD_queue_basic_auth_fail_response(c, "wsgitrace", r);
+	}
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -580,8 +587,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (k && (k->state == CONN_NEW || k->state == CONN_IDLE))
 		k->state = CONN_BUSY;
 	/* Checked once per request, on the call that sees its whole head. */
-	if (!*con_cls && h->o.web && webconfig_has_users(h->o.web) && !authorized(h, c))
-		return deny(c);
+	if (!*con_cls && h->o.web && webconfig_has_users(h->o.web)) {
+		enum webconfig_auth a = authorized(h, c);
+
+		if (a != WEBCONFIG_OK)
+			return deny(c, a);
+	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, static_text("Method not allowed: use GET.\n"),
 			     "text/plain; charset=utf-8");

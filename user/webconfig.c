@@ -27,6 +27,8 @@ struct webconfig {
 	char *cert_pem, *key_pem;
 	struct user *users;
 	size_t nusers;
+	uint64_t budget_s; /* the second the budget below is for */
+	unsigned bcrypts;  /* bcrypt checks in that second */
 };
 
 /* The largest PEM file read: a certificate chain is a few kB. */
@@ -325,7 +327,7 @@ static bool same(const void *a, const void *b, size_t n)
 	return d == 0;
 }
 
-bool webconfig_check(struct webconfig *w, const char *user, const char *password)
+enum webconfig_auth webconfig_check(struct webconfig *w, const char *user, const char *password, uint64_t now_ms)
 {
 	struct crypt_data *cd;
 	struct user *u = NULL;
@@ -335,16 +337,23 @@ bool webconfig_check(struct webconfig *w, const char *user, const char *password
 	size_t i;
 
 	if (!w->nusers || !user || !password)
-		return false;
+		return WEBCONFIG_DENIED;
 	for (i = 0; i < w->nusers; i++)
 		if (!strcmp(w->users[i].name, user))
 			u = &w->users[i];
 	if (u && gnutls_hash_fast(GNUTLS_DIG_SHA256, password, strlen(password), digest) == 0 && u->has_ok &&
 	    same(digest, u->ok, DIGEST_LEN))
-		return true;
+		return WEBCONFIG_OK;
+	if (now_ms / 1000 != w->budget_s) {
+		w->budget_s = now_ms / 1000;
+		w->bcrypts = 0;
+	}
+	if (w->bcrypts >= WEBCONFIG_BCRYPT_PER_S)
+		return WEBCONFIG_BUSY;
+	w->bcrypts++;
 	cd = calloc(1, sizeof(*cd)); /* 32 kB: not on the stack */
 	if (!cd)
-		return false;
+		return WEBCONFIG_DENIED;
 	/* An unknown user pays for a bcrypt too, so timing does not tell
 	 * which user names exist. */
 	h = crypt_r(password, u ? u->hash : w->users[0].hash, cd);
@@ -353,5 +362,5 @@ bool webconfig_check(struct webconfig *w, const char *user, const char *password
 	free(cd);
 	if (ok && gnutls_hash_fast(GNUTLS_DIG_SHA256, password, strlen(password), u->ok) == 0)
 		u->has_ok = true;
-	return ok;
+	return ok ? WEBCONFIG_OK : WEBCONFIG_DENIED;
 }

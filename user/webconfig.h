@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct webconfig;
 
@@ -34,12 +35,22 @@ const char *webconfig_cert_pem(const struct webconfig *w);
 const char *webconfig_key_pem(const struct webconfig *w);
 /* Whether requests must carry basic authentication. */
 bool webconfig_has_users(const struct webconfig *w);
+/* bcrypt checks per second at most: ~70 ms each at cost 10, on the daemon's one thread. */
+#define WEBCONFIG_BCRYPT_PER_S 5
+
+enum webconfig_auth {
+	WEBCONFIG_DENIED = 0,
+	WEBCONFIG_OK,
+	WEBCONFIG_BUSY, /* not checked: this second's bcrypt budget is spent */
+};
+
 /*
  * Whether user and password match a basic_auth_users entry (bcrypt). A pair
- * that matched before is recognised without bcrypt (which costs ~70 ms at
- * cost 10, on the daemon's one thread): only its SHA-256 is kept. Unknown
- * users take as long as known ones.
+ * that matched before is recognised without bcrypt: only its SHA-256 is
+ * kept. Other pairs take a bcrypt, at most WEBCONFIG_BCRYPT_PER_S per second
+ * (now_ms: a monotonic clock), so that guessing passwords cannot stall the
+ * daemon; unknown users take as long as known ones.
  */
-bool webconfig_check(struct webconfig *w, const char *user, const char *password);
+enum webconfig_auth webconfig_check(struct webconfig *w, const char *user, const char *password, uint64_t now_ms);
 
 #endif /* WT_WEBCONFIG_H */

@@ -44,6 +44,7 @@ static void test_users(void **state)
 	char yaml[512], err[256] = "", h1[61], h2[61];
 	struct webconfig *w;
 
+	/* Each check in its own second: the bcrypt budget is tested below. */
 	snprintf(yaml, sizeof(yaml), "basic_auth_users:\n  prom: %s\n  alice: '%s'\n", hash_of("s3cret", h1),
 		 hash_of("other", h2));
 	w = parse(yaml, err, sizeof(err));
@@ -51,14 +52,35 @@ static void test_users(void **state)
 		fail_msg("%s", err);
 	assert_true(webconfig_has_users(w));
 	assert_null(webconfig_cert_pem(w));
-	assert_true(webconfig_check(w, "prom", "s3cret"));
-	assert_true(webconfig_check(w, "prom", "s3cret")); /* from the cache */
-	assert_false(webconfig_check(w, "prom", "s3cret "));
-	assert_false(webconfig_check(w, "prom", "other"));
-	assert_true(webconfig_check(w, "alice", "other"));
-	assert_false(webconfig_check(w, "bob", "s3cret"));
-	assert_false(webconfig_check(w, "prom", ""));
-	assert_false(webconfig_check(w, NULL, "s3cret"));
+	assert_int_equal(webconfig_check(w, "prom", "s3cret", 1000), WEBCONFIG_OK);
+	assert_int_equal(webconfig_check(w, "prom", "s3cret", 2000), WEBCONFIG_OK); /* from the cache */
+	assert_int_equal(webconfig_check(w, "prom", "s3cret ", 3000), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, "prom", "other", 4000), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, "alice", "other", 5000), WEBCONFIG_OK);
+	assert_int_equal(webconfig_check(w, "bob", "s3cret", 6000), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, "prom", "", 7000), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, NULL, "s3cret", 8000), WEBCONFIG_DENIED);
+	webconfig_free(w);
+	webconfig_free(NULL);
+}
+
+/* Guesses past the second's bcrypt budget are not checked; a known pair still passes. */
+static void test_bcrypt_budget(void **state)
+{
+	char yaml[512], err[256] = "", h1[61];
+	struct webconfig *w;
+	int i;
+
+	snprintf(yaml, sizeof(yaml), "basic_auth_users:\n  prom: %s\n", hash_of("s3cret", h1));
+	w = parse(yaml, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(webconfig_check(w, "prom", "s3cret", 5000), WEBCONFIG_OK);
+	for (i = 1; i < WEBCONFIG_BCRYPT_PER_S; i++)
+		assert_int_equal(webconfig_check(w, "prom", "guess", 5100), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, "prom", "guess", 5900), WEBCONFIG_BUSY);
+	assert_int_equal(webconfig_check(w, "alice", "guess", 5900), WEBCONFIG_BUSY);
+	assert_int_equal(webconfig_check(w, "prom", "s3cret", 5900), WEBCONFIG_OK);
+	assert_int_equal(webconfig_check(w, "prom", "guess", 6000), WEBCONFIG_DENIED);
 	webconfig_free(w);
 }
 
@@ -69,7 +91,7 @@ static void test_empty_and_plain(void **state)
 
 	assert_non_null(w);
 	assert_false(webconfig_has_users(w));
-	assert_false(webconfig_check(w, "prom", "x"));
+	assert_int_equal(webconfig_check(w, "prom", "x", 0), WEBCONFIG_DENIED);
 	webconfig_free(w);
 	w = parse("# nothing\nbasic_auth_users:\n", err, sizeof(err));
 	assert_non_null(w);
@@ -137,6 +159,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_users),
+		cmocka_unit_test(test_bcrypt_budget),
 		cmocka_unit_test(test_empty_and_plain),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_load),
