@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -329,6 +330,66 @@ class TestTlsAndAuth(unittest.TestCase):
         self.assertNotEqual(self.curl("http://127.0.0.1:%d/metrics" % self.tracer.mport)[0], 200)
         # The certificate is the one configured: curl verifies it against it.
         self.assertEqual(self.curl(*good)[0], 200)
+
+    def test_password_guessing_does_not_starve_scrapes(self):
+        import base64
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.crt)
+        good = "Basic " + base64.b64encode(("%s:%s" % (self.USER, self.PASSWORD)).encode()).decode()
+        stop = threading.Event()
+        answers = {}
+        lock = threading.Lock()
+
+        def guesser(src):
+            i = 0
+            while not stop.is_set():
+                i += 1
+                auth = base64.b64encode(("%s:guess-%s-%d" % (self.USER, src, i)).encode()).decode()
+                try:
+                    with socket.create_connection(("127.0.0.1", self.tracer.mport), timeout=10,
+                                                  source_address=(src, 0)) as raw:
+                        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                            s.sendall(("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n\r\n"
+                                       % auth).encode())
+                            status = int(s.recv(64).split()[1])
+                except (OSError, ValueError, IndexError):
+                    status = "error"
+                with lock:
+                    answers[status] = answers.get(status, 0) + 1
+
+        threads = [threading.Thread(target=guesser, args=("127.0.0.%d" % i,), daemon=True) for i in range(2, 6)]
+        for t in threads:
+            t.start()
+        times, statuses = [], []
+        try:
+            h.wait_for(lambda: sum(answers.values()) >= 20, timeout=30, what="guesses answered")
+            for _ in range(20):
+                t0 = time.monotonic()
+                req = urllib.request.Request(self.url, headers={"Authorization": good})
+                try:
+                    with urllib.request.urlopen(req, timeout=20, context=ctx) as r:
+                        statuses.append(r.status)
+                except urllib.error.HTTPError as e:
+                    statuses.append(e.code)
+                times.append(time.monotonic() - t0)
+                time.sleep(0.25)  # the scrape interval under test
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        # The loop never stalls on bcrypt; until the scraper's password has
+        # been checked once it may be told 429 (the guessers spent the
+        # second's checks), and from then on it is recognised without one.
+        self.assertLess(max(times), SCRAPE_BOUND_S, ["%.3f" % t for t in times])
+        self.assertIn(200, statuses)
+        first = statuses.index(200)
+        self.assertEqual(set(statuses[:first]) - {429}, set(), statuses)
+        self.assertEqual(statuses[first:], [200] * (len(statuses) - first), statuses)
+        # Guesses were refused, most of them without a bcrypt.
+        self.assertNotIn(200, answers)
+        self.assertGreater(answers.get(429, 0), answers.get(401, 0), answers)
+        print("guessing: %r; scraper: %d x 429 then %d x 200, slowest %.3f s"
+              % (answers, first, len(statuses) - first, max(times)))
 
     def test_prometheus_scrapes_over_https(self):
         N = 23
