@@ -537,8 +537,11 @@ static struct MHD_Response *head_response(struct expose_stream *x)
 
 static enum webconfig_auth authorized(struct httpd *h, struct MHD_Connection *c)
 {
+	static const unsigned char unknown[16];
 	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
-	enum webconfig_auth a = user && pass ? webconfig_check(h->o.web, user, pass, mono_ms()) : WEBCONFIG_DENIED;
+	struct conn *k = conn_of(c);
+	enum webconfig_auth a = user && pass ? webconfig_check(h->o.web, k ? k->addr : unknown, user, pass, mono_ms())
+					     : WEBCONFIG_DENIED;
 
 	if (pass) {
 		explicit_bzero(pass, strlen(pass));

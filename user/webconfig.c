@@ -29,6 +29,7 @@ struct webconfig {
 	size_t nusers;
 	uint64_t budget_s; /* the second the budget below is for */
 	unsigned bcrypts;  /* bcrypt checks in that second */
+	unsigned char spent[WEBCONFIG_BCRYPT_PER_S][16]; /* by these clients */
 };
 
 /* The largest PEM file read: a certificate chain is a few kB. */
@@ -327,7 +328,26 @@ static bool same(const void *a, const void *b, size_t n)
 	return d == 0;
 }
 
-enum webconfig_auth webconfig_check(struct webconfig *w, const char *user, const char *password, uint64_t now_ms)
+/* Takes one of this second's bcrypt checks for client: false if none is left, or it had one. */
+static bool take_check(struct webconfig *w, const unsigned char client[16], uint64_t now_ms)
+{
+	unsigned i;
+
+	if (now_ms / 1000 != w->budget_s) {
+		w->budget_s = now_ms / 1000;
+		w->bcrypts = 0;
+	}
+	if (w->bcrypts >= WEBCONFIG_BCRYPT_PER_S)
+		return false;
+	for (i = 0; i < w->bcrypts; i++)
+		if (!memcmp(w->spent[i], client, 16))
+			return false;
+	memcpy(w->spent[w->bcrypts++], client, 16);
+	return true;
+}
+
+enum webconfig_auth webconfig_check(struct webconfig *w, const unsigned char client[16], const char *user,
+				    const char *password, uint64_t now_ms)
 {
 	struct crypt_data *cd;
 	struct user *u = NULL;
@@ -344,13 +364,8 @@ enum webconfig_auth webconfig_check(struct webconfig *w, const char *user, const
 	if (u && gnutls_hash_fast(GNUTLS_DIG_SHA256, password, strlen(password), digest) == 0 && u->has_ok &&
 	    same(digest, u->ok, DIGEST_LEN))
 		return WEBCONFIG_OK;
-	if (now_ms / 1000 != w->budget_s) {
-		w->budget_s = now_ms / 1000;
-		w->bcrypts = 0;
-	}
-	if (w->bcrypts >= WEBCONFIG_BCRYPT_PER_S)
+	if (!take_check(w, client, now_ms))
 		return WEBCONFIG_BUSY;
-	w->bcrypts++;
 	cd = calloc(1, sizeof(*cd)); /* 32 kB: not on the stack */
 	if (!cd)
 		return WEBCONFIG_DENIED;

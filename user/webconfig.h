@@ -48,9 +48,12 @@ enum webconfig_auth {
  * Whether user and password match a basic_auth_users entry (bcrypt). A pair
  * that matched before is recognised without bcrypt: only its SHA-256 is
  * kept. Other pairs take a bcrypt, at most WEBCONFIG_BCRYPT_PER_S per second
- * (now_ms: a monotonic clock), so that guessing passwords cannot stall the
- * daemon; unknown users take as long as known ones.
+ * (now_ms: a monotonic clock) and one per client address (16 bytes, IPv4
+ * mapped) per second, so that guessing passwords cannot stall the daemon and
+ * a few guessing clients cannot take every check from a scraper whose
+ * password is new. Unknown users take as long as known ones.
  */
-enum webconfig_auth webconfig_check(struct webconfig *w, const char *user, const char *password, uint64_t now_ms);
+enum webconfig_auth webconfig_check(struct webconfig *w, const unsigned char client[16], const char *user,
+				    const char *password, uint64_t now_ms);
 
 #endif /* WT_WEBCONFIG_H */

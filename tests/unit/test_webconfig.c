@@ -25,6 +25,10 @@ static const char *hash_of(const char *pw, char *out)
 	return memcpy(out, h, 61);
 }
 
+/* Client addresses, as httpd passes them. */
+static const unsigned char A[16] = {[10] = 0xff, [11] = 0xff, 127, 0, 0, 2};
+static const unsigned char B[16] = {[10] = 0xff, [11] = 0xff, 127, 0, 0, 3};
+
 static struct webconfig *parse(const char *yaml, char *err, size_t errlen)
 {
 	return webconfig_parse(yaml, strlen(yaml), "/etc/wsgitrace", err, errlen);
@@ -52,14 +56,14 @@ static void test_users(void **state)
 		fail_msg("%s", err);
 	assert_true(webconfig_has_users(w));
 	assert_null(webconfig_cert_pem(w));
-	assert_int_equal(webconfig_check(w, "prom", "s3cret", 1000), WEBCONFIG_OK);
-	assert_int_equal(webconfig_check(w, "prom", "s3cret", 2000), WEBCONFIG_OK); /* from the cache */
-	assert_int_equal(webconfig_check(w, "prom", "s3cret ", 3000), WEBCONFIG_DENIED);
-	assert_int_equal(webconfig_check(w, "prom", "other", 4000), WEBCONFIG_DENIED);
-	assert_int_equal(webconfig_check(w, "alice", "other", 5000), WEBCONFIG_OK);
-	assert_int_equal(webconfig_check(w, "bob", "s3cret", 6000), WEBCONFIG_DENIED);
-	assert_int_equal(webconfig_check(w, "prom", "", 7000), WEBCONFIG_DENIED);
-	assert_int_equal(webconfig_check(w, NULL, "s3cret", 8000), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, A, "prom", "s3cret", 1000), WEBCONFIG_OK);
+	assert_int_equal(webconfig_check(w, A, "prom", "s3cret", 2000), WEBCONFIG_OK); /* from the cache */
+	assert_int_equal(webconfig_check(w, A, "prom", "s3cret ", 3000), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, A, "prom", "other", 4000), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, A, "alice", "other", 5000), WEBCONFIG_OK);
+	assert_int_equal(webconfig_check(w, A, "bob", "s3cret", 6000), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, A, "prom", "", 7000), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, A, NULL, "s3cret", 8000), WEBCONFIG_DENIED);
 	webconfig_free(w);
 	webconfig_free(NULL);
 }
@@ -74,13 +78,19 @@ static void test_bcrypt_budget(void **state)
 	snprintf(yaml, sizeof(yaml), "basic_auth_users:\n  prom: %s\n", hash_of("s3cret", h1));
 	w = parse(yaml, err, sizeof(err));
 	assert_non_null(w);
-	assert_int_equal(webconfig_check(w, "prom", "s3cret", 5000), WEBCONFIG_OK);
-	for (i = 1; i < WEBCONFIG_BCRYPT_PER_S; i++)
-		assert_int_equal(webconfig_check(w, "prom", "guess", 5100), WEBCONFIG_DENIED);
-	assert_int_equal(webconfig_check(w, "prom", "guess", 5900), WEBCONFIG_BUSY);
-	assert_int_equal(webconfig_check(w, "alice", "guess", 5900), WEBCONFIG_BUSY);
-	assert_int_equal(webconfig_check(w, "prom", "s3cret", 5900), WEBCONFIG_OK);
-	assert_int_equal(webconfig_check(w, "prom", "guess", 6000), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, B, "prom", "s3cret", 5000), WEBCONFIG_OK);
+	/* One check per client per second. */
+	assert_int_equal(webconfig_check(w, A, "prom", "guess", 5100), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, A, "prom", "guess", 5200), WEBCONFIG_BUSY);
+	/* At most WEBCONFIG_BCRYPT_PER_S in all: B took one, A one, others the rest. */
+	for (i = 2; i < WEBCONFIG_BCRYPT_PER_S; i++) {
+		unsigned char c[16] = {[10] = 0xff, [11] = 0xff, 10, 0, 0, (unsigned char)i};
+
+		assert_int_equal(webconfig_check(w, c, "prom", "guess", 5300), WEBCONFIG_DENIED);
+	}
+	assert_int_equal(webconfig_check(w, B, "alice", "guess", 5900), WEBCONFIG_BUSY);
+	assert_int_equal(webconfig_check(w, A, "prom", "s3cret", 5900), WEBCONFIG_OK); /* known: no check */
+	assert_int_equal(webconfig_check(w, A, "prom", "guess", 6000), WEBCONFIG_DENIED);
 	webconfig_free(w);
 }
 
@@ -91,7 +101,7 @@ static void test_empty_and_plain(void **state)
 
 	assert_non_null(w);
 	assert_false(webconfig_has_users(w));
-	assert_int_equal(webconfig_check(w, "prom", "x", 0), WEBCONFIG_DENIED);
+	assert_int_equal(webconfig_check(w, A, "prom", "x", 0), WEBCONFIG_DENIED);
 	webconfig_free(w);
 	w = parse("# nothing\nbasic_auth_users:\n", err, sizeof(err));
 	assert_non_null(w);
