@@ -120,8 +120,12 @@ int privs_drop(char *kept, size_t keptlen, char *err, size_t errlen)
 	}
 	if (map_access_needs_cap(&c) && (c.prm & BIT(CAP_BPF)))
 		want.prm = want.eff = BIT(CAP_BPF);
-	/* The bounding set first, while CAP_SETPCAP is still effective. */
-	for (cap = 0; cap < 64; cap++) {
+	/*
+	 * The bounding set first, while CAP_SETPCAP is still effective. Without
+	 * it (a container granted only what loading needs) the bounding set
+	 * stays: with no_new_privs, an exec could not regain anything anyway.
+	 */
+	for (cap = 0; cap < 64 && (c.eff & BIT(CAP_SETPCAP)); cap++) {
 		if (want.prm & BIT(cap))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL) {

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Capabilities: which of those loading the probes needs are missing, to
- * name them when the kernel refuses; and after the probes are attached and /metrics listens, everything that running
- * does not need is dropped for good (permitted, effective, inheritable,
- * ambient and bounding sets; no_new_privs set), so that a flaw in the
- * daemon that parses network input cannot be used to load programs, trace
- * other processes or act as root beyond file ownership.
+ * Capabilities: which of those loading the probes needs are missing, to name
+ * them when the kernel refuses; and, once the probes are attached and
+ * /metrics listens, everything running does not need dropped for good
+ * (permitted, effective, inheritable, ambient and, with CAP_SETPCAP, the
+ * bounding set; no_new_privs set), so that a flaw in the daemon that parses
+ * network input cannot be used to load programs, trace other processes or
+ * act as root beyond file ownership.
  *
  * Load time: CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN covers both).
  * Run time: nothing on kernels where BPF map access through an open map fd
