@@ -16,7 +16,9 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 DEP := -MMD -MP
 COMMON := -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUT) \
 	-DWT_VERSION='"$(VERSION)"' -DWT_GIT_REV='"$(GIT_REV)"'
-LIBS := -lbpf -lelf -lz -lmicrohttpd -lm
+# What the pure modules (user/ but the kernel ones) need, tests and fuzzers included.
+PURE_LIBS := -lmicrohttpd -lyaml -lcrypt -lgnutls -lm
+LIBS := -lbpf -lelf -lz $(PURE_LIBS)
 
 # Modules that need the kernel (BPF skeleton, /proc); everything else in
 # user/ is pure and linked into the unit tests and fuzzers too.
@@ -76,10 +78,10 @@ $(OUT)/fz/%.o: user/%.c | $(OUT)/fz
 	clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(COMMON) $(DEP) -c $< -o $@
 
 $(OUT)/tests/%: tests/unit/%.c $(SAN_OBJS) | $(OUT)/tests
-	clang -g -O1 $(SAN) $(WARN) $(COMMON) $(DEP) $< $(SAN_OBJS) -lcmocka -lmicrohttpd -lm -o $@
+	clang -g -O1 $(SAN) $(WARN) $(COMMON) $(DEP) $< $(SAN_OBJS) -lcmocka $(PURE_LIBS) -o $@
 
 $(OUT)/fuzz/%: tests/fuzz/%.c $(FZ_OBJS) | $(OUT)/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined $(COMMON) $(DEP) $< $(FZ_OBJS) -lmicrohttpd -lm -o $@
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(COMMON) $(DEP) $< $(FZ_OBJS) $(PURE_LIBS) -o $@
 
 unit: $(UNIT_BINS)
 	@bash scripts/run-unit.sh $(UNIT_BINS)

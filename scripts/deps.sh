@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(
 	make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 	libmicrohttpd-dev libcmocka-dev libclang-rt-14-dev
+	libyaml-dev libgnutls28-dev libcrypt-dev openssl
 	python3 python3-flask python3-gevent gunicorn
 	uwsgi-core uwsgi-plugin-python3 nginx-light prometheus curl wrk
 	python3-prometheus-client python3-statsd gnuplot-nox

@@ -31,17 +31,29 @@ const double agg_default_buckets[] = {
 };
 const size_t agg_default_nbuckets = sizeof(agg_default_buckets) / sizeof(agg_default_buckets[0]);
 
+/* Series of one service_name, for its cap. Few: one per traced app. */
+struct agg_service {
+	struct agg_service *next;
+	size_t nseries; /* its own routes; its overflow series are not counted */
+	char name[];
+};
+
 struct agg {
 	double *bounds;
 	uint64_t *bounds_ns; /* v <= bounds_ns[i] <=> v lands in bucket i or below */
 	size_t nb;
 	size_t max_series;
+	size_t max_per_service;
 	size_t nseries; /* in the table; the overflow series is not */
+	struct agg_service *services;
+	uint64_t clock_ns; /* of the last agg_retire(): when observations happen, to the tick */
+	unsigned readers;  /* streams that hold series pointers: no retiring meanwhile */
 	struct agg_series **tab;
 	size_t tabmask;
 	uint64_t seed;
 	struct agg_series *overflow;
 	uint64_t dropped;
+	uint64_t retired;
 	struct agg_series **sorted;
 	size_t nsorted;
 	int dirty;
@@ -106,6 +118,7 @@ int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char
 	const char *p = spec;
 	size_t k = 0;
 
+	err_printf(err, errlen, "%s", "");
 	if (!spec) {
 		err_printf(err, errlen, "no bucket specification given");
 		return -1;
@@ -133,8 +146,13 @@ int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char
 				       spec);
 			return -1;
 		}
-		if (!next && is_inf_token(tok, tl) && k > 0)
-			break; /* "...,10,+Inf": +Inf is implied anyway */
+		if (!next && is_inf_token(tok, tl) && k > 0) {
+			/* "...,10,+Inf" as Prometheus lists le values: meant, and
+			 * implied anyway; said so that it is not silent. */
+			err_printf(err, errlen, "the last value \"%.*s\" is left out: +Inf is always the last bucket",
+				   (int)tl, tok);
+			break;
+		}
 		if (tl >= sizeof(buf)) {
 			err_printf(err, errlen, "bucket bound %zu is too long to be a number", k + 1);
 			return -1;
@@ -208,6 +226,7 @@ struct agg *agg_new(const double *bounds, size_t nbounds, size_t max_series, cha
 		goto oom;
 	a->nb = nbounds;
 	a->max_series = max_series;
+	a->max_per_service = max_series;
 	a->bounds = calloc(nbounds, sizeof(double));
 	a->bounds_ns = calloc(nbounds, sizeof(uint64_t));
 	a->tabmask = 63;
@@ -249,6 +268,12 @@ void agg_free(struct agg *a)
 		}
 	}
 	free(a->tab);
+	while (a->services) {
+		struct agg_service *n = a->services->next;
+
+		free(a->services);
+		a->services = n;
+	}
 	free(a->overflow);
 	free(a->sorted);
 	free(a->bounds);
@@ -329,10 +354,60 @@ static void record(const struct agg *a, struct agg_series *s, uint64_t v)
 	s->sum_ns += v;
 }
 
+static struct agg_series *find(const struct agg *a, uint64_t h, const char *service, const char *method,
+			       const char *route, int status)
+{
+	struct agg_series *s;
+
+	for (s = a->tab[h & a->tabmask]; s; s = s->next)
+		if (s->hash == h && s->status == status && strcmp(s->route, route) == 0 &&
+		    strcmp(s->method, method) == 0 && strcmp(s->service, service) == 0)
+			return s;
+	return NULL;
+}
+
+static struct agg_service *service_of(struct agg *a, const char *name)
+{
+	struct agg_service *v;
+	size_t n = strlen(name) + 1;
+
+	for (v = a->services; v; v = v->next)
+		if (strcmp(v->name, name) == 0)
+			return v;
+	v = calloc(1, sizeof(*v) + n);
+	if (!v)
+		return NULL;
+	memcpy(v->name, name, n);
+	v->next = a->services;
+	a->services = v;
+	return v;
+}
+
+/* A new series in the table, or NULL when the overall limit (or memory) says no. */
+static struct agg_series *insert(struct agg *a, uint64_t h, const char *service, const char *method,
+				 const char *route, int status, struct agg_service *svc)
+{
+	struct agg_series *s;
+
+	if (a->nseries >= a->max_series || !(s = series_new(a, h, service, method, route, status)))
+		return NULL;
+	s->svc = svc;
+	if (svc)
+		svc->nseries++;
+	s->next = a->tab[h & a->tabmask];
+	a->tab[h & a->tabmask] = s;
+	a->nseries++;
+	a->dirty = 1;
+	if (a->nseries > (a->tabmask + 1) - (a->tabmask + 1) / 4)
+		grow(a);
+	return s;
+}
+
 int agg_observe(struct agg *a, const char *service, const char *method, const char *route, int status,
 		uint64_t dur_ns)
 {
 	struct agg_series *s;
+	struct agg_service *svc;
 	uint64_t h;
 
 	if (!service)
@@ -342,28 +417,76 @@ int agg_observe(struct agg *a, const char *service, const char *method, const ch
 	if (!route)
 		route = "/";
 	h = hash_key(a->seed, service, method, route, status);
-	for (s = a->tab[h & a->tabmask]; s; s = s->next) {
-		if (s->hash == h && s->status == status && strcmp(s->route, route) == 0 &&
-		    strcmp(s->method, method) == 0 && strcmp(s->service, service) == 0) {
-			record(a, s, dur_ns);
-			return 0;
-		}
-	}
-	if (a->nseries >= a->max_series || !(s = series_new(a, h, service, method, route, status))) {
-		if (a->overflow->count == 0)
+	s = find(a, h, service, method, route, status);
+	if (s)
+		goto out;
+	svc = service_of(a, service);
+	if (svc && svc->nseries < a->max_per_service && (s = insert(a, h, service, method, route, status, svc)))
+		goto out;
+	/* Past its service's cap: the service's overflow route, so its error
+	 * rates stay visible; past the overall limit: the one last series. */
+	h = hash_key(a->seed, service, method, AGG_OVERFLOW_ROUTE, status);
+	s = find(a, h, service, method, AGG_OVERFLOW_ROUTE, status);
+	if (!s)
+		s = insert(a, h, service, method, AGG_OVERFLOW_ROUTE, status, NULL);
+	if (!s) {
+		s = a->overflow;
+		if (s->count == 0)
 			a->dirty = 1;
-		record(a, a->overflow, dur_ns);
-		a->dropped++;
-		return 1;
 	}
-	s->next = a->tab[h & a->tabmask];
-	a->tab[h & a->tabmask] = s;
-	a->nseries++;
-	a->dirty = 1;
-	if (a->nseries > (a->tabmask + 1) - (a->tabmask + 1) / 4)
-		grow(a);
+	a->dropped++;
+	s->last_ns = a->clock_ns;
+	record(a, s, dur_ns);
+	return 1;
+out:
+	s->last_ns = a->clock_ns;
 	record(a, s, dur_ns);
 	return 0;
+}
+
+void agg_set_service_limit(struct agg *a, size_t max_per_service)
+{
+	a->max_per_service = max_per_service ? max_per_service : a->max_series;
+}
+
+size_t agg_retire(struct agg *a, uint64_t now_ns, uint64_t ttl_ns)
+{
+	size_t i, n = 0;
+
+	a->clock_ns = now_ns;
+	if (!ttl_ns || a->readers || now_ns < ttl_ns)
+		return 0;
+	for (i = 0; i <= a->tabmask; i++) {
+		struct agg_series **pp = &a->tab[i], *s;
+
+		while ((s = *pp)) {
+			if (s->last_ns > now_ns - ttl_ns) {
+				pp = &s->next;
+				continue;
+			}
+			*pp = s->next;
+			if (s->svc)
+				s->svc->nseries--;
+			a->nseries--;
+			free(s);
+			n++;
+		}
+	}
+	if (n) {
+		a->retired += n;
+		a->dirty = 1;
+	}
+	return n;
+}
+
+void agg_hold(struct agg *a)
+{
+	a->readers++;
+}
+
+void agg_release(struct agg *a)
+{
+	a->readers--;
 }
 
 int agg_observe_request(struct agg *a, const char *service, const struct wt_request *rq, int fold_ids)
@@ -383,6 +506,11 @@ size_t agg_series_active(const struct agg *a)
 uint64_t agg_series_dropped(const struct agg *a)
 {
 	return a->dropped;
+}
+
+uint64_t agg_series_retired(const struct agg *a)
+{
+	return a->retired;
 }
 
 const double *agg_bounds(const struct agg *a, size_t *n)

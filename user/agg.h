@@ -3,21 +3,33 @@
  * http_server_request_duration_seconds: one histogram per
  * (service_name, http_request_method, http_route, http_response_status_code).
  *
- * Everything here only goes up: series are never removed or reset and there
- * is no per-process or per-worker state, so a worker that exits or is
+ * Everything here only goes up: series are never reset (only retired, when
+ * asked, see below) and there is no per-process or per-worker state, so a worker that exits or is
  * restarted takes nothing away from the counters (the failure of per-worker
  * prometheus_client counters that jump up and down between scrapes).
  *
- * Cardinality is bounded by max_series. An observation that would need a new
- * series beyond the limit is not dropped silently: it is added to a single
- * overflow series whose labels are
+ * Cardinality is bounded per service and overall, so that one service
+ * whose paths are walked by a scanner cannot take the series of the others.
+ * An observation that would need a new series past its service's limit
+ * (agg_set_service_limit()) goes to that service's overflow series for its
+ * method and status,
+ *   service_name=<its service>, http_request_method=<its method>,
+ *   http_route="_overflow", http_response_status_code=<its status>
+ * so the service's error rates stay visible; these count against the
+ * overall max_series but not against the service's limit. Past max_series
+ * it goes to a single last series
  *   service_name="_overflow", http_request_method="_OTHER",
  *   http_route="_overflow", http_response_status_code="0"
- * and counted in agg_series_dropped() (wsgitrace_series_dropped_total).
- * Observations for series that already exist keep going to them. The
- * overflow series is not counted against max_series; it is listed (last)
- * once it has observations. Allocation failures for a new series take the
+ * which is not counted against max_series and is listed (last) once it has
+ * observations. Both are counted in agg_series_dropped()
+ * (wsgitrace_series_dropped_total). Observations for series that already
+ * exist keep going to them. Allocation failures for a new series take the
  * same path, so an observation is never lost.
+ *
+ * Series not updated for a while can be retired (agg_retire()), so that a
+ * burst of paths does not hold its series until restart; a retired series
+ * that comes back starts again from zero, which Prometheus reads as a
+ * counter reset.
  *
  * Single-threaded, like the daemon's main loop.
  */
@@ -42,9 +54,13 @@
 extern const double agg_default_buckets[];
 extern const size_t agg_default_nbuckets;
 
+struct agg_service;
+
 struct agg_series {
 	struct agg_series *next; /* hash chain */
+	struct agg_service *svc; /* whose limit it counts against; NULL for overflow series */
 	uint64_t hash;
+	uint64_t last_ns; /* agg_retire()'s clock at the last observation */
 	uint64_t count;
 	uint64_t sum_ns; /* exact; carried into sum_s before it could wrap */
 	double sum_s;
@@ -74,15 +90,21 @@ void agg_free(struct agg *a);
 int agg_validate_buckets(const double *bounds, size_t n, char *err, size_t errlen);
 
 /*
- * Parses "0.001,0.01,0.1" (seconds; blanks around values allowed; a final
- * "+Inf" is accepted and ignored since it is always implied) into out[max]
- * and validates it. 0 with *n set, or -1 with err set.
+ * Parses "0.001,0.01,0.1" (seconds; blanks around values allowed) into
+ * out[max] and validates it. A final "+Inf" (or "inf", "Infinity") is
+ * accepted and left out, since it is always the last bucket; any other
+ * infinity or NaN is an error. 0 with *n set, err then holding a note for
+ * the user when a final +Inf was left out and empty otherwise; or -1 with
+ * err set.
  */
 int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char *err, size_t errlen);
 
+/* Series per service_name, overflow series aside; 0 means max_series. */
+void agg_set_service_limit(struct agg *a, size_t max_per_service);
+
 /*
  * Records one duration. NULL service is "", NULL method "_OTHER", NULL route
- * "/". Returns 0 when it went to its own series, 1 when it went to the
+ * "/". Returns 0 when it went to its own series, 1 when it went to an
  * overflow series.
  */
 int agg_observe(struct agg *a, const char *service, const char *method, const char *route, int status,
@@ -94,10 +116,23 @@ int agg_observe(struct agg *a, const char *service, const char *method, const ch
  */
 int agg_observe_request(struct agg *a, const char *service, const struct wt_request *rq, int fold_ids);
 
+/*
+ * Sets the clock observations are stamped with (call it on a timer, with a
+ * monotonic now_ns) and, with ttl_ns > 0, frees the series whose last
+ * observation is ttl_ns or more before now_ns; the last overflow series
+ * stays. Does nothing while a reader holds the agg. Returns the count.
+ */
+size_t agg_retire(struct agg *a, uint64_t now_ns, uint64_t ttl_ns);
+/* A reader (an exposition stream) keeps series pointers until it releases. */
+void agg_hold(struct agg *a);
+void agg_release(struct agg *a);
+
 /* Series with observations, the overflow series included once it has any. */
 size_t agg_series_active(const struct agg *a);
 /* Observations that went to the overflow series. */
 uint64_t agg_series_dropped(const struct agg *a);
+/* Series removed by agg_retire(). */
+uint64_t agg_series_retired(const struct agg *a);
 const double *agg_bounds(const struct agg *a, size_t *n);
 double agg_series_sum(const struct agg_series *s);
 

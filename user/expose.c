@@ -194,6 +194,16 @@ static const struct self_metric self_metrics[] = {
 	 "Responses whose request was not seen; they are counted with method \"_OTHER\" and route \"_unknown\"."},
 	{"wsgitrace_not_http_connections_total", F(not_http_conns), 0,
 	 "Accepted connections on which the server spoke another protocol than HTTP (TLS, ...); no longer followed."},
+	{"wsgitrace_series_retired_total", F(series_retired), 0,
+	 "Series removed because they were not updated for --series-ttl."},
+	{"wsgitrace_metrics_connections_evicted_total", F(metrics_conns_evicted), 0,
+	 "Connections to /metrics closed to admit a newer one (per-address or overall limit)."},
+	{"wsgitrace_metrics_connections_refused_total", F(metrics_conns_refused), 0,
+	 "Connections to /metrics refused because every slot was answering a request."},
+	{"wsgitrace_metrics_connections_timed_out_total", F(metrics_conns_timed_out), 0,
+	 "Connections to /metrics closed for not sending a whole request in time."},
+	{"wsgitrace_log_lines_suppressed_total", F(log_suppressed), 0,
+	 "Log lines caused by remote peers that were not written because of the log rate limit."},
 };
 #undef F
 
@@ -231,6 +241,7 @@ static void render_self_from(struct strbuf *sb, struct agg *agg, const struct wt
 	if (agg) {
 		s.series_active = agg_series_active(agg);
 		s.series_dropped = agg_series_dropped(agg);
+		s.series_retired = agg_series_retired(agg);
 	}
 	render_self(sb, &s);
 }
@@ -244,6 +255,7 @@ int expose_render(struct strbuf *sb, struct agg *agg, const struct wt_self_stats
 }
 
 struct expose_stream {
+	struct agg *agg;          /* held while the list is in use */
 	struct agg_series **list; /* agg_list() at creation, copied: the agg's own array moves */
 	size_t n, next;           /* series in list, index of the next one to render */
 	struct strbuf carry;      /* rendered, not yet read: carry.buf[off..len) */
@@ -262,6 +274,8 @@ struct expose_stream *expose_stream_new(struct agg *agg, const struct wt_self_st
 	if (!x)
 		return NULL;
 	if (agg) {
+		x->agg = agg;
+		agg_hold(agg);
 		x->n = agg_list(agg, &list);
 		if (x->n) {
 			x->list = malloc(x->n * sizeof(*x->list));
@@ -322,6 +336,8 @@ void expose_stream_free(struct expose_stream *x)
 {
 	if (!x)
 		return;
+	if (x->agg)
+		agg_release(x->agg);
 	free(x->list);
 	sb_free(&x->carry);
 	sb_free(&x->lab);

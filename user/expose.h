@@ -42,6 +42,11 @@ struct wt_self_stats {
 	uint64_t client_resets;        /* requests pending when the client reset the connection */
 	uint64_t missed_requests;      /* responses counted whose request was not seen */
 	uint64_t not_http_conns;       /* connections whose server spoke another protocol */
+	uint64_t series_retired;       /* series removed after not being updated for --series-ttl (from the agg) */
+	uint64_t metrics_conns_evicted;   /* /metrics connections closed to admit a newer one */
+	uint64_t metrics_conns_refused;   /* /metrics connections refused: every slot busy */
+	uint64_t metrics_conns_timed_out; /* /metrics connections that sent no whole request in time */
+	uint64_t log_suppressed;       /* log lines a remote peer caused, over the rate limit */
 	const char *version;           /* build info labels; NULL renders "" */
 	const char *revision;
 	const char *hook; /* "sockets" or "syscalls": how data is captured */
@@ -67,8 +72,8 @@ int expose_render(struct strbuf *sb, struct agg *agg, const struct wt_self_stats
  * reads the agg may be observed into (single-threaded, not concurrently),
  * and each series then shows its counts as of when its first byte was read,
  * never half old and half new. Series created after expose_stream_new() are
- * not in this exposition. The agg must outlive the stream (series are never
- * freed before agg_free()). agg and st may be NULL as for expose_render().
+ * not in this exposition. The agg must outlive the stream; the stream holds
+ * it (agg_hold()), so no series is retired while it is read. agg and st may be NULL as for expose_render().
  * NULL if out of memory.
  */
 struct expose_stream;

@@ -9,28 +9,68 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "expose.h"
+#include "ratelog.h"
+#include "webconfig.h"
 
-/* A scrape is one short request: anything idle this long is dropped. */
-#define HTTPD_CONN_TIMEOUT_S 10u
-/* Prometheus and a person with curl; not a public web server. */
-#define HTTPD_CONN_LIMIT 32u
+/*
+ * A connection's place in admission: NEW until its first request is
+ * complete, BUSY while a request is being answered, IDLE between requests
+ * of a kept-alive connection, EVICTED once shut down by us and waiting for
+ * MHD to notice. Only BUSY connections are never evicted.
+ */
+enum conn_state { CONN_FREE, CONN_NEW, CONN_BUSY, CONN_IDLE, CONN_EVICTED };
+
+struct conn {
+	enum conn_state state;
+	int fd;
+	uint64_t since_ms; /* accepted (NEW) or last answer done (IDLE) */
+	unsigned char addr[16]; /* client address, IPv4 as ::ffff:a.b.c.d */
+};
 
 struct httpd {
 	struct MHD_Daemon *d;
 	httpd_render_fn fn;
 	void *ctx;
-	int epfd;
+	int epfd;     /* ours: the listener and MHD's epoll fd */
+	int mhd_epfd;
+	int lfd;
+	bool tls;
 	unsigned port;
 	char addr[INET6_ADDRSTRLEN + 16];
+	struct httpd_opts o;
+	/* o.max_conns live plus as many evicted that MHD has not closed yet. */
+	struct conn *conns;
+	size_t nconns;
+	struct conn *adding; /* handed to MHD's connection notifier */
+	struct httpd_stats st;
+	struct ratelog log;
 };
+
+const struct httpd_opts httpd_default_opts = {
+	.max_conns = HTTPD_MAX_CONNS,
+	.max_conns_per_addr = HTTPD_MAX_CONNS_PER_ADDR,
+	.request_timeout_ms = HTTPD_REQUEST_TIMEOUT_MS,
+	.idle_timeout_s = HTTPD_IDLE_TIMEOUT_S,
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /*
  * The most MHD asks the stream for at a time (a buffer this size comes with
@@ -229,16 +269,205 @@ static int open_listener(struct sockaddr_storage *ss, socklen_t sslen, const cha
 	return fd;
 }
 
+/*
+ * Most of what MHD reports is caused by clients (resets, malformed
+ * requests), so anyone who reaches the port could fill the log: rate-limited.
+ */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct httpd *h = cls;
+
 	/*
 	 * libmicrohttpd 0.9.75 says this even when the logger is the first
 	 * option (it counts the flags argument); it is not an error.
 	 */
 	if (strstr(fmt, "EXTERNAL_LOGGER is not the first"))
 		return;
-	fputs("wsgitrace: http: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	ratelog_vprintf(&h->log, mono_ms(), "http: ", fmt, ap);
+}
+
+static void addr_key(const struct sockaddr_storage *ss, unsigned char key[16])
+{
+	memset(key, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	}
+}
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return i ? i->socket_context : NULL;
+}
+
+static void evict(struct httpd *h, struct conn *k)
+{
+	/* MHD has no call to close one connection; the shutdown wakes its
+	 * epoll set, and it closes the socket on its next read. */
+	shutdown(k->fd, SHUT_RDWR);
+	k->state = CONN_EVICTED;
+}
+
+static int live(const struct conn *k)
+{
+	return k->state == CONN_NEW || k->state == CONN_BUSY || k->state == CONN_IDLE;
+}
+
+/*
+ * The connection to give up for a new one from addr: over the per-address
+ * limit, that address's own oldest connection that is not being answered;
+ * with the table full, the same from the address that holds the most. One
+ * client can thus only ever displace itself until it holds more than anyone
+ * else, and a scraper with one connection always gets its slot. NULL: admit
+ * without evicting; *refuse set: no slot can be freed.
+ */
+static struct conn *pick_victim(struct httpd *h, const unsigned char addr[16], int *refuse)
+{
+	const unsigned char *from = NULL;
+	struct conn *v = NULL;
+	size_t i, j, total = 0, same = 0, most = 0;
+
+	*refuse = 0;
+	for (i = 0; i < h->nconns; i++) {
+		if (!live(&h->conns[i]))
+			continue;
+		total++;
+		if (!memcmp(h->conns[i].addr, addr, 16))
+			same++;
+	}
+	if (same >= h->o.max_conns_per_addr) {
+		from = addr;
+	} else if (total >= h->o.max_conns) {
+		/* Quadratic in a table of a few dozen, once per full accept. */
+		for (i = 0; i < h->nconns; i++) {
+			size_t n = 0;
+
+			if (!live(&h->conns[i]) || h->conns[i].state == CONN_BUSY)
+				continue;
+			for (j = 0; j < h->nconns; j++)
+				n += live(&h->conns[j]) && !memcmp(h->conns[j].addr, h->conns[i].addr, 16);
+			if (n > most) {
+				most = n;
+				from = h->conns[i].addr;
+			}
+		}
+	} else {
+		return NULL;
+	}
+	for (i = 0; from && i < h->nconns; i++) {
+		struct conn *k = &h->conns[i];
+
+		if ((k->state == CONN_NEW || k->state == CONN_IDLE) && !memcmp(k->addr, from, 16) &&
+		    (!v || k->since_ms < v->since_ms))
+			v = k;
+	}
+	if (!v)
+		*refuse = 1;
+	return v;
+}
+
+static struct conn *free_slot(struct httpd *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->nconns; i++)
+		if (h->conns[i].state == CONN_FREE)
+			return &h->conns[i];
+	return NULL;
+}
+
+static void admit(struct httpd *h, int fd, struct sockaddr_storage *ss, socklen_t sl)
+{
+	unsigned char key[16];
+	struct conn *v, *k;
+	int refuse;
+
+	addr_key(ss, key);
+	v = pick_victim(h, key, &refuse);
+	if (refuse || !(k = free_slot(h))) {
+		/* Every slot is answering a request (or MHD has yet to close
+		 * the evicted ones): the client retries. */
+		h->st.refused++;
+		close(fd);
+		return;
+	}
+	if (v) {
+		evict(h, v);
+		h->st.evicted++;
+	}
+	k->state = CONN_NEW;
+	k->fd = fd;
+	k->since_ms = mono_ms();
+	memcpy(k->addr, key, 16);
+	h->adding = k;
+	/* MHD closes fd itself when it fails. */
+	if (MHD_add_connection(h->d, fd, (struct sockaddr *)ss, sl) != MHD_YES || h->adding) {
+		k->state = CONN_FREE;
+		h->adding = NULL;
+	}
+}
+
+static void accept_all(struct httpd *h)
+{
+	int i;
+
+	/* Bounded, so a connect flood cannot hold the main loop. */
+	for (i = 0; i < 256; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(h->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		h->st.accepted++;
+		admit(h, fd, &ss, sl);
+	}
+}
+
+/*
+ * A client that has not sent a whole request by now never will in
+ * good faith: MHD's own timeout restarts with every byte, which a client
+ * sending one byte a second never reaches.
+ */
+static void expire_new(struct httpd *h, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < h->nconns; i++) {
+		struct conn *k = &h->conns[i];
+
+		if (k->state == CONN_NEW && now - k->since_ms >= h->o.request_timeout_ms) {
+			evict(h, k);
+			h->st.timed_out++;
+		}
+	}
+}
+
+static void notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+			enum MHD_ConnectionNotificationCode toe)
+{
+	struct httpd *h = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = h->adding;
+		h->adding = NULL;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		((struct conn *)*socket_context)->state = CONN_FREE;
+	}
+}
+
+static void notify_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct conn *k = conn_of(c);
+
+	if (k && k->state == CONN_BUSY) {
+		k->state = CONN_IDLE;
+		k->since_ms = mono_ms();
+	}
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, struct MHD_Response *r, const char *ctype)
@@ -306,6 +535,48 @@ static struct MHD_Response *head_response(struct expose_stream *x)
 	return MHD_create_response_from_callback(len, 256, no_body, NULL, NULL);
 }
 
+static enum webconfig_auth authorized(struct httpd *h, struct MHD_Connection *c)
+{
+	static const unsigned char unknown[16];
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+	struct conn *k = conn_of(c);
+	enum webconfig_auth a = user && pass ? webconfig_check(h->o.web, k ? k->addr : unknown, user, pass, mono_ms())
+					     : WEBCONFIG_DENIED;
+
+	if (pass) {
+		explicit_bzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+	return a;
+}
+
+/*
+ * 401 (or 429 when the second's password checks are spent) and close: a
+ * client guessing passwords pays a new connection, and admission, per guess.
+ */
+static enum MHD_Result deny(struct MHD_Connection *c, enum webconfig_auth a)
+{
+	struct MHD_Response *r =
+		static_text(a == WEBCONFIG_BUSY ? "Too many password checks: retry in a second.\n"
+						: "Unauthorized: /metrics needs a user name and password.\n");
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (a == WEBCONFIG_BUSY) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		ret = MHD_queue_response(c, MHD_HTTP_TOO_MANY_REQUESTS, r);
+	} else {
+		ret = MHD_queue_basic_auth_fail_response(c, "wsgitrace", r);
+	}
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			       const char *version, const char *upload_data, size_t *upload_data_size,
 			       void **con_cls)
@@ -313,7 +584,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	struct httpd *h = cls;
 	struct expose_stream *x;
 	struct MHD_Response *r;
+	struct conn *k = conn_of(c);
 
+	/* The whole request head is in: no longer a connection to expire. */
+	if (k && (k->state == CONN_NEW || k->state == CONN_IDLE))
+		k->state = CONN_BUSY;
+	/* Checked once per request, on the call that sees its whole head. */
+	if (!*con_cls && h->o.web && webconfig_has_users(h->o.web)) {
+		enum webconfig_auth a = authorized(h, c);
+
+		if (a != WEBCONFIG_OK)
+			return deny(c, a);
+	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, static_text("Method not allowed: use GET.\n"),
 			     "text/plain; charset=utf-8");
@@ -344,16 +626,29 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	return reply(c, MHD_HTTP_OK, r, EXPOSE_CONTENT_TYPE);
 }
 
-struct httpd *httpd_start(const char *listen, httpd_render_fn fn, void *ctx, char *err, size_t errlen)
+static int epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+struct httpd *httpd_start(const char *listen, const struct httpd_opts *o, httpd_render_fn fn, void *ctx,
+			  char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	struct httpd *h;
 	const union MHD_DaemonInfo *info;
-	int fd;
 
 	if (httpd_parse_listen(listen, &ss, &sslen, err, errlen))
 		return NULL;
+	if (!o)
+		o = &httpd_default_opts;
+	if (!o->max_conns || !o->max_conns_per_addr || !o->request_timeout_ms || !o->idle_timeout_s) {
+		err_printf(err, errlen, "HTTP connection limits and timeouts must be at least 1");
+		return NULL;
+	}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
 		err_printf(err, errlen, "out of memory");
@@ -361,40 +656,69 @@ struct httpd *httpd_start(const char *listen, httpd_render_fn fn, void *ctx, cha
 	}
 	h->fn = fn;
 	h->ctx = ctx;
-	fd = open_listener(&ss, sslen, listen, err, errlen);
-	if (fd < 0) {
-		free(h);
-		return NULL;
+	h->o = *o;
+	h->epfd = h->lfd = -1;
+	h->nconns = 2 * (size_t)o->max_conns;
+	h->conns = calloc(h->nconns, sizeof(*h->conns));
+	if (!h->conns) {
+		err_printf(err, errlen, "out of memory");
+		goto fail;
 	}
+	ratelog_init(&h->log);
+	h->lfd = open_listener(&ss, sslen, listen, err, errlen);
+	if (h->lfd < 0)
+		goto fail;
 	sslen = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+	if (getsockname(h->lfd, (struct sockaddr *)&ss, &sslen) == 0)
 		fmt_addr(&ss, h->addr, sizeof(h->addr), &h->port);
+	h->tls = o->web && webconfig_cert_pem(o->web);
+	if (h->tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		err_printf(err, errlen, "cannot serve HTTPS: this libmicrohttpd was built without TLS (GnuTLS)");
+		goto fail;
+	}
 	/*
 	 * MHD_USE_EPOLL without an internal thread: MHD keeps its sockets in
-	 * one epoll set and only works when httpd_run() calls MHD_run().
+	 * one epoll set and only works when httpd_run() calls MHD_run(). We
+	 * accept ourselves (MHD_add_connection) to choose whom to admit and
+	 * whom to evict; MHD's own limit is only a backstop. The TLS options
+	 * come last so that plain HTTP passes MHD_OPTION_END in their place.
 	 */
-	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, h,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, /* MHD wants it first */
-				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_TIMEOUT,
-				(unsigned int)HTTPD_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-				(unsigned int)HTTPD_CONN_LIMIT, MHD_OPTION_END);
+	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET |
+					(h->tls ? MHD_USE_TLS : 0),
+				0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+				h, /* MHD wants it first */
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->idle_timeout_s,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->nconns + 1,
+				MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h, MHD_OPTION_NOTIFY_COMPLETED,
+				notify_done, h, h->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+				h->tls ? webconfig_cert_pem(o->web) : NULL, MHD_OPTION_HTTPS_MEM_KEY,
+				h->tls ? webconfig_key_pem(o->web) : NULL, MHD_OPTION_END);
 	if (!h->d) {
-		if (fcntl(fd, F_GETFD) != -1) /* unless MHD closed it already */
-			close(fd);
-		err_printf(err, errlen, "cannot serve HTTP on %s: libmicrohttpd failed to start (epoll support?)",
-		       h->addr);
-		free(h);
-		return NULL;
+		if (h->tls)
+			err_printf(err, errlen,
+				   "cannot serve HTTPS on %s: libmicrohttpd rejected the certificate or key of "
+				   "tls_server_config (PEM files, a key that matches the certificate?)",
+				   h->addr);
+		else
+			err_printf(err, errlen, "cannot serve HTTP on %s: libmicrohttpd failed to start (epoll support?)",
+				   h->addr);
+		goto fail;
 	}
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info || info->epoll_fd < 0) {
 		err_printf(err, errlen, "cannot serve HTTP on %s: libmicrohttpd has no epoll fd", h->addr);
-		MHD_stop_daemon(h->d);
-		free(h);
-		return NULL;
+		goto fail;
 	}
-	h->epfd = info->epoll_fd;
+	h->mhd_epfd = info->epoll_fd;
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->epfd < 0 || epoll_add(h->epfd, h->lfd) || epoll_add(h->epfd, h->mhd_epfd)) {
+		err_printf(err, errlen, "cannot serve HTTP on %s: epoll: %s", h->addr, strerror(errno));
+		goto fail;
+	}
 	return h;
+fail:
+	httpd_stop(h);
+	return NULL;
 }
 
 int httpd_fd(const struct httpd *h)
@@ -405,10 +729,20 @@ int httpd_fd(const struct httpd *h)
 int httpd_timeout_ms(struct httpd *h)
 {
 	MHD_UNSIGNED_LONG_LONG t;
+	uint64_t now = mono_ms(), due = UINT64_MAX;
+	size_t i;
 
-	if (MHD_get_timeout(h->d, &t) != MHD_YES)
+	for (i = 0; i < h->nconns; i++) {
+		const struct conn *k = &h->conns[i];
+
+		if (k->state == CONN_NEW && k->since_ms + h->o.request_timeout_ms < due)
+			due = k->since_ms + h->o.request_timeout_ms;
+	}
+	if (MHD_get_timeout(h->d, &t) == MHD_YES && now + t < due)
+		due = now + t;
+	if (due == UINT64_MAX)
 		return -1;
-	return t > INT_MAX ? INT_MAX : (int)t;
+	return due <= now ? 0 : due - now > INT_MAX ? INT_MAX : (int)(due - now);
 }
 
 void httpd_run(struct httpd *h)
@@ -416,6 +750,8 @@ void httpd_run(struct httpd *h)
 	MHD_UNSIGNED_LONG_LONG t;
 	int i;
 
+	accept_all(h);
+	expire_new(h, mono_ms());
 	/* MHD's epoll set is edge triggered: when it says work is already
 	 * pending (timeout 0), do it now rather than wait for an edge that
 	 * will not come. Bounded, so a busy client cannot starve the loop. */
@@ -426,9 +762,20 @@ void httpd_run(struct httpd *h)
 	}
 }
 
+const struct httpd_stats *httpd_stats(struct httpd *h)
+{
+	h->st.log_suppressed = h->log.suppressed_total;
+	return &h->st;
+}
+
 unsigned httpd_port(const struct httpd *h)
 {
 	return h->port;
+}
+
+const char *httpd_scheme(const struct httpd *h)
+{
+	return h->tls ? "https" : "http";
 }
 
 const char *httpd_address(const struct httpd *h)
@@ -440,6 +787,13 @@ void httpd_stop(struct httpd *h)
 {
 	if (!h)
 		return;
-	MHD_stop_daemon(h->d); /* closes the listen socket too; streams in flight go to free_body() */
+	if (h->d)
+		MHD_stop_daemon(h->d); /* streams in flight go to free_body() */
+	if (h->epfd >= 0)
+		close(h->epfd);
+	if (h->lfd >= 0)
+		close(h->lfd);
+	ratelog_flush(&h->log, mono_ms());
+	free(h->conns);
 	free(h);
 }

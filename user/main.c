@@ -11,6 +11,7 @@
  */
 #include <argp.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,10 +30,12 @@
 #include "discover.h"
 #include "expose.h"
 #include "httpd.h"
+#include "privs.h"
 #include "proctab.h"
 #include "service.h"
 #include "strbuf.h"
 #include "trace_json.h"
+#include "webconfig.h"
 #include "wsgitrace.h"
 
 #define MAX_PIDS 64
@@ -40,6 +43,7 @@
 
 static struct env {
 	const char *listen;
+	const char *web_config;
 	uint32_t pids[MAX_PIDS];
 	size_t npids;
 	const char *service_name;
@@ -49,6 +53,8 @@ static struct env {
 	bool verbose;
 	bool fold_ids;
 	size_t max_series;
+	size_t max_series_per_service;
+	uint64_t series_ttl_s;
 	uint32_t max_conns;
 	enum wt_hooks hooks;
 	unsigned poll_ms;
@@ -58,6 +64,7 @@ static struct env {
 	.listen = "0.0.0.0:9464",
 	.fold_ids = true,
 	.max_series = 10000,
+	.max_series_per_service = 2000,
 	.max_conns = 262144,
 	.hooks = WT_HOOKS_AUTO,
 	.poll_ms = 50,
@@ -82,21 +89,27 @@ static const char doc[] =
 
 enum {
 	OPT_MAX_SERIES = 0x100,
+	OPT_MAX_SERIES_SVC,
+	OPT_SERIES_TTL,
 	OPT_MAX_CONNS,
 	OPT_HOOKS,
 	OPT_POLL_MS,
 	OPT_RINGBUF_MB,
 	OPT_NO_FOLD,
 	OPT_BENCH_STAGE,
+	OPT_WEB_CONFIG,
 };
 
 static const struct argp_option opts[] = {
 	{ "listen", 'l', "ADDR:PORT", 0, "Serve /metrics here (default 0.0.0.0:9464; [::]:PORT for IPv6)", 0 },
+	{ "web.config.file", OPT_WEB_CONFIG, "FILE", 0, "TLS and basic authentication for /metrics, in the Prometheus exporters' web configuration format (tls_server_config, basic_auth_users)", 0 },
 	{ "pid", 'p', "PID", 0, "Trace this process and its descendants instead of discovering servers (repeatable)", 0 },
 	{ "service-name", 's', "NAME", 0, "service_name label (default: the WSGI app on the server's command line)", 0 },
 	{ "buckets", 'b', "LIST", 0, "Histogram upper bounds in seconds, comma separated, increasing", 0 },
 	{ "trace", 't', NULL, 0, "Print one JSON line per completed request on stdout", 0 },
 	{ "max-series", OPT_MAX_SERIES, "N", 0, "Histogram series kept (default 10000); more go to route=\"_overflow\" and are counted", 0 },
+	{ "max-series-per-service", OPT_MAX_SERIES_SVC, "N", 0, "Histogram series per service_name (default 2000); more go to its route=\"_overflow\" with their method and status", 0 },
+	{ "series-ttl", OPT_SERIES_TTL, "DURATION", 0, "Retire series not updated for this long, e.g. 1h (default 0: never)", 0 },
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Connections tracked at once (default 262144)", 0 },
 	{ "hooks", OPT_HOOKS, "auto|sockets|syscalls", 0, "Capture path (default auto: sockets where the kernel has them)", 0 },
 	{ "poll-ms", OPT_POLL_MS, "MS", 0, "How often the ring buffer is drained (default 50)", 0 },
@@ -107,6 +120,31 @@ static const struct argp_option opts[] = {
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf, verifier)", 0 },
 	{},
 };
+
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("wsgitrace: warning: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/*
+ * Flags that are valid but probably not meant. A ring buffer is counted
+ * twice in RSS: libbpf maps its data pages twice, back to back, so that a
+ * record that wraps reads as one piece.
+ */
+static void warn_flags(void)
+{
+	if (env.ringbuf_mb >= 64)
+		warn("--ringbuf-mb %zu takes %zu MiB of kernel memory and shows as about %zu MiB of this "
+		     "process's RSS; the default is 4, and wsgitrace_events_lost_total says whether more is needed",
+		     env.ringbuf_mb, env.ringbuf_mb, 2 * env.ringbuf_mb);
+}
 
 /* One of `n` keywords: its index, or -1 after argp_error listing them ("a, b or c"). */
 static int parse_choice(const char *arg, const char *what, const char *const names[], int n,
@@ -141,6 +179,28 @@ static int parse_ulong(const char *arg, const char *what, unsigned long min, uns
 	return 0;
 }
 
+/* "90", "90s", "15m", "1h", "2d" -> seconds; 0 is allowed (off). */
+static int parse_duration(const char *arg, const char *what, uint64_t *out, struct argp_state *state)
+{
+	static const char units[] = "smhd";
+	static const uint64_t mult[] = { 1, 60, 3600, 86400 };
+	const char *u;
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	u = end != arg && *end ? strchr(units, *end) : NULL;
+	if (u)
+		end++;
+	if (errno || end == arg || *end || arg[0] == '-' || v > UINT32_MAX) {
+		argp_error(state, "%s must be a duration such as 90s, 15m, 1h or 0 (off), not '%s'", what, arg);
+		return -EINVAL;
+	}
+	*out = v * (u ? mult[u - units] : 1);
+	return 0;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	char err[256];
@@ -164,6 +224,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'b':
 		if (agg_parse_buckets(arg, env.buckets, AGG_MAX_BUCKETS, &env.nbuckets, err, sizeof(err)))
 			argp_error(state, "--buckets: %s", err);
+		else if (err[0])
+			warn("--buckets: %s", err);
 		break;
 	case 't':
 		env.trace = true;
@@ -174,6 +236,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_MAX_SERIES:
 		if (parse_ulong(arg, "--max-series", 1, 10000000, &v, state) == 0)
 			env.max_series = v;
+		break;
+	case OPT_MAX_SERIES_SVC:
+		if (parse_ulong(arg, "--max-series-per-service", 1, 10000000, &v, state) == 0)
+			env.max_series_per_service = v;
+		break;
+	case OPT_SERIES_TTL:
+		parse_duration(arg, "--series-ttl", &env.series_ttl_s, state);
 		break;
 	case OPT_MAX_CONNS:
 		if (parse_ulong(arg, "--max-conns", 1024, 16777216, &v, state) == 0)
@@ -198,6 +267,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 				argp_error(state, "--ringbuf-mb must be a power of two, not %lu", v);
 			env.ringbuf_mb = v;
 		}
+		break;
+	case OPT_WEB_CONFIG:
+		env.web_config = arg;
 		break;
 	case OPT_NO_FOLD:
 		env.fold_ids = false;
@@ -231,6 +303,9 @@ struct app {
 	uint64_t events;
 	uint64_t malformed;
 	uint64_t scrapes;
+	/* --pid roots with a WSGI server at or below them. */
+	uint32_t server_roots[MAX_PIDS];
+	size_t nserver_roots;
 };
 
 static uint64_t now_ns(void)
@@ -368,12 +443,37 @@ static void on_discovered(uint32_t pid, uint32_t root, void *ctx)
 	add_proc(a, pid, svc);
 	if (env.verbose)
 		fprintf(stderr, "wsgitrace: tracing %u (server %u, %s)\n", pid, root, svc);
+	if (env.npids && a->nserver_roots < MAX_PIDS && (n = proc_cmdline(pid, args, sizeof(args))) > 0 &&
+	    service_is_server(args, n))
+		a->server_roots[a->nserver_roots++] = root;
+}
+
+/* A --pid with no server at or below it counts nothing: say so, it is rarely meant. */
+static void warn_pids_without_server(const struct app *a)
+{
+	char args[4096];
+	size_t i, j;
+	int n;
+
+	for (i = 0; i < env.npids; i++) {
+		for (j = 0; j < a->nserver_roots && a->server_roots[j] != env.pids[i]; j++)
+			;
+		if (j < a->nserver_roots || (n = proc_cmdline(env.pids[i], args, sizeof(args))) <= 0)
+			continue;
+		for (j = 0; j + 1 < (size_t)n; j++)
+			if (!args[j])
+				args[j] = ' ';
+		warn("--pid %u (%.60s) is not a gunicorn or uWSGI server and runs none below it: nothing is "
+		     "counted until one starts there. Give the server's master process, e.g. pgrep -o -f gunicorn",
+		     env.pids[i], args);
+	}
 }
 
 static struct expose_stream *render(void *ctx)
 {
 	struct app *a = ctx;
 	const struct conntrack_stats *cs;
+	const struct httpd_stats *hs = httpd_stats(a->httpd);
 	struct wt_self_stats st = {};
 	uint64_t ks[WT_KS_MAX];
 
@@ -400,6 +500,10 @@ static struct expose_stream *render(void *ctx)
 	st.procs_traced = proctab_count(a->procs);
 	st.scrapes = a->scrapes;
 	st.relayed_connections = ks[WT_KS_RELAYED];
+	st.metrics_conns_evicted = hs->evicted;
+	st.metrics_conns_refused = hs->refused;
+	st.metrics_conns_timed_out = hs->timed_out;
+	st.log_suppressed = hs->log_suppressed;
 	st.version = WT_VERSION;
 	st.revision = WT_GIT_REV;
 	st.hook = capture_hooks_name(a->cap);
@@ -411,8 +515,9 @@ int main(int argc, char **argv)
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
 	struct capture_opts co = {};
 	struct conntrack_opts cto = {};
+	struct httpd_opts ho = httpd_default_opts;
 	struct app a = {};
-	char err[512];
+	char err[512], kept[64];
 	sigset_t mask;
 	int sfd = -1, err_code = 1, n;
 	uint64_t last_drain = 0, last_tick = 0;
@@ -421,13 +526,20 @@ int main(int argc, char **argv)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sb_init(&a.line);
+	warn_flags();
 
+	/* Before anything is attached: a mistake in it is found at once. */
+	if (env.web_config && !(ho.web = webconfig_load(env.web_config, err, sizeof(err)))) {
+		fprintf(stderr, "wsgitrace: %s\n", err);
+		goto cleanup;
+	}
 	a.agg = agg_new(env.nbuckets ? env.buckets : agg_default_buckets,
 			env.nbuckets ? env.nbuckets : agg_default_nbuckets, env.max_series, err, sizeof(err));
 	if (!a.agg) {
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
 	}
+	agg_set_service_limit(a.agg, env.max_series_per_service);
 	a.procs = proctab_new();
 	cto.max_conns = env.max_conns;
 	cto.ignore = on_ignore;
@@ -455,8 +567,12 @@ int main(int argc, char **argv)
 	co.max_conns = env.max_conns;
 	co.verbose = env.verbose;
 	co.stage = env.stage;
-	if (capture_open(&a.cap, &co, on_record, &a, err, sizeof(err))) {
-		fprintf(stderr, "wsgitrace: %s\n", err);
+	n = capture_open(&a.cap, &co, on_record, &a, err, sizeof(err));
+	if (n) {
+		const char *missing = n == -EPERM ? privs_missing_for_load() : NULL;
+
+		fprintf(stderr, "wsgitrace: %s%s%s\n", err, missing ? "; this process lacks " : "",
+			missing ? missing : "");
 		goto cleanup;
 	}
 	n = discover(env.pids, env.npids, on_discovered, &a, err, sizeof(err));
@@ -464,14 +580,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
 	}
+	warn_pids_without_server(&a);
 	/* Listening last: a scrape that succeeds means tracing is live. */
-	a.httpd = httpd_start(env.listen, render, &a, err, sizeof(err));
+	a.httpd = httpd_start(env.listen, &ho, render, &a, err, sizeof(err));
 	if (!a.httpd) {
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
 	}
-	fprintf(stderr, "wsgitrace: tracing %d process%s (%s hooks), metrics on http://%s/metrics\n",
-		n, n == 1 ? "" : "es", capture_hooks_name(a.cap), httpd_address(a.httpd));
+	/* Attached and listening: from here on, running needs (almost) no privilege. */
+	if (privs_drop(kept, sizeof(kept), err, sizeof(err))) {
+		fprintf(stderr, "wsgitrace: %s\n", err);
+		goto cleanup;
+	}
+	if (env.verbose)
+		fprintf(stderr, "wsgitrace: capabilities kept after attaching: %s\n", kept);
+	fprintf(stderr, "wsgitrace: tracing %d process%s (%s hooks), metrics on %s://%s/metrics%s\n",
+		n, n == 1 ? "" : "es", capture_hooks_name(a.cap), httpd_scheme(a.httpd), httpd_address(a.httpd),
+		ho.web && webconfig_has_users(ho.web) ? " (basic authentication)" : "");
 
 	for (;;) {
 		struct pollfd pfd[3] = {
@@ -498,6 +623,7 @@ int main(int argc, char **argv)
 		}
 		if (now - last_tick >= 100000000ull) {
 			conntrack_tick(a.ct, now);
+			agg_retire(a.agg, now, env.series_ttl_s * 1000000000ull);
 			last_tick = now;
 		}
 		httpd_run(a.httpd);
@@ -513,6 +639,7 @@ cleanup:
 	conntrack_free(a.ct);
 	proctab_free(a.procs);
 	agg_free(a.agg);
+	webconfig_free(ho.web);
 	sb_free(&a.line);
 	return err_code;
 }

@@ -18,6 +18,7 @@ static void test_parse_ok(void **state)
 
 	assert_int_equal(agg_parse_buckets("0.001,0.01,0.1", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 3);
+	assert_string_equal(err, ""); /* no note */
 	assert_true(b[0] == 0.001 && b[1] == 0.01 && b[2] == 0.1);
 	assert_int_equal(agg_parse_buckets(" 0.5 , 1,\t2.5 ", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 3);
@@ -25,6 +26,11 @@ static void test_parse_ok(void **state)
 	assert_int_equal(agg_parse_buckets("1e-3,10,+Inf", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 2);
 	assert_true(b[0] == 0.001);
+	assert_string_equal(err, "the last value \"+Inf\" is left out: +Inf is always the last bucket");
+	/* Spelled as C or Go print it: the same, and said. */
+	assert_int_equal(agg_parse_buckets("0.1, inf", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(err, "the last value \"inf\" is left out: +Inf is always the last bucket");
 	assert_int_equal(agg_parse_buckets("5", b, AGG_MAX_BUCKETS, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 1);
 }
@@ -57,6 +63,8 @@ static void test_parse_errors(void **state)
 	parse_err("-1,1", "out of range");
 	parse_err("0,1", "out of range");
 	parse_err("nan", "not a finite number");
+	parse_err("0.1,nan", "bucket bound 2 is not a finite number");
+	parse_err("0.1,inf,1", "bucket bound 2 is not a finite number (+Inf is always added, leave it out)");
 	parse_err("+Inf", "not a finite number");
 	parse_err("1,+Inf,2", "not a finite number");
 	parse_err("1e-12", "out of range");
@@ -195,6 +203,86 @@ static void test_overflow(void **state)
 	agg_free(a);
 }
 
+static struct agg_series *find_svc(struct agg *a, const char *svc, const char *method, const char *route, int status)
+{
+	struct agg_series *const *l;
+	size_t n = agg_list(a, &l), i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(l[i]->service, svc) && !strcmp(l[i]->method, method) && !strcmp(l[i]->route, route) &&
+		    l[i]->status == status)
+			return l[i];
+	return NULL;
+}
+
+/*
+ * A service past its own limit keeps method and status in its overflow
+ * series, and another service still gets series of its own.
+ */
+static void test_service_limit(void **state)
+{
+	char err[128], route[32];
+	struct agg *a = agg_new((double[]){1}, 1, 100, err, sizeof(err));
+	int i;
+
+	agg_set_service_limit(a, 10);
+	for (i = 0; i < 1000; i++) {
+		snprintf(route, sizeof(route), "/scan/%d", i);
+		agg_observe(a, "bombed", i % 2 ? "GET" : "HEAD", route, 404, 1000);
+	}
+	agg_observe(a, "bombed", "POST", "/login", 500, 1000);
+	assert_int_equal(find_svc(a, "bombed", "GET", AGG_OVERFLOW_ROUTE, 404)->count, 495);
+	assert_int_equal(find_svc(a, "bombed", "HEAD", AGG_OVERFLOW_ROUTE, 404)->count, 495);
+	assert_int_equal(find_svc(a, "bombed", "POST", AGG_OVERFLOW_ROUTE, 500)->count, 1);
+	assert_int_equal(agg_series_dropped(a), 991);
+	assert_int_equal(agg_series_active(a), 13); /* 10 routes, 3 overflow series */
+	/* The other service gets its own 10, new statuses of a route included. */
+	for (i = 0; i < 5; i++) {
+		snprintf(route, sizeof(route), "/r%d", i);
+		assert_int_equal(agg_observe(a, "other", "GET", route, 200, 1000), 0);
+		assert_int_equal(agg_observe(a, "other", "GET", route, 503, 1000), 0);
+	}
+	assert_int_equal(agg_observe(a, "other", "GET", "/r0", 200, 1000), 0);
+	assert_int_equal(agg_observe(a, "other", "GET", "/r9", 200, 1000), 1);
+	assert_int_equal(find_svc(a, "other", "GET", "/r0", 200)->count, 2);
+	assert_int_equal(find_svc(a, "other", "GET", AGG_OVERFLOW_ROUTE, 200)->count, 1);
+	agg_free(a);
+}
+
+/*
+ * Series not observed for ttl are retired and their service's room comes
+ * back; not while a reader holds the agg; the last overflow series stays.
+ */
+static void test_retire(void **state)
+{
+	char err[128];
+	struct agg *a = agg_new((double[]){1}, 1, 3, err, sizeof(err));
+	const uint64_t s = 1000000000ull;
+
+	agg_set_service_limit(a, 2);
+	agg_retire(a, 10 * s, 0);
+	agg_observe(a, "app", "GET", "/old", 200, 1);
+	agg_retire(a, 20 * s, 0);
+	agg_observe(a, "app", "GET", "/new", 200, 1);
+	assert_int_equal(agg_observe(a, "app", "GET", "/third", 200, 1), 1); /* service full: its overflow */
+	assert_int_equal(agg_observe(a, "web", "GET", "/x", 200, 1), 1);     /* all full: the last series */
+	assert_int_equal(agg_series_active(a), 4);
+
+	agg_hold(a);
+	assert_int_equal(agg_retire(a, 25 * s, 10 * s), 0);
+	agg_release(a);
+	/* /old is 15 s old, the others 5 s. */
+	assert_int_equal(agg_retire(a, 25 * s, 10 * s), 1);
+	assert_int_equal(agg_series_retired(a), 1);
+	assert_null(find_svc(a, "app", "GET", "/old", 200));
+	assert_int_equal(agg_observe(a, "app", "GET", "/third", 200, 1), 0);
+	assert_int_equal(agg_retire(a, 100 * s, 10 * s), 3);
+	assert_int_equal(agg_series_active(a), 1);
+	assert_int_equal(agg_observe(a, "app", "GET", "/old", 200, 1), 0);
+	assert_int_equal(find_svc(a, "app", "GET", "/old", 200)->count, 1);
+	agg_free(a);
+}
+
 static void test_request(void **state)
 {
 	char err[128];
@@ -252,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_buckets_le),
 		cmocka_unit_test(test_keys_and_order), cmocka_unit_test(test_overflow),
 		cmocka_unit_test(test_request),       cmocka_unit_test(test_many_series_and_sum),
+		cmocka_unit_test(test_service_limit), cmocka_unit_test(test_retire),
 	};
 
 	return cmocka_run_group_tests_name("agg", tests, NULL, NULL);

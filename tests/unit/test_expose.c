@@ -175,13 +175,32 @@ static const char expected_self[] =
 	"than HTTP (TLS, ...); no longer followed.\n"
 	"# TYPE wsgitrace_not_http_connections_total counter\n"
 	"wsgitrace_not_http_connections_total 20\n"
+	"# HELP wsgitrace_series_retired_total Series removed because they were not updated for --series-ttl.\n"
+	"# TYPE wsgitrace_series_retired_total counter\n"
+	"wsgitrace_series_retired_total 0\n"
+	"# HELP wsgitrace_metrics_connections_evicted_total Connections to /metrics closed to admit a newer one "
+	"(per-address or overall limit).\n"
+	"# TYPE wsgitrace_metrics_connections_evicted_total counter\n"
+	"wsgitrace_metrics_connections_evicted_total 22\n"
+	"# HELP wsgitrace_metrics_connections_refused_total Connections to /metrics refused because every slot was "
+	"answering a request.\n"
+	"# TYPE wsgitrace_metrics_connections_refused_total counter\n"
+	"wsgitrace_metrics_connections_refused_total 23\n"
+	"# HELP wsgitrace_metrics_connections_timed_out_total Connections to /metrics closed for not sending a whole "
+	"request in time.\n"
+	"# TYPE wsgitrace_metrics_connections_timed_out_total counter\n"
+	"wsgitrace_metrics_connections_timed_out_total 24\n"
+	"# HELP wsgitrace_log_lines_suppressed_total Log lines caused by remote peers that were not written because "
+	"of the log rate limit.\n"
+	"# TYPE wsgitrace_log_lines_suppressed_total counter\n"
+	"wsgitrace_log_lines_suppressed_total 25\n"
 	"# HELP wsgitrace_build_info Version, git revision and capture hook of the running wsgitrace; always 1.\n"
 	"# TYPE wsgitrace_build_info gauge\n"
 	"wsgitrace_build_info{hook=\"sockets\",revision=\"abc\\\"1\",version=\"0.1.0\"} 1\n";
 
-static struct wt_self_stats stats_1_to_16(void)
+static struct wt_self_stats stats_numbered(void)
 {
-	struct wt_self_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, "0.1.0", "abc\"1", "sockets"};
+	struct wt_self_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, "0.1.0", "abc\"1", "sockets"};
 
 	return st;
 }
@@ -190,7 +209,7 @@ static void test_exact_text(void **state)
 {
 	char err[128];
 	struct agg *a = agg_new((double[]){0.005, 0.1, 1}, 3, 10, err, sizeof(err));
-	struct wt_self_stats st = stats_1_to_16();
+	struct wt_self_stats st = stats_numbered();
 	struct strbuf sb = STRBUF_INIT, want = STRBUF_INIT;
 
 	assert_non_null(a);
@@ -259,7 +278,7 @@ static struct agg *realistic(size_t max_series)
 
 static void test_promtool(void **state)
 {
-	struct wt_self_stats st = stats_1_to_16();
+	struct wt_self_stats st = stats_numbered();
 	struct strbuf sb = STRBUF_INIT;
 	struct agg *a = realistic(40);
 
@@ -313,7 +332,7 @@ static struct agg *many(size_t nseries)
 static void test_stream_identical(void **state)
 {
 	static const size_t steps[] = {1, 7, 4096, 65536, 1 << 24};
-	struct wt_self_stats st = stats_1_to_16();
+	struct wt_self_stats st = stats_numbered();
 	struct strbuf want = STRBUF_INIT, got = STRBUF_INIT;
 	struct agg *a = many(300);
 	struct expose_stream *x;
@@ -386,7 +405,7 @@ static void test_stream_identical(void **state)
 static void test_stream_observe_midway(void **state)
 {
 	char err[128], route[64];
-	struct wt_self_stats st = stats_1_to_16();
+	struct wt_self_stats st = stats_numbered();
 	struct strbuf got = STRBUF_INIT, want = STRBUF_INIT;
 	struct agg *a = agg_new(NULL, 0, 100000, err, sizeof(err));
 	struct expose_stream *x;
@@ -493,7 +512,7 @@ static void test_speed(void **state)
 {
 	char err[128], route[64];
 	struct agg *a = agg_new(NULL, 0, 10000, err, sizeof(err));
-	struct wt_self_stats st = stats_1_to_16();
+	struct wt_self_stats st = stats_numbered();
 	struct strbuf sb = STRBUF_INIT;
 	double t0, best = 1e9;
 	int i;

@@ -17,11 +17,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <crypt.h>
 
 #include "agg.h"
 #include "expose.h"
 #include "httpd.h"
 #include "strbuf.h"
+#include "webconfig.h"
 
 struct ctx {
 	int calls;
@@ -269,7 +271,7 @@ static void test_metrics(void **state)
 	struct httpd *h;
 
 	c.agg = agg_of(3);
-	h = httpd_start("127.0.0.1:0", render, &c, err, sizeof(err));
+	h = httpd_start("127.0.0.1:0", NULL, render, &c, err, sizeof(err));
 	if (!h)
 		fail_msg("httpd_start: %s", err);
 	assert_true(httpd_port(h) > 0);
@@ -388,7 +390,7 @@ static void test_ipv6_and_any(void **state)
 	struct ctx c = {0};
 	char err[256] = "";
 	struct strbuf r = STRBUF_INIT;
-	struct httpd *h = httpd_start("[::1]:0", render, &c, err, sizeof(err));
+	struct httpd *h = httpd_start("[::1]:0", NULL, render, &c, err, sizeof(err));
 
 	if (!h) {
 		/* No IPv6 loopback in this environment. */
@@ -400,7 +402,7 @@ static void test_ipv6_and_any(void **state)
 		httpd_stop(h);
 	}
 	/* ":0" listens on every address: reachable over IPv4. */
-	h = httpd_start(":0", render, &c, err, sizeof(err));
+	h = httpd_start(":0", NULL, render, &c, err, sizeof(err));
 	if (!h)
 		fail_msg("httpd_start(:0): %s", err);
 	exchange(h, AF_INET, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r);
@@ -423,17 +425,176 @@ static void test_port_taken(void **state)
 	assert_int_equal(listen(fd, 1), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &sl), 0);
 	snprintf(spec, sizeof(spec), "127.0.0.1:%u", ntohs(a.sin_port));
-	h = httpd_start(spec, render, &c, err, sizeof(err));
+	h = httpd_start(spec, NULL, render, &c, err, sizeof(err));
 	assert_null(h);
 	snprintf(want, sizeof(want), "cannot listen on 127.0.0.1:%u:", ntohs(a.sin_port));
 	if (!strstr(err, want) || !strstr(err, "already in use") || !strstr(err, "choose another port"))
 		fail_msg("unexpected error text: %s", err);
 	close(fd);
 	/* Free again: now it works. */
-	h = httpd_start(spec, render, &c, err, sizeof(err));
+	h = httpd_start(spec, NULL, render, &c, err, sizeof(err));
 	if (!h)
 		fail_msg("httpd_start after close: %s", err);
 	httpd_stop(h);
+}
+
+/* A non-blocking connection to h from the loopback address `from`. */
+static int connect_from(struct httpd *h, const char *from)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(inet_pton(AF_INET, from, &a.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	to.sin_port = htons((uint16_t)httpd_port(h));
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) && errno != EINPROGRESS)
+		fail_msg("connect from %s: %s", from, strerror(errno));
+	return fd;
+}
+
+/* Runs the server's loop for ms milliseconds. */
+static void pump(struct httpd *h, int ms)
+{
+	double end = now_ms() + ms;
+
+	while (now_ms() < end) {
+		poll(&(struct pollfd){httpd_fd(h), POLLIN, 0}, 1, 5);
+		httpd_run(h);
+	}
+}
+
+/* 1 when the server has closed fd (EOF or reset), 0 while it is open. */
+static int closed_by_server(int fd)
+{
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN);
+}
+
+/*
+ * Idle connections that sent one byte, from three addresses, more than
+ * either limit: each address only displaces its own, a full table gives up
+ * a connection of the address holding the most, a scrape from a fourth
+ * address is answered, and what never sends a whole request is closed on
+ * time however it trickles.
+ */
+static void test_admission(void **state)
+{
+	const struct httpd_opts o = {.max_conns = 8, .max_conns_per_addr = 3, .request_timeout_ms = 400,
+					 .idle_timeout_s = 30};
+	struct ctx c = {0};
+	struct strbuf r = STRBUF_INIT;
+	char err[256] = "";
+	struct httpd *h = httpd_start("127.0.0.1:0", &o, render, &c, err, sizeof(err));
+	int fds[9], i, open_n;
+	double deadline;
+
+	if (!h)
+		fail_msg("httpd_start: %s", err);
+	/* Five from .2: the two oldest give way to the newer three. */
+	for (i = 0; i < 5; i++) {
+		fds[i] = connect_from(h, "127.0.0.2");
+		pump(h, 20);
+		assert_int_equal(send(fds[i], "G", 1, MSG_NOSIGNAL), 1);
+	}
+	pump(h, 50);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(closed_by_server(fds[i]), i < 2);
+	assert_int_equal(httpd_stats(h)->evicted, 2);
+	/* Three from .3 and two from .4 fill the table (8): nothing evicted. */
+	for (i = 5; i < 9; i++) {
+		fds[i] = connect_from(h, i < 8 ? "127.0.0.3" : "127.0.0.4");
+		pump(h, 20);
+	}
+	{
+		int extra = connect_from(h, "127.0.0.4");
+
+		pump(h, 50);
+		assert_int_equal(httpd_stats(h)->evicted, 2);
+		/* The scrape takes a slot from .2 or .3 (three each), never .4. */
+		{
+			int fd = connect_from(h, "127.0.0.1");
+
+			roundtrip(h, fd, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0);
+			close(fd);
+		}
+		assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+		assert_int_equal(httpd_stats(h)->evicted, 3);
+		assert_false(closed_by_server(extra));
+		assert_false(closed_by_server(fds[8]));
+		close(extra);
+	}
+	/* One byte every 100 ms does not keep a connection past 400 ms. */
+	deadline = now_ms() + 5000;
+	do {
+		open_n = 0;
+		for (i = 2; i < 9; i++) {
+			if (fds[i] < 0)
+				continue;
+			if (closed_by_server(fds[i])) {
+				close(fds[i]);
+				fds[i] = -1;
+			} else {
+				send(fds[i], "E", 1, MSG_NOSIGNAL);
+				open_n++;
+			}
+		}
+		pump(h, 100);
+	} while (open_n && now_ms() < deadline);
+	assert_int_equal(open_n, 0);
+	assert_true(httpd_stats(h)->timed_out >= 4);
+	httpd_stop(h);
+	for (i = 0; i < 2; i++)
+		close(fds[i]);
+	sb_free(&r);
+}
+
+/* With basic_auth_users: 401 and close without the right credentials, 200 with them. */
+static void test_basic_auth(void **state)
+{
+	struct crypt_data cd = {0};
+	char yaml[256], err[256] = "";
+	struct httpd_opts o = httpd_default_opts;
+	struct ctx c = {0};
+	struct strbuf r = STRBUF_INIT;
+	struct httpd *h;
+
+	snprintf(yaml, sizeof(yaml), "basic_auth_users:\n  prom: %s\n",
+		 crypt_r("s3cret", "$2b$04$abcdefghijklmnopqrstuu", &cd));
+	o.web = webconfig_parse(yaml, strlen(yaml), NULL, err, sizeof(err));
+	if (!o.web)
+		fail_msg("webconfig: %s", err);
+	h = httpd_start("127.0.0.1:0", &o, render, &c, err, sizeof(err));
+	if (!h)
+		fail_msg("httpd_start: %s", err);
+	assert_string_equal(httpd_scheme(h), "http");
+
+	exchange(h, AF_INET, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 401 ", 13) == 0);
+	assert_true(has_header(&r, "\r\nWWW-Authenticate: Basic realm=\"wsgitrace\""));
+	/* A wrong password from another address: its bcrypt check is that
+	 * address's one for this second, not the scraper's. */
+	{
+		int fd = connect_from(h, "127.0.0.2");
+
+		roundtrip(h, fd, "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic cHJvbTp3cm9uZw==\r\n\r\n", &r,
+			  0);
+		close(fd);
+	}
+	assert_true(strncmp(r.buf, "HTTP/1.1 401 ", 13) == 0);
+	assert_int_equal(c.calls, 0);
+	exchange(h, AF_INET,
+		 "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic cHJvbTpzM2NyZXQ=\r\n"
+		 "Connection: close\r\n\r\n",
+		 &r);
+	assert_true(strncmp(r.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_int_equal(c.calls, 1);
+	httpd_stop(h);
+	webconfig_free(o.web);
+	sb_free(&r);
 }
 
 static void parse_ok(const char *s, int family, const char *addr, unsigned port)
@@ -509,6 +670,8 @@ int main(void)
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_ipv6_and_any),
 		cmocka_unit_test(test_port_taken),
+		cmocka_unit_test(test_admission),
+		cmocka_unit_test(test_basic_auth),
 	};
 
 	return cmocka_run_group_tests_name("httpd", tests, NULL, NULL);
