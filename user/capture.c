@@ -255,3 +255,12 @@ int capture_ignore_conn(struct capture *c, uint64_t sk, uint64_t ino)
 	}
 	return -ENOENT;
 }
+
+void capture_server_port(struct capture *c, uint16_t port)
+{
+	__u64 *w = &c->skel->bss->server_ports[port >> 6];
+
+	/* The kernel side sets bits concurrently: atomic or. */
+	if (!(__atomic_load_n(w, __ATOMIC_RELAXED) & (1ULL << (port & 63))))
+		__atomic_fetch_or(w, 1ULL << (port & 63), __ATOMIC_SEQ_CST);
+}

@@ -44,6 +44,11 @@ void capture_kstats(const struct capture *c, uint64_t *out, size_t n);
  * has closed already).
  */
 int capture_ignore_conn(struct capture *c, uint64_t sk, uint64_t ino);
+/*
+ * A listening port of a traced server: its connections' handshakes are noted
+ * from now on (queue time) before their first request is read.
+ */
+void capture_server_port(struct capture *c, uint16_t port);
 const char *capture_hooks_name(const struct capture *c);
 void capture_close(struct capture *c);
 

@@ -42,7 +42,7 @@ void expose_double(struct strbuf *sb, double v)
 	sb_append(sb, buf, fmt_double(buf, sizeof(buf), v));
 }
 
-static void family(struct strbuf *sb, const char *name, const char *type, const char *help)
+void expose_family(struct strbuf *sb, const char *name, const char *type, const char *help)
 {
 	sb_puts(sb, "# HELP ");
 	sb_puts(sb, name);
@@ -57,7 +57,7 @@ static void family(struct strbuf *sb, const char *name, const char *type, const 
 
 static void render_hist_family(struct strbuf *sb)
 {
-	family(sb, EXPOSE_HIST_NAME, "histogram",
+	expose_family(sb, EXPOSE_HIST_NAME, "histogram",
 	       "Duration of HTTP server requests, from the first request byte read to the last response "
 	       "byte written, as seen on the server's sockets.");
 }
@@ -79,25 +79,28 @@ static void le_texts_init(struct le_texts *le, const struct agg *agg)
 }
 
 /*
- * Appends all the lines of one series (_bucket..., _sum, _count) to sb, lab
- * being scratch space for its label set. -1 if lab could not grow (sb->oom
- * is then set too).
+ * Appends all the lines of one series (_bucket..., _sum, _count) of family
+ * name to sb, lab being scratch space for its label set: all four labels, or
+ * service_name alone. -1 if lab could not grow (sb->oom is then set too).
  */
-static int render_series(struct strbuf *sb, struct strbuf *lab, const struct le_texts *le,
-			 const struct agg_series *s)
+static int render_series_of(struct strbuf *sb, struct strbuf *lab, const struct le_texts *le,
+			    const struct agg_series *s, const char *name, int service_only)
 {
 	uint64_t cum = 0;
 	size_t j;
 
 	sb_reset(lab);
 	sb_putc(lab, '{');
-	sb_puts(lab, "http_request_method=\"");
-	expose_label_value(lab, s->method);
-	sb_puts(lab, "\",http_response_status_code=\"");
-	sb_put_i64(lab, s->status);
-	sb_puts(lab, "\",http_route=\"");
-	expose_label_value(lab, s->route);
-	sb_puts(lab, "\",service_name=\"");
+	if (!service_only) {
+		sb_puts(lab, "http_request_method=\"");
+		expose_label_value(lab, s->method);
+		sb_puts(lab, "\",http_response_status_code=\"");
+		sb_put_i64(lab, s->status);
+		sb_puts(lab, "\",http_route=\"");
+		expose_label_value(lab, s->route);
+		sb_puts(lab, "\",");
+	}
+	sb_puts(lab, "service_name=\"");
 	expose_label_value(lab, s->service);
 	sb_putc(lab, '"');
 	if (!sb_ok(lab)) {
@@ -106,7 +109,8 @@ static int render_series(struct strbuf *sb, struct strbuf *lab, const struct le_
 	}
 	for (j = 0; j <= le->nb; j++) {
 		cum += s->buckets[j];
-		sb_puts(sb, EXPOSE_HIST_NAME "_bucket");
+		sb_puts(sb, name);
+		sb_puts(sb, "_bucket");
 		sb_append(sb, lab->buf, lab->len);
 		sb_puts(sb, ",le=\"");
 		if (j < le->nb)
@@ -117,16 +121,41 @@ static int render_series(struct strbuf *sb, struct strbuf *lab, const struct le_
 		sb_put_u64(sb, cum);
 		sb_putc(sb, '\n');
 	}
-	sb_puts(sb, EXPOSE_HIST_NAME "_sum");
+	sb_puts(sb, name);
+	sb_puts(sb, "_sum");
 	sb_append(sb, lab->buf, lab->len);
 	sb_puts(sb, "} ");
 	expose_double(sb, agg_series_sum(s));
-	sb_puts(sb, "\n" EXPOSE_HIST_NAME "_count");
+	sb_putc(sb, '\n');
+	sb_puts(sb, name);
+	sb_puts(sb, "_count");
 	sb_append(sb, lab->buf, lab->len);
 	sb_puts(sb, "} ");
 	sb_put_u64(sb, s->count);
 	sb_putc(sb, '\n');
 	return 0;
+}
+
+static int render_series(struct strbuf *sb, struct strbuf *lab, const struct le_texts *le,
+			 const struct agg_series *s)
+{
+	return render_series_of(sb, lab, le, s, EXPOSE_HIST_NAME, 0);
+}
+
+void expose_service_histogram(struct strbuf *sb, const char *name, const char *help, struct agg *agg)
+{
+	struct agg_series *const *list;
+	struct strbuf lab = STRBUF_INIT;
+	struct le_texts le;
+	size_t n, i;
+
+	expose_family(sb, name, "histogram", help);
+	le_texts_init(&le, agg);
+	n = agg_list(agg, &list);
+	for (i = 0; i < n && sb_ok(sb); i++)
+		if (render_series_of(sb, &lab, &le, list[i], name, 1))
+			break;
+	sb_free(&lab);
 }
 
 static void render_hist(struct strbuf *sb, struct agg *agg)
@@ -204,6 +233,9 @@ static const struct self_metric self_metrics[] = {
 	 "Connections to /metrics closed for not sending a whole request in time."},
 	{"wsgitrace_log_lines_suppressed_total", F(log_suppressed), 0,
 	 "Log lines caused by remote peers that were not written because of the log rate limit."},
+	{"wsgitrace_connections_reset_unread_total", F(conns_reset_unread), 0,
+	 "Connections the client reset before the server read them: the server could not answer, nothing "
+	 "is owed, they are not followed."},
 };
 #undef F
 
@@ -216,13 +248,13 @@ static void render_self(struct strbuf *sb, const struct wt_self_stats *st)
 		uint64_t v;
 
 		memcpy(&v, (const char *)st + m->off, sizeof(v));
-		family(sb, m->name, m->gauge ? "gauge" : "counter", m->help);
+		expose_family(sb, m->name, m->gauge ? "gauge" : "counter", m->help);
 		sb_puts(sb, m->name);
 		sb_putc(sb, ' ');
 		sb_put_u64(sb, v);
 		sb_putc(sb, '\n');
 	}
-	family(sb, "wsgitrace_build_info", "gauge",
+	expose_family(sb, "wsgitrace_build_info", "gauge",
 	       "Version, git revision and capture hook of the running wsgitrace; always 1.");
 	sb_puts(sb, "wsgitrace_build_info{hook=\"");
 	expose_label_value(sb, st->hook);
@@ -238,6 +270,8 @@ static void render_self_from(struct strbuf *sb, struct agg *agg, const struct wt
 {
 	struct wt_self_stats s = *st;
 
+	if (st->extra)
+		sb_append(sb, st->extra, st->extra_len);
 	if (agg) {
 		s.series_active = agg_series_active(agg);
 		s.series_dropped = agg_series_dropped(agg);

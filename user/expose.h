@@ -47,9 +47,17 @@ struct wt_self_stats {
 	uint64_t metrics_conns_refused;   /* /metrics connections refused: every slot busy */
 	uint64_t metrics_conns_timed_out; /* /metrics connections that sent no whole request in time */
 	uint64_t log_suppressed;       /* log lines a remote peer caused, over the rate limit */
+	uint64_t conns_reset_unread;     /* connections the client reset before the server read them: not followed */
 	const char *version;           /* build info labels; NULL renders "" */
 	const char *revision;
 	const char *hook; /* "sockets" or "syscalls": how data is captured */
+	/*
+	 * Families the caller rendered itself (per-service gauges and the queue
+	 * time histogram: a few lines per service), placed before the self
+	 * metrics; NULL for none.
+	 */
+	const char *extra;
+	size_t extra_len;
 };
 
 /*
@@ -60,6 +68,14 @@ struct wt_self_stats {
  * agg_list() order, so equal inputs give byte-identical output.
  * 0, or -1 if the buffer could not grow (sb->oom).
  */
+/* "# HELP" and "# TYPE" lines of a family. */
+void expose_family(struct strbuf *sb, const char *name, const char *type, const char *help);
+/*
+ * A histogram family called name holding agg's series labelled by
+ * service_name alone (the agg is used with empty method and route).
+ */
+void expose_service_histogram(struct strbuf *sb, const char *name, const char *help, struct agg *agg);
+
 int expose_render(struct strbuf *sb, struct agg *agg, const struct wt_self_stats *st);
 
 /*

@@ -23,8 +23,20 @@ typedef void (*listener_fn)(const struct listener *l, void *ctx);
 /*
  * Calls fn for each TCP socket in LISTEN state that pid holds open, in the
  * pid's network namespace (entered for the query when it is not ours; that
- * takes CAP_SYS_ADMIN). Returns how many, or -errno.
+ * takes CAP_SYS_ADMIN, and another user's /proc/PID/fd CAP_SYS_PTRACE).
+ * Returns how many, or -errno.
  */
 int listeners_of(uint32_t pid, listener_fn fn, void *ctx);
+
+/*
+ * The same through a reader process forked while the daemon still holds
+ * those capabilities: the daemon then drops them all, and the reader, which
+ * parses nothing from the network (it is only ever given pids), keeps them.
+ * It exits with the daemon.
+ */
+struct listener_reader;
+struct listener_reader *listeners_reader_start(void);
+int listeners_read(struct listener_reader *r, uint32_t pid, listener_fn fn, void *ctx);
+void listeners_reader_stop(struct listener_reader *r);
 
 #endif /* WT_LISTENERS_H */

@@ -31,7 +31,9 @@
 #include "expose.h"
 #include "httpd.h"
 #include "privs.h"
+#include "listeners.h"
 #include "proctab.h"
+#include "serverstate.h"
 #include "service.h"
 #include "strbuf.h"
 #include "trace_json.h"
@@ -297,6 +299,7 @@ struct app {
 	struct capture *cap;
 	struct conntrack *ct;
 	struct agg *agg;
+	struct serverstate *state;
 	struct httpd *httpd;
 	struct proctab *procs;
 	struct strbuf line;
@@ -343,6 +346,8 @@ static void on_request(const struct wt_request *rq, void *ctx)
 	const char *svc = service_of(a, rq->tgid);
 
 	agg_observe_request(a->agg, svc, rq, env.fold_ids);
+	if (rq->queue_ns)
+		serverstate_queue(a->state, svc, rq->queue_ns);
 	if (env.trace) {
 		sb_reset(&a->line);
 		trace_json_format(&a->line, rq, svc, env.fold_ids);
@@ -360,9 +365,13 @@ static void on_ignore(uint64_t sk, uint64_t ino, void *ctx)
 		capture_ignore_conn(a->cap, sk, ino);
 }
 
-static void add_proc(struct app *a, uint32_t pid, const char *service)
+/* root: a server's master; the processes it forks are its workers. */
+static void add_proc(struct app *a, uint32_t pid, const char *service, bool root)
 {
-	proctab_set(a->procs, pid, service);
+	if (root)
+		proctab_set_root(a->procs, pid, service);
+	else
+		proctab_set(a->procs, pid, service);
 }
 
 static void on_exec(struct app *a, const struct wt_proc_event *e)
@@ -378,7 +387,7 @@ static void on_exec(struct app *a, const struct wt_proc_event *e)
 		if (env.npids == 0 && capture_trace_pid(a->cap, e->pid, e->pid) && env.verbose)
 			fprintf(stderr, "wsgitrace: cannot trace new server %u\n", e->pid);
 		service_from_args(e->args, n, svc, sizeof(svc));
-		add_proc(a, e->pid, svc);
+		add_proc(a, e->pid, svc, true);
 		if (env.verbose)
 			fprintf(stderr, "wsgitrace: tracing new server %u (%s)\n", e->pid, svc);
 	}
@@ -416,7 +425,7 @@ static void on_record(const void *data, size_t size, void *ctx)
 		break;
 	case WT_EV_FORK:
 		parent = proctab_get(a->procs, p->ppid);
-		add_proc(a, p->pid, parent ? parent : service_of(a, p->ppid));
+		add_proc(a, p->pid, parent ? parent : service_of(a, p->ppid), false);
 		break;
 	case WT_EV_EXIT:
 		conntrack_proc_exit(a->ct, p->pid, p->ts_ns);
@@ -425,6 +434,18 @@ static void on_record(const void *data, size_t size, void *ctx)
 	default:
 		a->malformed++;
 	}
+}
+
+static void mark_port(uint16_t port, void *ctx)
+{
+	struct app *a = ctx;
+
+	capture_server_port(a->cap, port);
+}
+
+static void mark_listener(const struct listener *l, void *ctx)
+{
+	mark_port(l->port, ctx);
 }
 
 static void on_discovered(uint32_t pid, uint32_t root, void *ctx)
@@ -440,7 +461,10 @@ static void on_discovered(uint32_t pid, uint32_t root, void *ctx)
 		service_from_args(args, n, svc, sizeof(svc));
 	else
 		snprintf(svc, sizeof(svc), "unknown");
-	add_proc(a, pid, svc);
+	add_proc(a, pid, svc, pid == root);
+	/* Its listening ports now: the first connections' queue time is measured too. */
+	if (pid == root)
+		listeners_of(pid, mark_listener, a);
 	if (env.verbose)
 		fprintf(stderr, "wsgitrace: tracing %u (server %u, %s)\n", pid, root, svc);
 	if (env.npids && a->nserver_roots < MAX_PIDS && (n = proc_cmdline(pid, args, sizeof(args))) > 0 &&
@@ -474,6 +498,7 @@ static struct expose_stream *render(void *ctx)
 	struct app *a = ctx;
 	const struct conntrack_stats *cs;
 	const struct httpd_stats *hs = httpd_stats(a->httpd);
+	const struct strbuf *extra;
 	struct wt_self_stats st = {};
 	uint64_t ks[WT_KS_MAX];
 
@@ -504,9 +529,14 @@ static struct expose_stream *render(void *ctx)
 	st.metrics_conns_refused = hs->refused;
 	st.metrics_conns_timed_out = hs->timed_out;
 	st.log_suppressed = hs->log_suppressed;
+	st.conns_reset_unread = ks[WT_KS_CLOSED_UNREAD];
 	st.version = WT_VERSION;
 	st.revision = WT_GIT_REV;
 	st.hook = capture_hooks_name(a->cap);
+	extra = serverstate_render(a->state, a->procs, a->ct);
+	serverstate_ports(a->state, mark_port, a);
+	st.extra = extra->buf;
+	st.extra_len = extra->len;
 	return expose_stream_new(a->agg, &st);
 }
 
@@ -540,6 +570,12 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	agg_set_service_limit(a.agg, env.max_series_per_service);
+	a.state = serverstate_new(env.nbuckets ? env.buckets : agg_default_buckets,
+				  env.nbuckets ? env.nbuckets : agg_default_nbuckets, err, sizeof(err));
+	if (!a.state) {
+		fprintf(stderr, "wsgitrace: %s\n", err);
+		goto cleanup;
+	}
 	a.procs = proctab_new();
 	cto.max_conns = env.max_conns;
 	cto.ignore = on_ignore;
@@ -587,6 +623,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
 	}
+	/* The one part of running that needs privilege keeps it in a process of its own. */
+	serverstate_start_reader(a.state);
 	/* Attached and listening: from here on, running needs (almost) no privilege. */
 	if (privs_drop(kept, sizeof(kept), err, sizeof(err))) {
 		fprintf(stderr, "wsgitrace: %s\n", err);
@@ -638,6 +676,7 @@ cleanup:
 		close(sfd);
 	conntrack_free(a.ct);
 	proctab_free(a.procs);
+	serverstate_free(a.state);
 	agg_free(a.agg);
 	webconfig_free(ho.web);
 	sb_free(&a.line);

@@ -194,13 +194,17 @@ static const char expected_self[] =
 	"of the log rate limit.\n"
 	"# TYPE wsgitrace_log_lines_suppressed_total counter\n"
 	"wsgitrace_log_lines_suppressed_total 25\n"
+	"# HELP wsgitrace_connections_reset_unread_total Connections the client reset before the server read them: "
+	"the server could not answer, nothing is owed, they are not followed.\n"
+	"# TYPE wsgitrace_connections_reset_unread_total counter\n"
+	"wsgitrace_connections_reset_unread_total 26\n"
 	"# HELP wsgitrace_build_info Version, git revision and capture hook of the running wsgitrace; always 1.\n"
 	"# TYPE wsgitrace_build_info gauge\n"
 	"wsgitrace_build_info{hook=\"sockets\",revision=\"abc\\\"1\",version=\"0.1.0\"} 1\n";
 
 static struct wt_self_stats stats_numbered(void)
 {
-	struct wt_self_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, "0.1.0", "abc\"1", "sockets"};
+	struct wt_self_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, "0.1.0", "abc\"1", "sockets", NULL, 0};
 
 	return st;
 }

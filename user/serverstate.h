@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the traced servers are doing, beyond each request's duration: how
+ * long requests waited in the listen backlog, how many are in flight, how
+ * many worker processes are busy, and how full each listen backlog is now.
+ * Gauges are tallied when a scrape asks, so they are exact at that moment.
+ */
+#ifndef WT_SERVERSTATE_H
+#define WT_SERVERSTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conntrack.h"
+#include "proctab.h"
+#include "strbuf.h"
+
+#define SERVERSTATE_QUEUE_NAME "http_server_request_queue_duration_seconds"
+
+struct serverstate;
+
+/* bounds as for agg_new (NULL: the defaults). NULL on error, with err set. */
+struct serverstate *serverstate_new(const double *bounds, size_t nbounds, char *err, size_t errlen);
+/*
+ * Forks the reader of listen backlogs while the process still has the
+ * capabilities it needs (listeners.h); without it they are read directly.
+ */
+void serverstate_start_reader(struct serverstate *s);
+/* A new connection's first request waited queue_ns in the backlog. */
+void serverstate_queue(struct serverstate *s, const char *service, uint64_t queue_ns);
+/* The families, rendered now; valid until the next call. */
+const struct strbuf *serverstate_render(struct serverstate *s, const struct proctab *procs,
+					const struct conntrack *ct);
+/* The listening ports the last render found, for the kernel side's port map. */
+void serverstate_ports(const struct serverstate *s, void (*fn)(uint16_t port, void *ctx), void *ctx);
+void serverstate_free(struct serverstate *s);
+
+#endif /* WT_SERVERSTATE_H */
