@@ -46,8 +46,13 @@ def echo():
 
 @app.route("/sleep/<int:ms>")
 def sleep(ms):
+    # The app's own time, on the clock wsgitrace uses (CLOCK_MONOTONIC).
+    start = time.monotonic_ns()
     time.sleep(ms / 1000.0)
-    return "slept %d" % ms
+    resp = Response("slept %d" % ms)
+    resp.headers["X-App-Start-Ns"] = str(start)
+    resp.headers["X-App-End-Ns"] = str(time.monotonic_ns())
+    return resp
 
 
 @app.route("/big")

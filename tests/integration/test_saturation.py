@@ -1,0 +1,137 @@
+"""Queue time, requests in flight, busy workers and the listen backlog.
+
+Eight clients at once on a route that sleeps 100 ms, against servers with
+fewer workers than clients: requests wait in the listen backlog, every
+worker is busy, and the gauges must say so while it lasts and read zero
+after.
+"""
+import socket
+import threading
+import time
+import unittest
+
+import harness as h
+
+CLIENTS = 8
+SLEEP_MS = 100
+
+
+def timed_request(port):
+    """One request; the client's connect start and end, and the app's start, in CLOCK_MONOTONIC ns."""
+    t0 = time.monotonic_ns()
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    t1 = time.monotonic_ns()
+    s.sendall(b"GET /sleep/%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % SLEEP_MS)
+    data = h.read_all(s)
+    s.close()
+    head = data.split(b"\r\n\r\n", 1)[0].decode()
+    hdr = dict(l.split(": ", 1) for l in head.split("\r\n")[1:])
+    return {"connect_start": t0, "connect_end": t1, "app_start": int(hdr["X-App-Start-Ns"]),
+            "status": int(head.split()[1])}
+
+
+def gauges(tracer, name):
+    return {dict(l).get("service_name"): v for (n, l), v in tracer.metrics().items() if n == name}
+
+
+class SaturationCase:
+    server_args = ()
+    kind = "gunicorn"
+    workers = 2        # processes that serve
+    concurrency = 2    # requests served at once
+    backlog = True     # waiting requests wait in the kernel's accept queue
+
+    def start_server(self):
+        if self.kind == "gunicorn":
+            return h.gunicorn("sat", *self.server_args, workers=self.workers)
+        port = h.free_port()
+        return h.uwsgi("sat", "--http-socket", "127.0.0.1:%d" % port, *self.server_args,
+                       port=port, workers=self.workers)
+
+    def test_queue_time_busy_workers_backlog(self):
+        server = self.start_server()
+        self.addCleanup(server.cleanup)
+        tracer = h.Tracer("--pid", str(server.pid), trace=True)
+        self.addCleanup(tracer.cleanup)
+        svc = h.SERVICE
+        h.wait_for(lambda: gauges(tracer, "wsgi_server_workers").get(svc) == self.workers,
+                   what="%d workers" % self.workers)
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(timed_request(server.port)))
+                   for _ in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        # While loaded: every worker busy, requests in flight, connections in the backlog.
+        seen = {}
+
+        def loaded():
+            m = tracer.metrics()
+            g = {n: v for (n, l), v in m.items() if dict(l).get("service_name") == svc}
+            seen.update(g)
+            return (g.get("wsgi_server_workers_busy") == self.workers
+                    and g.get("http_server_active_requests", 0) >= self.concurrency
+                    and (g.get("wsgi_server_listen_queue_length", 0) >= 1 or not self.backlog))
+        h.wait_for(loaded, timeout=30, interval=0.01, what="all workers busy with a backlog")
+        for t in threads:
+            t.join()
+        self.assertEqual([r["status"] for r in results], [200] * CLIENTS)
+        tracer.wait_counts({("GET", "/sleep/{id}", "200"): CLIENTS})
+        # After: nothing in flight, nobody busy, an empty backlog with its limit known.
+        h.wait_for(lambda: gauges(tracer, "wsgi_server_workers_busy").get(svc) == 0
+                   and gauges(tracer, "http_server_active_requests").get(svc) == 0
+                   and gauges(tracer, "wsgi_server_listen_queue_length").get(svc) == 0,
+                   what="idle gauges")
+        self.assertGreater(gauges(tracer, "wsgi_server_listen_queue_limit").get(svc, 0), 0)
+        self.assertEqual(gauges(tracer, "wsgi_server_workers").get(svc), self.workers)
+
+        # Queue time per request against the clients' and the app's clocks.
+        traces = sorted((t for t in tracer.traces() if t["route"] == "/sleep/{id}"),
+                        key=lambda t: t["start_ns"])
+        self.assertEqual(len(traces), CLIENTS)
+        self.assertTrue(all(t["queue_seconds"] is not None for t in traces), traces)
+        waits = []
+        for t in traces:
+            # The request the worker read at start_ns is the one whose app run began next.
+            r = min((r for r in results if r["app_start"] >= t["start_ns"]), key=lambda r: r["app_start"])
+            q = int(round(t["queue_seconds"] * 1e9))
+            # Causal: the handshake came after the client's connect began, the
+            # read before the app ran; so the wait cannot exceed that span.
+            self.assertLessEqual(q, r["app_start"] - r["connect_start"], (t, r))
+            waits.append((r["app_start"] - r["connect_end"]) - q)
+        # What is left is the worker's own time from its read to the app's
+        # handler (parsing, routing): small next to the waits themselves.
+        self.assertLess(max(waits) / 1e9, SLEEP_MS / 1000.0 / 2, waits)
+        # CLIENTS requests through `concurrency` slots of SLEEP_MS each: the
+        # last ones waited for the others to be served.
+        rounds = (CLIENTS - 1) // self.concurrency
+        self.assertGreaterEqual(max(t["queue_seconds"] for t in traces), rounds * SLEEP_MS / 1000.0 * 0.9)
+        count = [v for (n, l), v in tracer.metrics().items()
+                 if n == "http_server_request_queue_duration_seconds_count" and dict(l)["service_name"] == svc]
+        self.assertEqual(count, [CLIENTS])
+
+
+class TestGunicornSync(SaturationCase, unittest.TestCase):
+    server_args = ("-w", "2")
+
+
+class TestGunicornGthread(SaturationCase, unittest.TestCase):
+    """gthread accepts every connection at once and queues it itself: the
+    wait is still from the handshake to the read, but not in the backlog."""
+    server_args = ("-w", "2", "-k", "gthread", "--threads", "1")
+    backlog = False
+
+
+class TestUwsgiProcesses(SaturationCase, unittest.TestCase):
+    kind = "uwsgi"
+    server_args = ("--processes", "2")
+
+
+class TestUwsgiThreads(SaturationCase, unittest.TestCase):
+    kind = "uwsgi"
+    server_args = ("--processes", "1", "--threads", "2")
+    workers = 1
+    concurrency = 2
+
+
+if __name__ == "__main__":
+    unittest.main()
