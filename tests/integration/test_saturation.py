@@ -16,18 +16,18 @@ CLIENTS = 8
 SLEEP_MS = 100
 
 
-def timed_request(port):
+def timed_request(port, ms):
     """One request; the client's connect start and end, and the app's start, in CLOCK_MONOTONIC ns."""
     t0 = time.monotonic_ns()
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     t1 = time.monotonic_ns()
-    s.sendall(b"GET /sleep/%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % SLEEP_MS)
+    s.sendall(b"GET /sleep/%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % ms)
     data = h.read_all(s)
     s.close()
     head = data.split(b"\r\n\r\n", 1)[0].decode()
     hdr = dict(l.split(": ", 1) for l in head.split("\r\n")[1:])
     return {"connect_start": t0, "connect_end": t1, "app_start": int(hdr["X-App-Start-Ns"]),
-            "status": int(head.split()[1])}
+            "status": int(head.split()[1]), "path": "/sleep/%d" % ms}
 
 
 def gauges(tracer, name):
@@ -56,9 +56,13 @@ class SaturationCase:
         svc = h.SERVICE
         h.wait_for(lambda: gauges(tracer, "wsgi_server_workers").get(svc) == self.workers,
                    what="%d workers" % self.workers)
-        results = []
-        threads = [threading.Thread(target=lambda: results.append(timed_request(server.port)))
-                   for _ in range(CLIENTS)]
+        results = {}
+
+        def client(i):
+            # A sleep of its own, a millisecond apart, tells the requests apart in --trace.
+            r = timed_request(server.port, SLEEP_MS + i)
+            results[r["path"]] = r
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
         for t in threads:
             t.start()
         # While loaded: every worker busy, requests in flight, connections in the backlog.
@@ -74,7 +78,7 @@ class SaturationCase:
         h.wait_for(loaded, timeout=30, interval=0.01, what="all workers busy with a backlog")
         for t in threads:
             t.join()
-        self.assertEqual([r["status"] for r in results], [200] * CLIENTS)
+        self.assertEqual([r["status"] for r in results.values()], [200] * CLIENTS)
         tracer.wait_counts({("GET", "/sleep/{id}", "200"): CLIENTS})
         # After: nothing in flight, nobody busy, an empty backlog with its limit known.
         h.wait_for(lambda: gauges(tracer, "wsgi_server_workers_busy").get(svc) == 0
@@ -91,8 +95,7 @@ class SaturationCase:
         self.assertTrue(all(t["queue_seconds"] is not None for t in traces), traces)
         waits = []
         for t in traces:
-            # The request the worker read at start_ns is the one whose app run began next.
-            r = min((r for r in results if r["app_start"] >= t["start_ns"]), key=lambda r: r["app_start"])
+            r = results[t["path"]]
             q = int(round(t["queue_seconds"] * 1e9))
             # Causal: the handshake came after the client's connect began, the
             # read before the app ran; so the wait cannot exceed that span.
@@ -116,8 +119,11 @@ class TestGunicornSync(SaturationCase, unittest.TestCase):
 
 class TestGunicornGthread(SaturationCase, unittest.TestCase):
     """gthread accepts every connection at once and queues it itself: the
-    wait is still from the handshake to the read, but not in the backlog."""
-    server_args = ("-w", "2", "-k", "gthread", "--threads", "1")
+    wait is still from the handshake to the read, but not in the backlog. One
+    worker, since one of two may accept all eight connections."""
+    server_args = ("-w", "1", "-k", "gthread", "--threads", "1")
+    workers = 1
+    concurrency = 1
     backlog = False
 
 
