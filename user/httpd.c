@@ -577,6 +577,25 @@ static enum MHD_Result deny(struct MHD_Connection *c, enum webconfig_auth a)
 	return ret;
 }
 
+/* Liveness and readiness for an orchestrator: say nothing but the state. */
+static enum MHD_Result health(struct httpd *h, struct MHD_Connection *c, void **con_cls)
+{
+	char why[200], text[256];
+	int n;
+
+	if (!*con_cls) {
+		*con_cls = h;
+		return MHD_YES;
+	}
+	if (h->o.health(h->o.health_ctx, why, sizeof(why)) == 0)
+		return reply(c, MHD_HTTP_OK, static_text("ok\n"), "text/plain; charset=utf-8");
+	n = snprintf(text, sizeof(text), "not ready: %s\n", why);
+	return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		     MHD_create_response_from_buffer((size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1, text,
+						     MHD_RESPMEM_MUST_COPY),
+		     "text/plain; charset=utf-8");
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			       const char *version, const char *upload_data, size_t *upload_data_size,
 			       void **con_cls)
@@ -589,6 +608,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	/* The whole request head is in: no longer a connection to expire. */
 	if (k && (k->state == CONN_NEW || k->state == CONN_IDLE))
 		k->state = CONN_BUSY;
+	if (strcmp(url, "/healthz") == 0 && h->o.health)
+		return health(h, c, con_cls);
 	/* Checked once per request, on the call that sees its whole head. */
 	if (!*con_cls && h->o.web && webconfig_has_users(h->o.web)) {
 		enum webconfig_auth a = authorized(h, c);

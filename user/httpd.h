@@ -81,6 +81,13 @@ struct httpd_opts {
 	 * WWW-Authenticate otherwise, and the connection is closed.
 	 */
 	struct webconfig *web;
+	/*
+	 * /healthz: 0 when tracing is live, else -1 with why set; answered 200
+	 * or 503 without credentials (kubelet probes carry none) and with no
+	 * figures in it. NULL: /healthz answers 404.
+	 */
+	int (*health)(void *ctx, char *why, size_t len);
+	void *health_ctx;
 };
 
 extern const struct httpd_opts httpd_default_opts;

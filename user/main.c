@@ -305,6 +305,7 @@ struct app {
 	struct strbuf line;
 	uint64_t events;
 	uint64_t malformed;
+	uint64_t last_drain_ns; /* the ring was last drained then */
 	uint64_t scrapes;
 	/* --pid roots with a WSGI server at or below them. */
 	uint32_t server_roots[MAX_PIDS];
@@ -493,6 +494,24 @@ static void warn_pids_without_server(const struct app *a)
 	}
 }
 
+/*
+ * Probes attached (they are before /metrics listens) and the ring drained
+ * lately: a loop stuck anywhere else would not answer at all.
+ */
+static int health(void *ctx, char *why, size_t len)
+{
+	struct app *a = ctx;
+	uint64_t age = now_ns() - a->last_drain_ns, limit = 2000000000ull + 10ull * env.poll_ms * 1000000ull;
+
+	if (a->last_drain_ns && age <= limit)
+		return 0;
+	if (!a->last_drain_ns)
+		snprintf(why, len, "the ring buffer has not been drained yet");
+	else
+		snprintf(why, len, "the ring buffer was last drained %.1f s ago", age / 1e9);
+	return -1;
+}
+
 static struct expose_stream *render(void *ctx)
 {
 	struct app *a = ctx;
@@ -550,7 +569,7 @@ int main(int argc, char **argv)
 	char err[512], kept[64];
 	sigset_t mask;
 	int sfd = -1, err_code = 1, n;
-	uint64_t last_drain = 0, last_tick = 0;
+	uint64_t last_tick = 0;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
@@ -559,6 +578,8 @@ int main(int argc, char **argv)
 	warn_flags();
 
 	/* Before anything is attached: a mistake in it is found at once. */
+	ho.health = health;
+	ho.health_ctx = &a;
 	if (env.web_config && !(ho.web = webconfig_load(env.web_config, err, sizeof(err)))) {
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
@@ -654,10 +675,10 @@ int main(int argc, char **argv)
 		if (pfd[0].revents)
 			break;
 		now = now_ns();
-		if (pfd[2].revents || now - last_drain >= env.poll_ms * 1000000ull) {
+		if (pfd[2].revents || now - a.last_drain_ns >= env.poll_ms * 1000000ull) {
 			if (capture_consume(a.cap) < 0 && env.verbose)
 				fprintf(stderr, "wsgitrace: ring buffer: %s\n", strerror(errno));
-			last_drain = now;
+			a.last_drain_ns = now;
 		}
 		if (now - last_tick >= 100000000ull) {
 			conntrack_tick(a.ct, now);

@@ -333,6 +333,9 @@ class TestTlsAndAuth(unittest.TestCase):
         self.assertNotEqual(self.curl("http://127.0.0.1:%d/metrics" % self.tracer.mport)[0], 200)
         # The certificate is the one configured: curl verifies it against it.
         self.assertEqual(self.curl(*good)[0], 200)
+        # Probes carry no credentials: /healthz answers them, with nothing but its state.
+        code, body = self.curl("--cacert", self.crt, self.url.replace("/metrics", "/healthz"))
+        self.assertEqual((code, body), (200, "ok\n"))
 
     def test_password_guessing_does_not_starve_scrapes(self):
         import base64

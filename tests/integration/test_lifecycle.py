@@ -139,6 +139,14 @@ class TestDaemon(unittest.TestCase):
             self.assertEqual(tracer.p.wait(10), 0)
             self.assertIn("detached", tracer.output())
 
+    def test_healthz(self):
+        """Probes attached and the ring drained lately: what a liveness probe asks."""
+        tracer = h.Tracer()
+        self.addCleanup(tracer.cleanup)
+        ctype, body = tracer.raw("/healthz")
+        self.assertEqual(body, "ok\n")
+        self.assertTrue(ctype.startswith("text/plain"), ctype)
+
     def test_help_and_version(self):
         r = run_tracer("--help")
         self.assertEqual(r.returncode, 0)
