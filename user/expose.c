@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "expose.h"
+#include "svckey.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -100,9 +101,7 @@ static int render_series_of(struct strbuf *sb, struct strbuf *lab, const struct 
 		expose_label_value(lab, s->route);
 		sb_puts(lab, "\",");
 	}
-	sb_puts(lab, "service_name=\"");
-	expose_label_value(lab, s->service);
-	sb_putc(lab, '"');
+	svckey_render(lab, s->service);
 	if (!sb_ok(lab)) {
 		sb->oom = 1;
 		return -1;

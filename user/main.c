@@ -32,7 +32,9 @@
 #include "httpd.h"
 #include "privs.h"
 #include "listeners.h"
+#include "podmeta.h"
 #include "proctab.h"
+#include "svckey.h"
 #include "serverstate.h"
 #include "service.h"
 #include "strbuf.h"
@@ -320,25 +322,41 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/*
+ * The series key of a server's processes (svckey.h): --service-name, else
+ * in a Kubernetes pod its workload's name (podmeta.h), else the app on the
+ * command line; with the pod's labels when there is a pod.
+ */
+static void server_key(uint32_t pid, const char *args, size_t n, char *key, size_t keysz)
+{
+	static struct podmeta m;
+	char cmd[WT_SERVICE_MAX];
+	const char *name;
+	bool pod = podmeta_of_pid(pid, "/proc", "/var/log", &m) == 0;
+
+	if (n > 0)
+		service_from_args(args, n, cmd, sizeof(cmd));
+	else
+		snprintf(cmd, sizeof(cmd), "unknown");
+	name = env.service_name ? env.service_name : pod && podmeta_service_name(&m) ? podmeta_service_name(&m) : cmd;
+	svckey_make(key, keysz, name, pod ? &m : NULL);
+}
+
 static const char *service_of(struct app *a, uint32_t pid)
 {
-	static char buf[WT_SERVICE_MAX];
+	static char key[SVCKEY_MAX];
 	const char *s;
 	char args[4096];
 	int n;
 
-	if (env.service_name)
-		return env.service_name;
 	s = proctab_get(a->procs, pid);
 	if (s)
 		return s;
 	/* A fork whose record was lost: its command line is its master's. */
 	n = proc_cmdline(pid, args, sizeof(args));
-	if (n <= 0)
-		return "unknown";
-	service_from_args(args, n, buf, sizeof(buf));
-	proctab_set(a->procs, pid, buf);
-	return buf;
+	server_key(pid, args, n > 0 ? (size_t)n : 0, key, sizeof(key));
+	proctab_set(a->procs, pid, key);
+	return key;
 }
 
 static void on_request(const struct wt_request *rq, void *ctx)
@@ -350,8 +368,13 @@ static void on_request(const struct wt_request *rq, void *ctx)
 	if (rq->queue_ns)
 		serverstate_queue(a->state, svc, rq->queue_ns);
 	if (env.trace) {
+		char name[SVCKEY_MAX];
+		size_t k = svckey_service_len(svc);
+
+		memcpy(name, svc, k);
+		name[k] = 0;
 		sb_reset(&a->line);
-		trace_json_format(&a->line, rq, svc, env.fold_ids);
+		trace_json_format(&a->line, rq, name, env.fold_ids);
 		if (sb_ok(&a->line))
 			fwrite(a->line.buf, 1, a->line.len, stdout);
 	}
@@ -378,7 +401,7 @@ static void add_proc(struct app *a, uint32_t pid, const char *service, bool root
 static void on_exec(struct app *a, const struct wt_proc_event *e)
 {
 	size_t n = e->args_len > 0 ? (size_t)e->args_len : 0;
-	char svc[WT_SERVICE_MAX];
+	char svc[SVCKEY_MAX];
 	bool server;
 
 	if (n > WT_ARGS_LEN)
@@ -387,7 +410,7 @@ static void on_exec(struct app *a, const struct wt_proc_event *e)
 	if (server) {
 		if (env.npids == 0 && capture_trace_pid(a->cap, e->pid, e->pid) && env.verbose)
 			fprintf(stderr, "wsgitrace: cannot trace new server %u\n", e->pid);
-		service_from_args(e->args, n, svc, sizeof(svc));
+		server_key(e->pid, e->args, n, svc, sizeof(svc));
 		add_proc(a, e->pid, svc, true);
 		if (env.verbose)
 			fprintf(stderr, "wsgitrace: tracing new server %u (%s)\n", e->pid, svc);
@@ -452,16 +475,13 @@ static void mark_listener(const struct listener *l, void *ctx)
 static void on_discovered(uint32_t pid, uint32_t root, void *ctx)
 {
 	struct app *a = ctx;
-	char args[4096], svc[WT_SERVICE_MAX];
+	char args[4096], svc[SVCKEY_MAX];
 	int n;
 
 	if (capture_trace_pid(a->cap, pid, root) && env.verbose)
 		fprintf(stderr, "wsgitrace: cannot trace %u\n", pid);
 	n = proc_cmdline(root, args, sizeof(args));
-	if (n > 0)
-		service_from_args(args, n, svc, sizeof(svc));
-	else
-		snprintf(svc, sizeof(svc), "unknown");
+	server_key(root, args, n > 0 ? (size_t)n : 0, svc, sizeof(svc));
 	add_proc(a, pid, svc, pid == root);
 	/* Its listening ports now: the first connections' queue time is measured too. */
 	if (pid == root)

@@ -5,12 +5,13 @@
 #include <string.h>
 
 #include "proctab.h"
+#include "svckey.h"
 
 struct pentry {
 	struct pentry *next;
 	uint32_t pid;
 	bool root;
-	char service[WT_SERVICE_MAX];
+	char service[SVCKEY_MAX];
 };
 
 struct proctab {

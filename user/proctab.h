@@ -14,7 +14,7 @@ struct proctab;
 struct proctab *proctab_new(void);
 void proctab_free(struct proctab *t);
 /*
- * Adds or replaces pid; the name is copied (truncated to WT_SERVICE_MAX-1).
+ * Adds or replaces pid; the service key (svckey.h) is copied (truncated to SVCKEY_MAX-1).
  * A root is a server's master (found running or seen exec'ing); the
  * processes it forks are its workers.
  */

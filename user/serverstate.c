@@ -13,6 +13,7 @@
 #include "listeners.h"
 #include "saturation.h"
 #include "serverstate.h"
+#include "svckey.h"
 
 #define MAX_LISTENERS 1024
 
@@ -96,15 +97,14 @@ static void sample(struct strbuf *sb, const char *name, const char *service, con
 		   uint64_t v)
 {
 	sb_puts(sb, name);
+	sb_putc(sb, '{');
 	if (address) {
-		sb_puts(sb, "{listen_address=\"");
+		sb_puts(sb, "listen_address=\"");
 		expose_label_value(sb, address);
-		sb_puts(sb, "\",service_name=\"");
-	} else {
-		sb_puts(sb, "{service_name=\"");
+		sb_puts(sb, "\",");
 	}
-	expose_label_value(sb, service);
-	sb_puts(sb, "\"} ");
+	svckey_render(sb, service);
+	sb_puts(sb, "} ");
 	sb_put_u64(sb, v);
 	sb_putc(sb, '\n');
 }

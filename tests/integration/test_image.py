@@ -402,15 +402,29 @@ class DaemonSetBase:
         # gunicorn's master and 2 workers, uWSGI's master and 2 workers.
         h.wait_for(lambda: self.tracer.self_metric("wsgitrace_processes_traced") >= 6, timeout=30,
                    what="6 server processes traced")
-        exp = {}
         for _ in range(7):
             self.assertEqual(h.request(self.gport, "/test/")[0], 200)
-        exp[("GET", "/test/", "200")] = 7
         for _ in range(4):
             self.assertEqual(h.request(self.uport, "/test1/")[0], 500)
-        exp[("GET", "/test1/", "500")] = 4
-        self.tracer.wait_counts(exp)
+        # Each pod's series carry its labels; service_name is its Deployment's name, else
+        # (a StatefulSet's pod) its container's.
+        self.tracer.wait_counts({("GET", "/test/", "200"): 7}, service="checkout")
+        self.tracer.wait_counts({("GET", "/test1/", "500"): 4}, service="api")
+        pods = {}
+        for (name, labels), v in self.tracer.metrics().items():
+            d = dict(labels)
+            if name == h.HIST + "_count":
+                pods[d["service_name"]] = {k: d[k] for k in d if k.startswith("k8s_")}
+        self.assertEqual(pods, {
+            "checkout": {"k8s_namespace_name": "shop", "k8s_pod_name": "checkout-7c5ddbdf54-x7k2p",
+                         "k8s_container_name": "web", "k8s_deployment_name": "checkout"},
+            "api": {"k8s_namespace_name": "billing", "k8s_pod_name": "invoices-0", "k8s_container_name": "api"},
+        })
         self.assertEqual(self.tracer.self_metric("wsgitrace_events_lost_total"), 0)
+
+    def test_probes_answer(self):
+        """The manifest's liveness and readiness probes ask /healthz."""
+        self.assertEqual(self.tracer.raw("/healthz")[1], "ok\n")
 
     def test_loads_exactly_the_image(self):
         """Every shared object the running daemon mapped is one the image holds, and every
