@@ -130,6 +130,30 @@ class TestLive(unittest.TestCase):
         self.assertEqual(routes, {"/test/", "/test1/"})
         self.assertEqual({r["metric"]["http_route"] for r in panel("5xx by route")}, {"/test1/"})
 
+    def test_saturation_alert_fires_under_load_and_resolves(self):
+        """Both workers kept busy: the saturation alert fires; the load stops: it resolves."""
+        import threading
+        stop = threading.Event()
+
+        def client():
+            while not stop.is_set():
+                h.request(self.server.port, "/sleep/300")
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            h.wait_for(lambda: "WsgitraceWorkersSaturated" in self.firing_names(), timeout=90, interval=0.25,
+                       what="the saturation alert to fire")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        h.wait_for(lambda: "WsgitraceWorkersSaturated" not in self.firing_names(), timeout=90, interval=0.25,
+                   what="the saturation alert to resolve")
+
+    def firing_names(self):
+        return {a["labels"]["alertname"] for a in self.api("alerts")["data"]["alerts"] if a["state"] == "firing"}
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
