@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "agg.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <math.h>
@@ -281,15 +282,6 @@ void agg_free(struct agg *a)
 	free(a);
 }
 
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
 
 /* FNV-1a over the label values, each with its NUL as separator. */
 static uint64_t hash_key(uint64_t seed, const char *service, const char *method, const char *route, int status)
@@ -308,7 +300,7 @@ static uint64_t hash_key(uint64_t seed, const char *service, const char *method,
 	}
 	h ^= (uint32_t)status;
 	h *= 0x100000001b3ull;
-	return mix(h);
+	return wt_mix64(h);
 }
 
 static void grow(struct agg *a)

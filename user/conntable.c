@@ -1,17 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "conntable.h"
+#include "hash.h"
 
 #include <stdlib.h>
 
 /* sk is a kernel pointer: its low bits are alignment, so mix them all. */
 static size_t hash_sk(uint64_t sk)
 {
-	sk ^= sk >> 33;
-	sk *= 0xff51afd7ed558ccdULL;
-	sk ^= sk >> 33;
-	sk *= 0xc4ceb9fe1a85ec53ULL;
-	sk ^= sk >> 33;
-	return (size_t)sk;
+	return (size_t)wt_mix64(sk);
 }
 
 int conntable_init(struct conntable *t)

@@ -13,6 +13,7 @@ from wtlib.exposition import LABEL, LINE, metric_sum, parse_exposition  # noqa: 
 from wtlib.net import free_port, port_open, unix_open, wait_for  # noqa: E402
 from wtlib.paths import APPS, GUNICORN, HIST, PY, ROOT, SERVICE, UWSGI, WSGITRACE  # noqa: E402
 from wtlib.procs import Proc, children, descendants  # noqa: E402
+from wtlib.prometheus import query_value  # noqa: E402
 from wtlib.servers import Server, gunicorn, uwsgi  # noqa: E402
 from wtlib.tracer import Tracer  # noqa: E402
 
@@ -20,4 +21,4 @@ __all__ = ["KeepAlive", "hammer", "read_all", "read_responses", "request",
            "LABEL", "LINE", "metric_sum", "parse_exposition",
            "free_port", "port_open", "unix_open", "wait_for",
            "APPS", "GUNICORN", "HIST", "PY", "ROOT", "SERVICE", "UWSGI", "WSGITRACE",
-           "Proc", "children", "descendants", "Server", "gunicorn", "uwsgi", "Tracer"]
+           "Proc", "children", "descendants", "query_value", "Server", "gunicorn", "uwsgi", "Tracer"]

@@ -3,7 +3,6 @@
 Attackers connect from other loopback addresses (127.0.0.2, ...) than the
 scraper (127.0.0.1), as pods on a node do.
 """
-import json
 import os
 import shutil
 import socket
@@ -13,7 +12,6 @@ import threading
 import time
 import unittest
 import urllib.error
-import urllib.parse
 import urllib.request
 
 import harness as h
@@ -414,13 +412,7 @@ class TestTlsAndAuth(unittest.TestCase):
         q = 'sum(http_server_request_duration_seconds_count{http_route="/test/",job="wsgitrace"})'
 
         def query():
-            url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": q}))
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    res = json.load(r)["data"]["result"]
-            except OSError:
-                return None
-            return res and int(float(res[0]["value"][1])) == N
+            return h.query_value(port, q) == N
 
         h.wait_for(query, timeout=60, interval=0.25, what="prometheus to scrape %d requests over HTTPS" % N)
 

@@ -1,11 +1,8 @@
 """A real Prometheus scrapes wsgitrace and agrees on the number of requests."""
-import json
 import os
 import subprocess
 import tempfile
 import unittest
-import urllib.parse
-import urllib.request
 
 import harness as h
 
@@ -55,13 +52,7 @@ class TestPrometheus(unittest.TestCase):
         q = 'sum(http_server_request_duration_seconds_count{http_route="/test/",job="wsgitrace"})'
 
         def query():
-            url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": q}))
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    res = json.load(r)["data"]["result"]
-            except OSError:
-                return None
-            return res and int(float(res[0]["value"][1])) == N
+            return h.query_value(port, q) == N
 
         h.wait_for(query, timeout=60, interval=0.25, what="prometheus to report %d requests" % N)
 
