@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -504,21 +503,18 @@ static void test_stream_observe_midway(void **state)
 	agg_free(a);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void test_speed(void **state)
+/*
+ * 10,000 series (36 MB) rendered whole and streamed in 64 KiB reads give the
+ * same bytes. How fast is the benchmark's business (make bench: scrape time
+ * at 10,000 series), not a unit test's.
+ */
+static void test_large_stream(void **state)
 {
 	char err[128], route[64];
 	struct agg *a = agg_new(NULL, 0, 10000, err, sizeof(err));
 	struct wt_self_stats st = stats_numbered();
-	struct strbuf sb = STRBUF_INIT;
-	double t0, best = 1e9;
+	struct strbuf sb = STRBUF_INIT, got = STRBUF_INIT;
+	struct expose_stream *x;
 	int i;
 
 	for (i = 0; i < 10000; i++) {
@@ -526,38 +522,14 @@ static void test_speed(void **state)
 		agg_observe(a, "flask-app", i % 2 ? "GET" : "POST", route, 200, (uint64_t)i * 997 * 1000);
 		agg_observe(a, "flask-app", i % 2 ? "GET" : "POST", route, 200, (uint64_t)i * 7 * 1000);
 	}
-	for (i = 0; i < 3; i++) {
-		sb_reset(&sb);
-		t0 = now_ms();
-		assert_int_equal(expose_render(&sb, a, &st), 0);
-		if (now_ms() - t0 < best)
-			best = now_ms() - t0;
-	}
-	print_message("10000 series: %zu bytes in %.1f ms (sanitizer build)\n", sb.len, best);
-	{
-		struct expose_stream *x;
-		struct strbuf got = STRBUF_INIT;
-
-		best = 1e9;
-		for (i = 0; i < 3; i++) {
-			t0 = now_ms();
-			x = expose_stream_new(a, &st);
-			assert_non_null(x);
-			drain(x, 64 * 1024, &got);
-			expose_stream_free(x);
-			if (now_ms() - t0 < best)
-				best = now_ms() - t0;
-		}
-		assert_int_equal(got.len, sb.len);
-		print_message("10000 series streamed in 64 KiB reads: %.1f ms (sanitizer build)\n", best);
-		assert_true(best < 150);
-		sb_free(&got);
-	}
-	/* The brief is 50 ms for an optimised build; ASan+UBSan at -O1 are
-	 * slower, so this bound is looser (an -O2 build renders
-	 * these 36 MB in 16-30 ms; a loaded CI machine
-	 * doubles the sanitizer time). */
-	assert_true(best < 150);
+	assert_int_equal(expose_render(&sb, a, &st), 0);
+	x = expose_stream_new(a, &st);
+	assert_non_null(x);
+	drain(x, 64 * 1024, &got);
+	expose_stream_free(x);
+	assert_int_equal(got.len, sb.len);
+	assert_memory_equal(got.buf, sb.buf, sb.len);
+	sb_free(&got);
 	sb_free(&sb);
 	agg_free(a);
 }
@@ -566,7 +538,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_double),   cmocka_unit_test(test_label_escape), cmocka_unit_test(test_exact_text),
-		cmocka_unit_test(test_empty),    cmocka_unit_test(test_promtool),     cmocka_unit_test(test_speed),
+		cmocka_unit_test(test_empty),    cmocka_unit_test(test_promtool),     cmocka_unit_test(test_large_stream),
 		cmocka_unit_test(test_stream_identical), cmocka_unit_test(test_stream_observe_midway),
 	};
 
