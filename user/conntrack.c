@@ -60,7 +60,6 @@ struct pend {
 	int status;     /* final status, 0 until seen */
 	uint8_t proto;
 	uint8_t no_body;    /* HEAD: the response has no body */
-	uint8_t is_connect; /* CONNECT: a 2xx turns the connection into a tunnel */
 };
 
 /* A message head gathered across records, the same way for both directions. */
@@ -91,7 +90,7 @@ struct conn {
 	uint16_t qhead, qn, qcap;
 	uint8_t rx, tx;
 	uint8_t is_unix;
-	uint8_t upgraded;  /* 101 or CONNECT: no longer HTTP */
+	uint8_t upgraded;  /* 101: no longer HTTP */
 	uint8_t ignored;   /* not HTTP: every record is dropped until the close */
 	uint8_t spoke;     /* the server has sent on it */
 	uint8_t sent;      /* a send came after the last request start */
@@ -490,7 +489,6 @@ static struct pend *new_request(struct conntrack *ct, struct conn *c, const stru
 		p->path_len = (uint32_t)plen;
 	}
 	p->no_body = p->method == label_method("HEAD", 4);
-	p->is_connect = p->method == label_method("CONNECT", 7);
 	return p;
 }
 
@@ -847,8 +845,12 @@ static uint64_t tx_head(struct conntrack *ct, struct conn *c, struct pend *f,
 		if (hr.status < 200 && hr.status != 101)
 			return pos;
 		f->status = hr.status;
-		if (hr.status == 101 || (f->is_connect && hr.status / 100 == 2)) {
-			/* The connection leaves HTTP: nothing after this is parsed. */
+		/*
+		 * The connection leaves HTTP: nothing after this is parsed. A 2xx
+		 * to CONNECT opens no tunnel here: WSGI servers answer it as any
+		 * request and read the next one.
+		 */
+		if (hr.status == 101) {
 			complete_front(ct, c, e->ts_ns, 0);
 			drop_all(ct, c, &ct->st.unanswered);
 			c->upgraded = 1;

@@ -291,14 +291,15 @@ int http_proxy_header_len(const char *buf, size_t len)
 }
 
 /*
- * "HTTP/<digit>.<digit>": the minor version of HTTP/1.x, or 0 with
- * *other_major set for any other major version (HTTP/2.0 request lines),
- * -1 or -2.
+ * "HTTP/<digits>.<digits>": the minor version of HTTP/1.<digit>, or 0 with
+ * *other_major set for any other version (HTTP/2.0 request lines, and
+ * versions of several digits that lenient servers take and echo back:
+ * "HTTP/11.01"), -1 or -2.
  */
 static int parse_any_version(const char **pp, const char *end, int *other_major)
 {
 	static const char pfx[] = "HTTP/";
-	const char *p = *pp;
+	const char *p = *pp, *major, *minor;
 	size_t i;
 
 	for (i = 0; i < sizeof(pfx) - 1; i++) {
@@ -308,13 +309,21 @@ static int parse_any_version(const char **pp, const char *end, int *other_major)
 			return -1;
 	}
 	p += i;
-	if (end - p < 3)
+	for (major = p; p < end && p - major < 4 && *p >= '0' && *p <= '9'; p++)
+		;
+	if (p == end)
 		return -2;
-	if (p[0] < '0' || p[0] > '9' || p[1] != '.' || p[2] < '0' || p[2] > '9')
+	if (p == major || *p != '.')
 		return -1;
-	*other_major = p[0] != '1';
-	*pp = p + 3;
-	return *other_major ? 0 : p[2] - '0';
+	for (minor = ++p; p < end && p - minor < 4 && *p >= '0' && *p <= '9'; p++)
+		;
+	if (p == end)
+		return -2;
+	if (p == minor)
+		return -1;
+	*other_major = p - major != 3 || major[0] != '1';
+	*pp = p;
+	return *other_major ? 0 : minor[0] - '0';
 }
 
 /* CRLF or a bare LF (request lines only: HTTP/0.9 clients send either). */
@@ -443,20 +452,37 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 
 int http_recover_request(const char *buf, size_t len, struct http_request *req)
 {
-	size_t i = 0, m, t;
+	size_t i = 0, m, w, t;
+	int token = 1;
 
 	request_init(req);
 	req->framing_known = 0;
 	while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
 		i++;
-	/* A method is a token: anything else is garbage (TLS, binary), no target follows. */
-	for (m = i; i < len && i - m < 32 && wt_is_tchar((unsigned char)buf[i]); i++)
-		;
-	if (i == len || buf[i] != ' ' || i == m)
+	/*
+	 * The method word runs to the first space. A token is a method; a word
+	 * with other bytes (a quote, a NUL, UTF-8) is one only when it starts
+	 * with a printable byte and an origin-form target follows: garbage and
+	 * TLS records (which start with a control byte) give no target.
+	 */
+	if (i < len && ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f))
 		return 0;
-	req->method = label_method(buf + m, i - m);
-	while (i < len && buf[i] == ' ')
-		i++;
+	for (m = i; i < len && i - m < 32 && buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n'; i++)
+		token &= wt_is_tchar((unsigned char)buf[i]);
+	if (i == m || i == len)
+		return 0;
+	if (buf[i] != ' ') {
+		/* A method alone on its line: the method is known, the target is not. */
+		if (!token)
+			return 0;
+		req->method = label_method(buf + m, i - m);
+		return 1;
+	}
+	for (w = i; i < len && buf[i] == ' '; i++)
+		;
+	if (!token && (i == len || buf[i] != '/'))
+		return 0;
+	req->method = token ? label_method(buf + m, w - m) : LABEL_METHOD_OTHER;
 	for (t = i; i < len && buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n'; i++)
 		;
 	req->path = buf + t;

@@ -249,6 +249,8 @@ struct resp_case {
 static const struct resp_case resp_cases[] = {
 	/* gunicorn answers "GET / HTTP/2.0" in the request's version. */
 	{ "HTTP/2.0 404 NOT FOUND\r\nContent-Length: 9\r\n\r\n", 404, 0, 9, 0, HTTP_CONN_DEFAULT },
+	/* ... and "GET / HTTP/11.01" in that one. */
+	{ "HTTP/11.01 200 OK\r\nContent-Length: 2\r\n\r\n", 200, 0, 2, 0, HTTP_CONN_DEFAULT },
 	{ "HTTP/1.1 200 OK\r\nServer: gunicorn\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n"
 	  "Connection: close\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 4\r\n\r\n",
 	  200, 1, 4, 0, HTTP_CONN_CLOSE },
