@@ -561,6 +561,23 @@ static void facts_set(struct head_facts *h, const char *method, const char *path
 }
 
 /*
+ * A path that ends at or past the bytes one read captures (WT_CAP from the
+ * head's start) is labelled _truncated even when a slow client's small reads let the whole of it be
+ * gathered: the route must not depend on how the bytes arrived.
+ */
+static void facts_cap_path(struct head_facts *h, const char *buf)
+{
+	size_t off = h->path_len ? (size_t)(h->path - buf) : 0;
+
+	if (!h->path_len || off + h->path_len < WT_CAP)
+		return;
+	/* Parameters start inside the capture: the route drops them anyway (http_recover_request). */
+	if (off < WT_CAP && memchr(h->path, ';', WT_CAP - off))
+		return;
+	h->flags |= WT_RQ_TARGET_TRUNCATED;
+}
+
+/*
  * Parse the head in buf: the bytes it took (from buf), -1 or -2, with what
  * it told in *h. A PROXY protocol header before an HTTP request is part of
  * its head.
@@ -585,6 +602,7 @@ static int parse_head(const char *buf, size_t n, struct head_facts *h)
 			return r;
 		facts_set(h, hr.method, hr.path, hr.path_len, hr.content_length, hr.chunked,
 			  hr.framing_known);
+		facts_cap_path(h, buf);
 		return r + pl;
 	} else {
 		struct uwsgi_request ur;
@@ -618,6 +636,7 @@ static void recover_head(const char *buf, size_t n, struct head_facts *h)
 			h->path_len = hr.path_len;
 			if (hr.target_truncated)
 				h->flags |= WT_RQ_TARGET_TRUNCATED;
+			facts_cap_path(h, buf);
 		}
 	} else {
 		struct uwsgi_request ur;
