@@ -498,13 +498,32 @@ static int status_line(const char **pp, const char *end, struct http_response *r
 	const char *p = *pp;
 	int minor, status = 0, i, other;
 
-	/* Servers echo the request's version: "GET / HTTP/2.0" gets "HTTP/2.0 404". */
-	if ((minor = parse_any_version(&p, end, &other)) < 0)
-		return minor;
+	/*
+	 * Servers echo the request's version, whatever it was: "GET / HTTP/2.0"
+	 * gets "HTTP/2.0 404", uWSGI answers "HTTP/1.x 200", "HTTP/1.1.1 200"
+	 * and, for a line ending in a space, "HTTP/1.1  200". Any version
+	 * token is taken; one that is not 1.x frames the body as 1.0 does.
+	 */
+	minor = parse_any_version(&p, end, &other);
+	if (minor == -2)
+		return -2;
+	if (minor < 0 || (p < end && *p != ' ')) {
+		const char *v = *pp;
+
+		if ((size_t)(end - v) < 5 || memcmp(v, "HTTP/", 5) != 0)
+			return -1;
+		for (p = v + 5; p < end && p - v < 24 && (unsigned char)*p > 0x20 && *p != 0x7f; p++)
+			;
+		if (p == v + 5 && p < end)
+			return -1;
+		minor = 0;
+	}
 	if (p == end)
 		return -2;
-	if (*p++ != ' ')
+	if (*p != ' ')
 		return -1;
+	while (p < end && *p == ' ')
+		p++;
 	for (i = 0; i < 3; i++, p++) {
 		if (p == end)
 			return -2;

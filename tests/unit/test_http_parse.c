@@ -251,6 +251,10 @@ static const struct resp_case resp_cases[] = {
 	{ "HTTP/2.0 404 NOT FOUND\r\nContent-Length: 9\r\n\r\n", 404, 0, 9, 0, HTTP_CONN_DEFAULT },
 	/* ... and "GET / HTTP/11.01" in that one. */
 	{ "HTTP/11.01 200 OK\r\nContent-Length: 2\r\n\r\n", 200, 0, 2, 0, HTTP_CONN_DEFAULT },
+	/* uWSGI echoes versions it could not read, and a trailing space. */
+	{ "HTTP/1.x 200 OK\r\nContent-Length: 3\r\n\r\n", 200, 0, 3, 0, HTTP_CONN_DEFAULT },
+	{ "HTTP/1.1.1 200 OK\r\nContent-Length: 3\r\n\r\n", 200, 0, 3, 0, HTTP_CONN_DEFAULT },
+	{ "HTTP/1.1  200 OK\r\nContent-Length: 3\r\n\r\n", 200, 1, 3, 0, HTTP_CONN_DEFAULT },
 	{ "HTTP/1.1 200 OK\r\nServer: gunicorn\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n"
 	  "Connection: close\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 4\r\n\r\n",
 	  200, 1, 4, 0, HTTP_CONN_CLOSE },
@@ -300,8 +304,7 @@ static const char *const bad_responses[] = {
 	"HTTP/1.1 2000 OK\r\n\r\n",
 	"HTTP/1.1 099 X\r\n\r\n",
 	"HTTP/1.1 abc OK\r\n\r\n",
-	"HTTP/1.1  200 OK\r\n\r\n",
-	"HTTP/2 200\r\n\r\n",
+	"HTTP/ 200 OK\r\n\r\n",
 	"HTTP/1.1 200 OK\nContent-Length: 1\n\n",
 	"HTTP/1.1 200 OK\r\nContent-Length: 184467440737095516160\r\n\r\n",
 	"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
