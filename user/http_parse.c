@@ -153,7 +153,19 @@ static int parse_cl_value(const char *v, size_t n, int64_t *out)
 	size_t len;
 
 	while (list_item(&s, v + n, &it, &len)) {
-		if (http_parse_length(it, len, &x) != 0)
+		/*
+		 * "+1" and "-0" are not RFC 9110 lengths, but lenient servers
+		 * (gunicorn reads them with Python's int()) frame the body by
+		 * them, and a strict one rejects the request and closes, where
+		 * framing no longer matters.
+		 */
+		int minus = len > 1 && it[0] == '-';
+
+		if (len > 1 && (it[0] == '+' || minus)) {
+			it++;
+			len--;
+		}
+		if (http_parse_length(it, len, &x) != 0 || (minus && x != 0))
 			return -1;
 		if (first >= 0 && x != first)
 			return -1;
