@@ -30,12 +30,14 @@
 
 /* Head bytes kept across records; larger heads are treated as not captured. */
 #define HEAD_MAX 8192
+/* Longest line the resync scan looks at: a request line with a long target. */
+#define SYNC_LINE_MAX 2048
 
 enum rx_state {
 	RX_HEAD = 0, /* next bytes start a request head */
 	RX_LEN,      /* Content-Length body: rxb.remaining bytes left */
 	RX_CHUNKED,  /* chunked body: rxb decodes */
-	RX_SYNC,     /* framing lost or unknown: wait for a request-looking read after a send */
+	RX_SYNC,     /* framing lost or unknown: look for a request line (sync_scan) */
 };
 
 enum tx_state {
@@ -97,6 +99,7 @@ struct conn {
 	uint8_t in_grace;
 	uint8_t closing;   /* closed with bytes unacked: waiting for WT_EV_ACKED */
 	uint8_t guessed;   /* the head being gathered was taken up by its first bytes after a resync */
+	uint8_t sync_bad;  /* RX_SYNC: the current line was not all captured, or is too long */
 	uint32_t tgid;
 	/*
 	 * A completed request whose last send left bytes unacknowledged: if the
@@ -505,6 +508,7 @@ static void enter_sync(struct conn *c)
 	c->rx = RX_SYNC;
 	c->sent = 0; /* resync only at a read that follows a send after this point */
 	c->guessed = 0;
+	c->sync_bad = 0;
 	head_free(&c->rxh);
 }
 
@@ -676,6 +680,7 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
 {
 	struct head_facts h;
 	struct head_view v;
+	uint64_t stop = len;
 	struct pend *p;
 	int r;
 
@@ -737,12 +742,20 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
 	if (head_proto(v.buf, v.n) == WT_PROTO_UWSGI) {
 		ct->st.parse_errors_uwsgi++;
 	} else {
-		if (!memchr(v.buf, '\n', v.n) && head_wait(&c->rxh, &v, pos, len) == 0)
+		const char *eol = memchr(v.buf, '\n', v.n);
+
+		if (!eol && head_wait(&c->rxh, &v, pos, len) == 0)
 			return len;
 		ct->st.parse_errors_http++;
+		/*
+		 * Past its first line, the resync scan looks for a request
+		 * pipelined behind it: the server may well answer that one too.
+		 */
+		if (eol && (size_t)(eol - v.buf) >= v.old)
+			stop = pos + (uint64_t)(eol - v.buf) + 1 - v.old;
 	}
-	head_unframed(ct, c, v.buf, v.n, WT_RQ_UNPARSED, c->rxh.bytes + (len - pos));
-	return len;
+	head_unframed(ct, c, v.buf, v.n, WT_RQ_UNPARSED, c->rxh.bytes + (stop - pos));
+	return stop;
 }
 
 /*
@@ -754,6 +767,78 @@ static void head_answered(struct conntrack *ct, struct conn *c)
 	head_unframed(ct, c, c->rxh.buf, c->rxh.len, WT_RQ_UNPARSED, c->rxh.bytes);
 }
 
+/*
+ * A whole request line of HTTP/1.0 or 1.1 (its line end included) in buf,
+ * with a method as wt_looks_like_request() wants it: body bytes that run
+ * into a request line ("xGET / HTTP/1.1") are no request start.
+ */
+static int is_request_line(const char *buf, size_t n)
+{
+	struct http_request hr;
+
+	return wt_looks_like_request((const __u8 *)buf, (__u32)n) &&
+	       http_parse_request_line(buf, n, &hr) == (int)n && hr.framing_known &&
+	       hr.minor_version <= 1;
+}
+
+/*
+ * RX_SYNC: scan record bytes [pos, len) line by line (the current line kept
+ * in rxh) for a request line. A request pipelined behind one whose framing
+ * is unknown or that did not parse is read by the server next, and its
+ * response must find it queued. Returns where its head starts (RX_HEAD
+ * then, with the line already gathered), or len.
+ */
+static uint64_t sync_scan(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
+			  const uint8_t *d, uint64_t pos, uint64_t cap, uint64_t len)
+{
+	uint64_t i;
+
+	for (i = pos; i < cap; i++) {
+		if (c->rxh.len == 0) {
+			c->hstart_ts = e->ts_ns;
+			c->htid = e->tid;
+			c->htgid = e->tgid;
+		}
+		if (!c->sync_bad && !c->rxh.buf && !(c->rxh.buf = malloc(HEAD_MAX)))
+			c->sync_bad = 1;
+		if (!c->sync_bad && c->rxh.len < SYNC_LINE_MAX)
+			c->rxh.buf[c->rxh.len++] = (char)d[i];
+		else
+			c->sync_bad = 1;
+		if (d[i] != '\n')
+			continue;
+		if (!c->sync_bad && is_request_line(c->rxh.buf, c->rxh.len)) {
+			uint64_t line = c->rxh.len < i + 1 - pos ? c->rxh.len : i + 1 - pos;
+
+			add_req_bytes(c, i + 1 - pos - line);
+			if (c->sent && c->tx == TX_LOST)
+				finish_unframed(ct, c, 0, &ct->st.framing_lost);
+			c->rxh.bytes = c->rxh.len;
+			c->rx = RX_HEAD;
+			c->guessed = 1;
+			return i + 1;
+		}
+		c->rxh.len = 0;
+		c->sync_bad = 0;
+	}
+	/* Bytes not captured: the line they are in cannot be read. */
+	if (cap < len)
+		c->sync_bad = 1;
+	add_req_bytes(c, len - pos);
+	return len;
+}
+
+/* Could the line gathered so far in RX_SYNC be the start of a method? */
+static int sync_line_is_method_start(const struct conn *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->rxh.len; i++)
+		if (!(c->rxh.buf[i] >= 'A' && c->rxh.buf[i] <= 'Z'))
+			return 0;
+	return 1;
+}
+
 static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
 		    const uint8_t *d, uint64_t cap, uint64_t len)
 {
@@ -762,12 +847,17 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 	c->last_recv_ts = e->ts_ns;
 	if (c->upgraded)
 		return;
-	/* A request-looking read after a send ends a response we cannot frame. */
+	/*
+	 * A request-looking read after a send ends a response we cannot frame,
+	 * unless it continues a method the resync scan has the start of.
+	 */
 	if ((c->rx == RX_SYNC || (c->rx == RX_HEAD && !c->rxh.buf)) && c->sent &&
-	    wt_looks_like_request(d, (__u32)cap)) {
+	    wt_looks_like_request(d, (__u32)cap) &&
+	    !(c->rx == RX_SYNC && c->rxh.len && !c->sync_bad && sync_line_is_method_start(c))) {
 		if (c->tx == TX_LOST)
 			finish_unframed(ct, c, 0, &ct->st.framing_lost);
 		if (c->rx == RX_SYNC) {
+			head_free(&c->rxh);
 			c->rx = RX_HEAD;
 			c->guessed = 1;
 		}
@@ -802,8 +892,7 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 					ct->st.parse_errors_uwsgi++;
 				else
 					ct->st.parse_errors_http++;
-				add_req_bytes(c, len - pos);
-				pos = len;
+				/* The resync scan reads on from where the chunk framing failed. */
 				enter_sync(c);
 			}
 			break;
@@ -822,8 +911,7 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 			pos = rx_head(ct, c, e, d, pos, cap, len);
 			break;
 		default: /* RX_SYNC */
-			add_req_bytes(c, len - pos);
-			pos = len;
+			pos = sync_scan(ct, c, e, d, pos, cap, len);
 			break;
 		}
 	}
