@@ -584,7 +584,10 @@ static void facts_cap_path(struct head_facts *h, const char *buf)
 /*
  * Parse the head in buf: the bytes it took (from buf), -1 or -2, with what
  * it told in *h. A PROXY protocol header before an HTTP request is part of
- * its head.
+ * its head, and gives it placeholder labels: a server that does not speak
+ * the PROXY protocol reads that header as its request line and answers it,
+ * often before the request behind it has arrived; only the framing of the
+ * request behind it is worth knowing.
  */
 static int parse_head(const char *buf, size_t n, struct head_facts *h)
 {
@@ -604,8 +607,11 @@ static int parse_head(const char *buf, size_t n, struct head_facts *h)
 		r = http_parse_request(buf + pl, n - (size_t)pl, &hr);
 		if (r < 0)
 			return r;
-		facts_set(h, hr.method, hr.path, hr.path_len, hr.content_length, hr.chunked,
-			  hr.framing_known);
+		if (pl > 0)
+			facts_set(h, NULL, NULL, 0, hr.content_length, hr.chunked, hr.framing_known);
+		else
+			facts_set(h, hr.method, hr.path, hr.path_len, hr.content_length, hr.chunked,
+				  hr.framing_known);
 		facts_cap_path(h, buf);
 		return r + pl;
 	} else {
@@ -630,11 +636,11 @@ static void recover_head(const char *buf, size_t n, struct head_facts *h)
 		return;
 	if (h->proto == WT_PROTO_HTTP) {
 		struct http_request hr;
-		int pl = http_proxy_header_len(buf, n);
 
-		if (pl < 0 || (size_t)pl >= n)
-			pl = 0;
-		if (http_recover_request(buf + pl, n - (size_t)pl, &hr)) {
+		/* Placeholders behind a PROXY header, as parse_head() gives them. */
+		if (http_proxy_header_len(buf, n) > 0)
+			return;
+		if (http_recover_request(buf, n, &hr)) {
 			h->method = hr.method;
 			h->path = hr.path;
 			h->path_len = hr.path_len;
