@@ -1067,6 +1067,18 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 			ct->st.orphan_responses++;
 			return;
 		}
+		/*
+		 * A send that starts with a status line after a response whose
+		 * framing was lost (a head longer than the capture) starts the
+		 * next response: the lost one ended with the send before.
+		 */
+		if (c->tx == TX_LOST && pos == 0 && f->status >= 200 &&
+		    http_parse_status_line((const char *)d, cap, &hr) > 0) {
+			emit(ct, c, f, f->last_send_ns, 0);
+			q_pop(c);
+			c->tx = TX_HEAD;
+			continue;
+		}
 		f->last_send_ns = e->ts_ns;
 		switch (c->tx) {
 		case TX_HEAD:

@@ -1642,6 +1642,32 @@ static void test_pipelined_after_unframed(void **state)
 	assert_int_equal(st()->missed_requests, 0);
 }
 
+/*
+ * A response head longer than the capture (an app echoing a long URI in its
+ * headers) loses its framing; the next response on the connection, pipelined,
+ * still counts once with its own request.
+ */
+static void test_long_response_head_then_next(void **state)
+{
+	struct conn_id c = {.sk = 60, .ino = 6, .tgid = TGID, .flags = WT_F_ACCEPTED, .est_ns = 1};
+	char resp[1400];
+	int n;
+
+	rx_on(&c, 100, 1, "GET /a?q=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+	n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Echo: ");
+	memset(resp + n, 'q', 1000);
+	n += 1000;
+	n += snprintf(resp + n, sizeof(resp) - (size_t)n, "\r\n\r\nok\n");
+	data_on(&c, WT_DIR_SEND, 200, 1, resp, (size_t)n, n);
+	tx_on(&c, 300, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	close_on(&c, 400, 0, 0);
+	assert_int_equal(nrec, 2);
+	check_labels(0, "GET", "/a", 200);
+	assert_int_equal(recs[0].rq.end_ns, 200);
+	check_labels(1, "GET", "/b", 404);
+	assert_int_equal(st()->unanswered, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1676,6 +1702,7 @@ int main(void)
 		T(test_long_path_truncated),
 		T(test_long_path_any_reads),
 		T(test_pipelined_after_unframed),
+		T(test_long_response_head_then_next),
 		T(test_short_record),
 		T(test_slow_reader_acked),
 		T(test_relayed),
