@@ -26,7 +26,7 @@
 #include "http_parse.h"
 #include "labels.h"
 #include "looks_like.h"
-#include "uwsgi_parse.h"
+#include "reqhead.h"
 
 /* Head bytes kept across records; larger heads are treated as not captured. */
 #define HEAD_MAX 8192
@@ -454,20 +454,8 @@ static struct pend *q_push(struct conntrack *ct, struct conn *c)
 	return p;
 }
 
-/* What a request head told about itself: its labels and how its body is framed. */
-struct head_facts {
-	enum wt_proto proto;
-	const char *method; /* NULL: not recovered */
-	const char *path;
-	size_t path_len;
-	uint32_t flags; /* WT_RQ_* */
-	int64_t content_length;
-	int chunked;
-	int framing_known;
-};
-
 /* Queue a request whose head began at hstart_ts; NULL if the queue overflowed. */
-static struct pend *new_request(struct conntrack *ct, struct conn *c, const struct head_facts *h,
+static struct pend *new_request(struct conntrack *ct, struct conn *c, const struct reqhead *h,
 				uint64_t req_bytes)
 {
 	struct pend *p = q_push(ct, c);
@@ -539,127 +527,6 @@ static int chunked_step(struct http_chunked *ch, const uint8_t *d, uint64_t *pos
 	return 0;
 }
 
-/*
- * uwsgi packets start with modifier1 (0 for WSGI, nginx may set others) and
- * never with a method's letters, a line end or the PROXY v2 signature. TLS
- * records (content types 20-23) are garbage to an HTTP port, not packets.
- */
-static enum wt_proto head_proto(const char *buf, size_t n)
-{
-	unsigned char b = (unsigned char)buf[0];
-
-	if (wt_is_tchar(b) || b == '\r' || b == '\n' || (b >= 20 && b <= 23))
-		return WT_PROTO_HTTP;
-	return n < 4 || buf[3] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
-}
-
-static void facts_set(struct head_facts *h, const char *method, const char *path, size_t path_len,
-		      int64_t content_length, int chunked, int framing_known)
-{
-	h->method = method;
-	h->path = path;
-	h->path_len = path_len;
-	h->content_length = content_length;
-	h->chunked = chunked;
-	h->framing_known = framing_known;
-}
-
-/*
- * A path that ends at or past the bytes one read captures (WT_CAP from the
- * head's start) is labelled _truncated even when a slow client's small reads let the whole of it be
- * gathered: the route must not depend on how the bytes arrived.
- */
-static void facts_cap_path(struct head_facts *h, const char *buf)
-{
-	size_t off = h->path_len ? (size_t)(h->path - buf) : 0;
-
-	if (!h->path_len || off + h->path_len < WT_CAP)
-		return;
-	/* Parameters start inside the capture: the route drops them anyway (http_recover_request). */
-	if (off < WT_CAP && memchr(h->path, ';', WT_CAP - off))
-		return;
-	h->flags |= WT_RQ_TARGET_TRUNCATED;
-}
-
-/*
- * Parse the head in buf: the bytes it took (from buf), -1 or -2, with what
- * it told in *h. A PROXY protocol header before an HTTP request is part of
- * its head, and gives it placeholder labels: a server that does not speak
- * the PROXY protocol reads that header as its request line and answers it,
- * often before the request behind it has arrived; only the framing of the
- * request behind it is worth knowing.
- */
-static int parse_head(const char *buf, size_t n, struct head_facts *h)
-{
-	int r;
-
-	memset(h, 0, sizeof(*h));
-	h->proto = head_proto(buf, n);
-	h->content_length = -1;
-	if (h->proto == WT_PROTO_HTTP) {
-		struct http_request hr;
-		int pl = http_proxy_header_len(buf, n);
-
-		if (pl < 0)
-			return pl;
-		if ((size_t)pl >= n)
-			return -2;
-		r = http_parse_request(buf + pl, n - (size_t)pl, &hr);
-		if (r < 0)
-			return r;
-		if (pl > 0)
-			facts_set(h, NULL, NULL, 0, hr.content_length, hr.chunked, hr.framing_known);
-		else
-			facts_set(h, hr.method, hr.path, hr.path_len, hr.content_length, hr.chunked,
-				  hr.framing_known);
-		facts_cap_path(h, buf);
-		return r + pl;
-	} else {
-		struct uwsgi_request ur;
-
-		r = uwsgi_parse_request(buf, n, &ur);
-		if (r < 0)
-			return r;
-		facts_set(h, ur.method, ur.path, ur.path_len, ur.content_length, ur.chunked,
-			  ur.framing_known);
-		return r;
-	}
-}
-
-/* Labels from a head that did not parse or was not all captured. */
-static void recover_head(const char *buf, size_t n, struct head_facts *h)
-{
-	memset(h, 0, sizeof(*h));
-	h->proto = n ? head_proto(buf, n) : WT_PROTO_HTTP;
-	h->content_length = -1;
-	if (n == 0)
-		return;
-	if (h->proto == WT_PROTO_HTTP) {
-		struct http_request hr;
-
-		/* Placeholders behind a PROXY header, as parse_head() gives them. */
-		if (http_proxy_header_len(buf, n) > 0)
-			return;
-		if (http_recover_request(buf, n, &hr)) {
-			h->method = hr.method;
-			h->path = hr.path;
-			h->path_len = hr.path_len;
-			if (hr.target_truncated)
-				h->flags |= WT_RQ_TARGET_TRUNCATED;
-			facts_cap_path(h, buf);
-		}
-	} else {
-		struct uwsgi_request ur;
-
-		/* On -1 or -2, the vars wholly inside buf are set. */
-		uwsgi_parse_request(buf, n, &ur);
-		h->method = ur.method;
-		if (ur.path_len > 0) {
-			h->path = ur.path;
-			h->path_len = ur.path_len;
-		}
-	}
-}
 
 /*
  * A head we cannot frame: queue it anyway, with the labels recovered from
@@ -669,10 +536,10 @@ static void recover_head(const char *buf, size_t n, struct head_facts *h)
 static void head_unframed(struct conntrack *ct, struct conn *c, const char *buf, size_t n,
 			  uint32_t flags, uint64_t req_bytes)
 {
-	struct head_facts h;
+	struct reqhead h;
 	struct pend *p;
 
-	recover_head(buf, n, &h);
+	reqhead_recover(buf, n, &h);
 	h.flags |= flags;
 	p = new_request(ct, c, &h, req_bytes);
 	if (p && (flags & WT_RQ_FRAMING_LOST))
@@ -684,7 +551,7 @@ static void head_unframed(struct conntrack *ct, struct conn *c, const char *buf,
 static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
 			const uint8_t *d, uint64_t pos, uint64_t cap, uint64_t len)
 {
-	struct head_facts h;
+	struct reqhead h;
 	struct head_view v;
 	uint64_t stop = len;
 	struct pend *p;
@@ -702,7 +569,7 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
 		}
 	}
 	head_view(&c->rxh, d, pos, cap, len, &v);
-	r = parse_head(v.buf, v.n, &h);
+	r = reqhead_parse(v.buf, v.n, &h);
 	if (r > 0 && (size_t)r > v.old) {
 		uint64_t here = (uint64_t)r - v.old;
 
@@ -745,7 +612,7 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
 	 * client's next bytes may hold the rest of the target), then queue it
 	 * with the labels recovered.
 	 */
-	if (head_proto(v.buf, v.n) == WT_PROTO_UWSGI) {
+	if (reqhead_proto(v.buf, v.n) == WT_PROTO_UWSGI) {
 		ct->st.parse_errors_uwsgi++;
 	} else {
 		const char *eol = memchr(v.buf, '\n', v.n);
@@ -774,20 +641,6 @@ static void head_answered(struct conntrack *ct, struct conn *c)
 }
 
 /*
- * A whole request line of HTTP/1.0 or 1.1 (its line end included) in buf,
- * with a method as wt_looks_like_request() wants it: body bytes that run
- * into a request line ("xGET / HTTP/1.1") are no request start.
- */
-static int is_request_line(const char *buf, size_t n)
-{
-	struct http_request hr;
-
-	return wt_looks_like_request((const __u8 *)buf, (__u32)n) &&
-	       http_parse_request_line(buf, n, &hr) == (int)n && hr.framing_known &&
-	       hr.minor_version <= 1;
-}
-
-/*
  * RX_SYNC: scan record bytes [pos, len) line by line (the current line kept
  * in rxh) for a request line. A request pipelined behind one whose framing
  * is unknown or that did not parse is read by the server next, and its
@@ -813,7 +666,7 @@ static uint64_t sync_scan(struct conntrack *ct, struct conn *c, const struct wt_
 			c->sync_bad = 1;
 		if (d[i] != '\n')
 			continue;
-		if (!c->sync_bad && is_request_line(c->rxh.buf, c->rxh.len)) {
+		if (!c->sync_bad && reqhead_is_request_line(c->rxh.buf, c->rxh.len)) {
 			uint64_t line = c->rxh.len < i + 1 - pos ? c->rxh.len : i + 1 - pos;
 
 			add_req_bytes(c, i + 1 - pos - line);
@@ -1009,7 +862,7 @@ lost:
  */
 static struct pend *missed_request(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e)
 {
-	struct head_facts h = {.proto = WT_PROTO_HTTP, .flags = WT_RQ_NO_REQUEST};
+	struct reqhead h = {.proto = WT_PROTO_HTTP, .flags = WT_RQ_NO_REQUEST};
 	struct pend *p;
 
 	c->hstart_ts = c->last_recv_ts ? c->last_recv_ts : e->ts_ns;
