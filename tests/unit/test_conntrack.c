@@ -1568,38 +1568,34 @@ static void test_uwsgi_lenient(void **state)
 	check_labels(2, "GET", "_unknown", 200);
 }
 
-/* A 600-byte path gets the same route whether it arrives in one read or in 1-7 byte reads. */
+/*
+ * A path gets the same route whether it arrives in one read or in 1-7 byte
+ * reads: _truncated when it does not end within the first 512 bytes.
+ */
 static void test_long_path_any_reads(void **state)
 {
+	static const struct {
+		int fill;
+		int truncated;
+	} paths[] = {{600, 1}, {400, 0}};
 	struct conn_id c = {.sk = 20, .ino = 6, .tgid = TGID, .flags = WT_F_ACCEPTED, .est_ns = 1};
 	uint32_t seed = 3;
 	uint64_t ts = 100;
 	char req[1200];
-	int n, split;
+	int i, n, split;
 
-	n = snprintf(req, sizeof(req), "GET /");
-	memset(req + n, 'g', 600);
-	n += 600;
-	n += snprintf(req + n, sizeof(req) - (size_t)n, "?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-	for (split = 0; split < 2; split++) {
-		c.sk = 20 + (uint64_t)split;
-		send_client(&c, &ts, req, (size_t)n, split, &seed);
-		tx_on(&c, ts + 10, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-		assert_int_equal(nrec, split + 1);
-		check_labels(split, "GET", "_truncated", 200);
-	}
-	/* A path that ends inside the first 512 bytes keeps its route, split or not. */
-	n = snprintf(req, sizeof(req), "GET /");
-	memset(req + n, 'g', 400);
-	n += 400;
-	n += snprintf(req + n, sizeof(req) - (size_t)n, "?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-	for (split = 0; split < 2; split++) {
-		c.sk = 22 + (uint64_t)split;
-		send_client(&c, &ts, req, (size_t)n, split, &seed);
-		tx_on(&c, ts + 10, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-		assert_int_equal(nrec, split + 3);
-		assert_int_equal(recs[split + 2].rq.path_len, 401);
-		assert_false(recs[split + 2].rq.flags & WT_RQ_TARGET_TRUNCATED);
+	for (i = 0; i < 2; i++) {
+		n = long_request(req, sizeof(req), "GET /", paths[i].fill, "?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+		for (split = 0; split < 2; split++) {
+			c.sk++;
+			nrec = 0;
+			send_client(&c, &ts, req, (size_t)n, split, &seed);
+			tx_on(&c, ts + 10, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+			assert_int_equal(nrec, 1);
+			assert_int_equal(!!(recs[0].rq.flags & WT_RQ_TARGET_TRUNCATED), paths[i].truncated);
+			if (!paths[i].truncated)
+				assert_int_equal(recs[0].rq.path_len, paths[i].fill + 1);
+		}
 	}
 }
 
