@@ -353,7 +353,15 @@ static __always_inline bool tcp_from_start(struct sock *sk, __u8 dir, long ret)
 	if (dir == WT_DIR_RECV) {
 		/* Bytes read so far: received, less what still waits in the queue. */
 		__u64 unread = (__u32)(BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq));
+		int state = BPF_CORE_READ(sk, __sk_common.skc_state);
 
+		/*
+		 * The client's FIN takes a sequence number but is no byte: a
+		 * client that sends its request and half-closes has it queued
+		 * when the server first reads.
+		 */
+		if (unread > 0 && (state == WT_TCP_CLOSE_WAIT || state == WT_TCP_LAST_ACK))
+			unread--;
 		return BPF_CORE_READ(tp, bytes_received) - unread == (__u64)ret;
 	}
 	/* A server that speaks first: nothing received, nothing sent before. */

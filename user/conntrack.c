@@ -26,16 +26,18 @@
 #include "http_parse.h"
 #include "labels.h"
 #include "looks_like.h"
-#include "uwsgi_parse.h"
+#include "reqhead.h"
 
 /* Head bytes kept across records; larger heads are treated as not captured. */
 #define HEAD_MAX 8192
+/* Longest line the resync scan looks at: a request line with a long target. */
+#define SYNC_LINE_MAX 2048
 
 enum rx_state {
 	RX_HEAD = 0, /* next bytes start a request head */
 	RX_LEN,      /* Content-Length body: rxb.remaining bytes left */
 	RX_CHUNKED,  /* chunked body: rxb decodes */
-	RX_SYNC,     /* framing lost or unknown: wait for a request-looking read after a send */
+	RX_SYNC,     /* framing lost or unknown: look for a request line (sync_scan) */
 };
 
 enum tx_state {
@@ -61,7 +63,6 @@ struct pend {
 	int status;     /* final status, 0 until seen */
 	uint8_t proto;
 	uint8_t no_body;    /* HEAD: the response has no body */
-	uint8_t is_connect; /* CONNECT: a 2xx turns the connection into a tunnel */
 };
 
 /* A message head gathered across records, the same way for both directions. */
@@ -93,13 +94,14 @@ struct conn {
 	uint16_t qhead, qn, qcap;
 	uint8_t rx, tx;
 	uint8_t is_unix;
-	uint8_t upgraded;  /* 101 or CONNECT: no longer HTTP */
+	uint8_t upgraded;  /* 101: no longer HTTP */
 	uint8_t ignored;   /* not HTTP: every record is dropped until the close */
 	uint8_t spoke;     /* the server has sent on it */
 	uint8_t sent;      /* a send came after the last request start */
 	uint8_t in_grace;
 	uint8_t closing;   /* closed with bytes unacked: waiting for WT_EV_ACKED */
 	uint8_t guessed;   /* the head being gathered was taken up by its first bytes after a resync */
+	uint8_t sync_bad;  /* RX_SYNC: the current line was not all captured, or is too long */
 	uint32_t tgid;
 	/*
 	 * A completed request whose last send left bytes unacknowledged: if the
@@ -455,20 +457,8 @@ static struct pend *q_push(struct conntrack *ct, struct conn *c)
 	return p;
 }
 
-/* What a request head told about itself: its labels and how its body is framed. */
-struct head_facts {
-	enum wt_proto proto;
-	const char *method; /* NULL: not recovered */
-	const char *path;
-	size_t path_len;
-	uint32_t flags; /* WT_RQ_* */
-	int64_t content_length;
-	int chunked;
-	int framing_known;
-};
-
 /* Queue a request whose head began at hstart_ts; NULL if the queue overflowed. */
-static struct pend *new_request(struct conntrack *ct, struct conn *c, const struct head_facts *h,
+static struct pend *new_request(struct conntrack *ct, struct conn *c, const struct reqhead *h,
 				uint64_t req_bytes)
 {
 	struct pend *p = q_push(ct, c);
@@ -497,7 +487,6 @@ static struct pend *new_request(struct conntrack *ct, struct conn *c, const stru
 		p->path_len = (uint32_t)plen;
 	}
 	p->no_body = p->method == label_method("HEAD", 4);
-	p->is_connect = p->method == label_method("CONNECT", 7);
 	return p;
 }
 
@@ -514,6 +503,7 @@ static void enter_sync(struct conn *c)
 	c->rx = RX_SYNC;
 	c->sent = 0; /* resync only at a read that follows a send after this point */
 	c->guessed = 0;
+	c->sync_bad = 0;
 	head_free(&c->rxh);
 }
 
@@ -544,102 +534,6 @@ static int chunked_step(struct http_chunked *ch, const uint8_t *d, uint64_t *pos
 	return 0;
 }
 
-/*
- * uwsgi packets start with modifier1 (0 for WSGI, nginx may set others) and
- * never with a method's letters, a line end or the PROXY v2 signature. TLS
- * records (content types 20-23) are garbage to an HTTP port, not packets.
- */
-static enum wt_proto head_proto(const char *buf, size_t n)
-{
-	unsigned char b = (unsigned char)buf[0];
-
-	if (wt_is_tchar(b) || b == '\r' || b == '\n' || (b >= 20 && b <= 23))
-		return WT_PROTO_HTTP;
-	return n < 4 || buf[3] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
-}
-
-static void facts_set(struct head_facts *h, const char *method, const char *path, size_t path_len,
-		      int64_t content_length, int chunked, int framing_known)
-{
-	h->method = method;
-	h->path = path;
-	h->path_len = path_len;
-	h->content_length = content_length;
-	h->chunked = chunked;
-	h->framing_known = framing_known;
-}
-
-/*
- * Parse the head in buf: the bytes it took (from buf), -1 or -2, with what
- * it told in *h. A PROXY protocol header before an HTTP request is part of
- * its head.
- */
-static int parse_head(const char *buf, size_t n, struct head_facts *h)
-{
-	int r;
-
-	memset(h, 0, sizeof(*h));
-	h->proto = head_proto(buf, n);
-	h->content_length = -1;
-	if (h->proto == WT_PROTO_HTTP) {
-		struct http_request hr;
-		int pl = http_proxy_header_len(buf, n);
-
-		if (pl < 0)
-			return pl;
-		if ((size_t)pl >= n)
-			return -2;
-		r = http_parse_request(buf + pl, n - (size_t)pl, &hr);
-		if (r < 0)
-			return r;
-		facts_set(h, hr.method, hr.path, hr.path_len, hr.content_length, hr.chunked,
-			  hr.framing_known);
-		return r + pl;
-	} else {
-		struct uwsgi_request ur;
-
-		r = uwsgi_parse_request(buf, n, &ur);
-		if (r < 0)
-			return r;
-		facts_set(h, ur.method, ur.path, ur.path_len, ur.content_length, ur.chunked,
-			  ur.framing_known);
-		return r;
-	}
-}
-
-/* Labels from a head that did not parse or was not all captured. */
-static void recover_head(const char *buf, size_t n, struct head_facts *h)
-{
-	memset(h, 0, sizeof(*h));
-	h->proto = n ? head_proto(buf, n) : WT_PROTO_HTTP;
-	h->content_length = -1;
-	if (n == 0)
-		return;
-	if (h->proto == WT_PROTO_HTTP) {
-		struct http_request hr;
-		int pl = http_proxy_header_len(buf, n);
-
-		if (pl < 0 || (size_t)pl >= n)
-			pl = 0;
-		if (http_recover_request(buf + pl, n - (size_t)pl, &hr)) {
-			h->method = hr.method;
-			h->path = hr.path;
-			h->path_len = hr.path_len;
-			if (hr.target_truncated)
-				h->flags |= WT_RQ_TARGET_TRUNCATED;
-		}
-	} else {
-		struct uwsgi_request ur;
-
-		/* On -1 or -2, the vars wholly inside buf are set. */
-		uwsgi_parse_request(buf, n, &ur);
-		h->method = ur.method;
-		if (ur.path_len > 0) {
-			h->path = ur.path;
-			h->path_len = ur.path_len;
-		}
-	}
-}
 
 /*
  * A head we cannot frame: queue it anyway, with the labels recovered from
@@ -649,10 +543,10 @@ static void recover_head(const char *buf, size_t n, struct head_facts *h)
 static void head_unframed(struct conntrack *ct, struct conn *c, const char *buf, size_t n,
 			  uint32_t flags, uint64_t req_bytes)
 {
-	struct head_facts h;
+	struct reqhead h;
 	struct pend *p;
 
-	recover_head(buf, n, &h);
+	reqhead_recover(buf, n, &h);
 	h.flags |= flags;
 	p = new_request(ct, c, &h, req_bytes);
 	if (p && (flags & WT_RQ_FRAMING_LOST))
@@ -664,8 +558,9 @@ static void head_unframed(struct conntrack *ct, struct conn *c, const char *buf,
 static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
 			const uint8_t *d, uint64_t pos, uint64_t cap, uint64_t len)
 {
-	struct head_facts h;
+	struct reqhead h;
 	struct head_view v;
+	uint64_t stop = len;
 	struct pend *p;
 	int r;
 
@@ -681,7 +576,7 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
 		}
 	}
 	head_view(&c->rxh, d, pos, cap, len, &v);
-	r = parse_head(v.buf, v.n, &h);
+	r = reqhead_parse(v.buf, v.n, &h);
 	if (r > 0 && (size_t)r > v.old) {
 		uint64_t here = (uint64_t)r - v.old;
 
@@ -724,15 +619,23 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
 	 * client's next bytes may hold the rest of the target), then queue it
 	 * with the labels recovered.
 	 */
-	if (head_proto(v.buf, v.n) == WT_PROTO_UWSGI) {
+	if (reqhead_proto(v.buf, v.n) == WT_PROTO_UWSGI) {
 		ct->st.parse_errors_uwsgi++;
 	} else {
-		if (!memchr(v.buf, '\n', v.n) && head_wait(&c->rxh, &v, pos, len) == 0)
+		const char *eol = memchr(v.buf, '\n', v.n);
+
+		if (!eol && head_wait(&c->rxh, &v, pos, len) == 0)
 			return len;
 		ct->st.parse_errors_http++;
+		/*
+		 * Past its first line, the resync scan looks for a request
+		 * pipelined behind it: the server may well answer that one too.
+		 */
+		if (eol && (size_t)(eol - v.buf) >= v.old)
+			stop = pos + (uint64_t)(eol - v.buf) + 1 - v.old;
 	}
-	head_unframed(ct, c, v.buf, v.n, WT_RQ_UNPARSED, c->rxh.bytes + (len - pos));
-	return len;
+	head_unframed(ct, c, v.buf, v.n, WT_RQ_UNPARSED, c->rxh.bytes + (stop - pos));
+	return stop;
 }
 
 /*
@@ -744,6 +647,64 @@ static void head_answered(struct conntrack *ct, struct conn *c)
 	head_unframed(ct, c, c->rxh.buf, c->rxh.len, WT_RQ_UNPARSED, c->rxh.bytes);
 }
 
+/*
+ * RX_SYNC: scan record bytes [pos, len) line by line (the current line kept
+ * in rxh) for a request line. A request pipelined behind one whose framing
+ * is unknown or that did not parse is read by the server next, and its
+ * response must find it queued. Returns where its head starts (RX_HEAD
+ * then, with the line already gathered), or len.
+ */
+static uint64_t sync_scan(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
+			  const uint8_t *d, uint64_t pos, uint64_t cap, uint64_t len)
+{
+	uint64_t i;
+
+	for (i = pos; i < cap; i++) {
+		if (c->rxh.len == 0) {
+			c->hstart_ts = e->ts_ns;
+			c->htid = e->tid;
+			c->htgid = e->tgid;
+		}
+		if (!c->sync_bad && !c->rxh.buf && !(c->rxh.buf = malloc(HEAD_MAX)))
+			c->sync_bad = 1;
+		if (!c->sync_bad && c->rxh.len < SYNC_LINE_MAX)
+			c->rxh.buf[c->rxh.len++] = (char)d[i];
+		else
+			c->sync_bad = 1;
+		if (d[i] != '\n')
+			continue;
+		if (!c->sync_bad && reqhead_is_request_line(c->rxh.buf, c->rxh.len)) {
+			uint64_t line = c->rxh.len < i + 1 - pos ? c->rxh.len : i + 1 - pos;
+
+			add_req_bytes(c, i + 1 - pos - line);
+			if (c->sent && c->tx == TX_LOST)
+				finish_unframed(ct, c, 0, &ct->st.framing_lost);
+			c->rxh.bytes = c->rxh.len;
+			c->rx = RX_HEAD;
+			c->guessed = 1;
+			return i + 1;
+		}
+		c->rxh.len = 0;
+		c->sync_bad = 0;
+	}
+	/* Bytes not captured: the line they are in cannot be read. */
+	if (cap < len)
+		c->sync_bad = 1;
+	add_req_bytes(c, len - pos);
+	return len;
+}
+
+/* Could the line gathered so far in RX_SYNC be the start of a method? */
+static int sync_line_is_method_start(const struct conn *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->rxh.len; i++)
+		if (!(c->rxh.buf[i] >= 'A' && c->rxh.buf[i] <= 'Z'))
+			return 0;
+	return 1;
+}
+
 static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
 		    const uint8_t *d, uint64_t cap, uint64_t len)
 {
@@ -752,12 +713,17 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 	c->last_recv_ts = e->ts_ns;
 	if (c->upgraded)
 		return;
-	/* A request-looking read after a send ends a response we cannot frame. */
+	/*
+	 * A request-looking read after a send ends a response we cannot frame,
+	 * unless it continues a method the resync scan has the start of.
+	 */
 	if ((c->rx == RX_SYNC || (c->rx == RX_HEAD && !c->rxh.buf)) && c->sent &&
-	    wt_looks_like_request(d, (__u32)cap)) {
+	    wt_looks_like_request(d, (__u32)cap) &&
+	    !(c->rx == RX_SYNC && c->rxh.len && !c->sync_bad && sync_line_is_method_start(c))) {
 		if (c->tx == TX_LOST)
 			finish_unframed(ct, c, 0, &ct->st.framing_lost);
 		if (c->rx == RX_SYNC) {
+			head_free(&c->rxh);
 			c->rx = RX_HEAD;
 			c->guessed = 1;
 		}
@@ -792,8 +758,7 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 					ct->st.parse_errors_uwsgi++;
 				else
 					ct->st.parse_errors_http++;
-				add_req_bytes(c, len - pos);
-				pos = len;
+				/* The resync scan reads on from where the chunk framing failed. */
 				enter_sync(c);
 			}
 			break;
@@ -812,8 +777,7 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 			pos = rx_head(ct, c, e, d, pos, cap, len);
 			break;
 		default: /* RX_SYNC */
-			add_req_bytes(c, len - pos);
-			pos = len;
+			pos = sync_scan(ct, c, e, d, pos, cap, len);
 			break;
 		}
 	}
@@ -854,8 +818,12 @@ static uint64_t tx_head(struct conntrack *ct, struct conn *c, struct pend *f,
 		if (hr.status < 200 && hr.status != 101)
 			return pos;
 		f->status = hr.status;
-		if (hr.status == 101 || (f->is_connect && hr.status / 100 == 2)) {
-			/* The connection leaves HTTP: nothing after this is parsed. */
+		/*
+		 * The connection leaves HTTP: nothing after this is parsed. A 2xx
+		 * to CONNECT opens no tunnel here: WSGI servers answer it as any
+		 * request and read the next one.
+		 */
+		if (hr.status == 101) {
 			complete_front(ct, c, e->ts_ns, 0);
 			drop_all(ct, c, &ct->st.unanswered);
 			c->upgraded = 1;
@@ -901,7 +869,7 @@ lost:
  */
 static struct pend *missed_request(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e)
 {
-	struct head_facts h = {.proto = WT_PROTO_HTTP, .flags = WT_RQ_NO_REQUEST};
+	struct reqhead h = {.proto = WT_PROTO_HTTP, .flags = WT_RQ_NO_REQUEST};
 	struct pend *p;
 
 	c->hstart_ts = c->last_recv_ts ? c->last_recv_ts : e->ts_ns;
@@ -958,6 +926,18 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 		if (!f) {
 			ct->st.orphan_responses++;
 			return;
+		}
+		/*
+		 * A send that starts with a status line after a response whose
+		 * framing was lost (a head longer than the capture) starts the
+		 * next response: the lost one ended with the send before.
+		 */
+		if (c->tx == TX_LOST && pos == 0 && f->status >= 200 &&
+		    http_parse_status_line((const char *)d, cap, &hr) > 0) {
+			emit(ct, c, f, f->last_send_ns, 0);
+			q_pop(c);
+			c->tx = TX_HEAD;
+			continue;
 		}
 		f->last_send_ns = e->ts_ns;
 		switch (c->tx) {

@@ -153,7 +153,19 @@ static int parse_cl_value(const char *v, size_t n, int64_t *out)
 	size_t len;
 
 	while (list_item(&s, v + n, &it, &len)) {
-		if (http_parse_length(it, len, &x) != 0)
+		/*
+		 * "+1" and "-0" are not RFC 9110 lengths, but lenient servers
+		 * (gunicorn reads them with Python's int()) frame the body by
+		 * them, and a strict one rejects the request and closes, where
+		 * framing no longer matters.
+		 */
+		int minus = len > 1 && it[0] == '-';
+
+		if (len > 1 && (it[0] == '+' || minus)) {
+			it++;
+			len--;
+		}
+		if (http_parse_length(it, len, &x) != 0 || (minus && x != 0))
 			return -1;
 		if (first >= 0 && x != first)
 			return -1;
@@ -291,14 +303,15 @@ int http_proxy_header_len(const char *buf, size_t len)
 }
 
 /*
- * "HTTP/<digit>.<digit>": the minor version of HTTP/1.x, or 0 with
- * *other_major set for any other major version (HTTP/2.0 request lines),
- * -1 or -2.
+ * "HTTP/<digits>.<digits>": the minor version of HTTP/1.<digit>, or 0 with
+ * *other_major set for any other version (HTTP/2.0 request lines, and
+ * versions of several digits that lenient servers take and echo back:
+ * "HTTP/11.01"), -1 or -2.
  */
 static int parse_any_version(const char **pp, const char *end, int *other_major)
 {
 	static const char pfx[] = "HTTP/";
-	const char *p = *pp;
+	const char *p = *pp, *major, *minor;
 	size_t i;
 
 	for (i = 0; i < sizeof(pfx) - 1; i++) {
@@ -308,13 +321,21 @@ static int parse_any_version(const char **pp, const char *end, int *other_major)
 			return -1;
 	}
 	p += i;
-	if (end - p < 3)
+	for (major = p; p < end && p - major < 4 && *p >= '0' && *p <= '9'; p++)
+		;
+	if (p == end)
 		return -2;
-	if (p[0] < '0' || p[0] > '9' || p[1] != '.' || p[2] < '0' || p[2] > '9')
+	if (p == major || *p != '.')
 		return -1;
-	*other_major = p[0] != '1';
-	*pp = p + 3;
-	return *other_major ? 0 : p[2] - '0';
+	for (minor = ++p; p < end && p - minor < 4 && *p >= '0' && *p <= '9'; p++)
+		;
+	if (p == end)
+		return -2;
+	if (p == minor)
+		return -1;
+	*other_major = p - major != 3 || major[0] != '1';
+	*pp = p;
+	return *other_major ? 0 : minor[0] - '0';
 }
 
 /* CRLF or a bare LF (request lines only: HTTP/0.9 clients send either). */
@@ -443,20 +464,37 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 
 int http_recover_request(const char *buf, size_t len, struct http_request *req)
 {
-	size_t i = 0, m, t;
+	size_t i = 0, m, w, t;
+	int token = 1;
 
 	request_init(req);
 	req->framing_known = 0;
 	while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
 		i++;
-	/* A method is a token: anything else is garbage (TLS, binary), no target follows. */
-	for (m = i; i < len && i - m < 32 && wt_is_tchar((unsigned char)buf[i]); i++)
-		;
-	if (i == len || buf[i] != ' ' || i == m)
+	/*
+	 * The method word runs to the first space. A token is a method; a word
+	 * with other bytes (a quote, a NUL, UTF-8) is one only when it starts
+	 * with a printable byte and an origin-form target follows: garbage and
+	 * TLS records (which start with a control byte) give no target.
+	 */
+	if (i < len && ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f))
 		return 0;
-	req->method = label_method(buf + m, i - m);
-	while (i < len && buf[i] == ' ')
-		i++;
+	for (m = i; i < len && i - m < 32 && buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n'; i++)
+		token &= wt_is_tchar((unsigned char)buf[i]);
+	if (i == m || i == len)
+		return 0;
+	if (buf[i] != ' ') {
+		/* A method alone on its line: the method is known, the target is not. */
+		if (!token)
+			return 0;
+		req->method = label_method(buf + m, i - m);
+		return 1;
+	}
+	for (w = i; i < len && buf[i] == ' '; i++)
+		;
+	if (!token && (i == len || buf[i] != '/'))
+		return 0;
+	req->method = token ? label_method(buf + m, w - m) : LABEL_METHOD_OTHER;
 	for (t = i; i < len && buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n'; i++)
 		;
 	req->path = buf + t;
@@ -472,13 +510,32 @@ static int status_line(const char **pp, const char *end, struct http_response *r
 	const char *p = *pp;
 	int minor, status = 0, i, other;
 
-	/* Servers echo the request's version: "GET / HTTP/2.0" gets "HTTP/2.0 404". */
-	if ((minor = parse_any_version(&p, end, &other)) < 0)
-		return minor;
+	/*
+	 * Servers echo the request's version, whatever it was: "GET / HTTP/2.0"
+	 * gets "HTTP/2.0 404", uWSGI answers "HTTP/1.x 200", "HTTP/1.1.1 200"
+	 * and, for a line ending in a space, "HTTP/1.1  200". Any version
+	 * token is taken; one that is not 1.x frames the body as 1.0 does.
+	 */
+	minor = parse_any_version(&p, end, &other);
+	if (minor == -2)
+		return -2;
+	if (minor < 0 || (p < end && *p != ' ')) {
+		const char *v = *pp;
+
+		if ((size_t)(end - v) < 5 || memcmp(v, "HTTP/", 5) != 0)
+			return -1;
+		for (p = v + 5; p < end && p - v < 24 && (unsigned char)*p > 0x20 && *p != 0x7f; p++)
+			;
+		if (p == v + 5 && p < end)
+			return -1;
+		minor = 0;
+	}
 	if (p == end)
 		return -2;
-	if (*p++ != ' ')
+	if (*p != ' ')
 		return -1;
+	while (p < end && *p == ' ')
+		p++;
 	for (i = 0; i < 3; i++, p++) {
 		if (p == end)
 			return -2;

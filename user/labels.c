@@ -40,19 +40,20 @@ static size_t put_literal(const char *s, char *out, size_t outsz)
 	return n;
 }
 
-/* "scheme://": the scheme's length plus 3, or 0. */
+/*
+ * "http://", "https://", "ws://" or "wss://" (any case): its length, or 0.
+ * Other schemes (rtsp://, sip:) name nothing an HTTP server serves: such a
+ * target has no route.
+ */
 static size_t scheme_len(const char *t, size_t n)
 {
-	size_t i;
+	static const char *const schemes[] = {"http://", "https://", "ws://", "wss://"};
+	size_t i, k;
 
-	for (i = 0; i < n && i < 16; i++) {
-		char c = t[i];
-
-		if (c == ':')
-			return i > 0 && n - i >= 3 && t[i + 1] == '/' && t[i + 2] == '/' ? i + 3 : 0;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))))
-			return 0;
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		k = strlen(schemes[i]);
+		if (n >= k && strncasecmp(t, schemes[i], k) == 0)
+			return k;
 	}
 	return 0;
 }

@@ -732,7 +732,7 @@ static void test_parse_error_resync(void **state)
 
 	rx(9, 100, 1, "GET /x HTTP/1.1\nHost: x\n\n");
 	assert_int_equal(st()->parse_errors_http, 1);
-	rx(9, 110, 1, "GET /not-yet HTTP/1.1\r\n\r\n"); /* no send yet: the request's bytes */
+	rx(9, 110, 1, "X-More: of it\r\n\r\n"); /* no send yet, no request line: the request's bytes */
 	tx(9, 120, 1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
 	assert_int_equal(nrec, 1);
 	expect(0, "GET", "/x", 400, 100, 120, WT_RQ_UNPARSED);
@@ -918,9 +918,11 @@ static void test_long_path_truncated(void **state)
 	tx(9, 200, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 	assert_int_equal(nrec, 1);
 	assert_int_equal(recs[0].rq.path_len, WT_PATH_MAX);
-	assert_int_equal(recs[0].rq.flags, WT_RQ_PATH_TRUNCATED);
+	/* Gathered whole from small reads, still past what one read captures. */
+	assert_int_equal(recs[0].rq.flags, WT_RQ_PATH_TRUNCATED | WT_RQ_TARGET_TRUNCATED);
 	assert_int_equal(recs[0].rq.start_ns, 100);
 }
+
 
 /* Records are variable length: header plus cap_len bytes, nothing after. */
 static void short_record(uint64_t ts, uint8_t dir, const char *s)
@@ -1065,14 +1067,25 @@ static const struct kind kinds[] = {
 	{"chunk size lies", "POST /ch HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n", 0,
 	 "POST", "/ch", 400},
 	{"gzip coding", "POST /te HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nxx", 0, "POST", "/te", 501},
-	{"PROXY v1", "PROXY TCP4 10.0.0.1 10.0.0.2 5000 80\r\nGET /px HTTP/1.1\r\n\r\n", 0, "GET", "/px", 200},
-	{"PROXY v2", NULL, 0, "GET", "/p2", 200},
+	/* A server without PROXY support answers the header as its request line. */
+	{"PROXY v1", "PROXY TCP4 10.0.0.1 10.0.0.2 5000 80\r\nGET /px HTTP/1.1\r\n\r\n", 0, "_OTHER", "_unknown", 400},
+	{"PROXY v2", NULL, 0, "_OTHER", "_unknown", 400},
 	{"HTTP/0.9", "GET /old\r\n", 0, "GET", "/old", 400},
 	{"HTTP/2.0 line", "GET /h2 HTTP/2.0\r\n\r\n", 0, "GET", "/h2", 404},
 	{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0, "_OTHER", "*", 400},
 	{"TLS ClientHello", NULL, 0, "_OTHER", "_unknown", 400},
 	{"garbage", "\x01\x02garbage\xff\r\n\r\n", 0, "_OTHER", "_unknown", 400},
-	{"no target", "GET\r\n\r\n", 0, "_OTHER", "_unknown", 400},
+	{"no target", "GET\r\n\r\n", 0, "GET", "_unknown", 400},
+	{"method only", "GET\r\nHost: x\r\n\r\n", 0, "GET", "_unknown", 400},
+	{"target as version", "GET HTTP/1.1\r\nHost: x\r\n\r\n", 0, "GET", "_unknown", 400},
+	{"BEL in the method", "GE\x07T /m HTTP/1.1\r\nHost: x\r\n\r\n", 0, "_OTHER", "/m", 400},
+	{"quote in the method", "G\"T /m HTTP/1.1\r\n\r\n", 0, "_OTHER", "/m", 400},
+	{"slash in the method", "GET/ /m HTTP/1.1\r\n\r\n", 0, "_OTHER", "/m", 400},
+	{"UTF-8 method", "\xd0\x93\xd0\x95\xd0\xa2 /m HTTP/1.1\r\n\r\n", 0, "_OTHER", "/m", 400},
+	{"RTSP OPTIONS", "OPTIONS rtsp://example.com/media RTSP/1.0\r\nCSeq: 1\r\n\r\n", 0, "OPTIONS",
+	 "_unknown", 400},
+	{"two-digit version", "GET /v HTTP/11.01\r\nHost: x\r\n\r\n", 0, "GET", "/v", 200},
+	{"CONNECT answered 200", "CONNECT example.com:443 HTTP/1.1\r\n\r\n", 0, "CONNECT", "_authority", 200},
 	{"empty lines first", "\r\n\r\nGET /e HTTP/1.1\r\n\r\n", 0, "GET", "/e", 200},
 	{"Expect on a GET", "GET /x HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", 0, "GET", "/x", 200},
 };
@@ -1248,8 +1261,8 @@ static void test_pipelined_mix(void **state)
 	check_labels(0, "GET", "/a", 200);
 	check_labels(1, "_OTHER", "/b", 404);
 	check_labels(2, "_OTHER", "_unknown", 400);
-	check_labels(3, "_OTHER", "_unknown", 200); /* read with the junk: its request was not seen */
-	assert_int_equal(st()->missed_requests, 1);
+	check_labels(3, "GET", "/c", 200); /* read with the junk: the resync scan found its line */
+	assert_int_equal(st()->missed_requests, 0);
 	/* The connection goes on: the next request has its labels again. */
 	rx_on(&c, 300, 1, "POST /d HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
 	tx_on(&c, 310, 1, ok);
@@ -1555,6 +1568,102 @@ static void test_uwsgi_lenient(void **state)
 	check_labels(2, "GET", "_unknown", 200);
 }
 
+/*
+ * A path gets the same route whether it arrives in one read or in 1-7 byte
+ * reads: _truncated when it does not end within the first 512 bytes.
+ */
+static void test_long_path_any_reads(void **state)
+{
+	static const struct {
+		int fill;
+		int truncated;
+	} paths[] = {{600, 1}, {400, 0}};
+	struct conn_id c = {.sk = 20, .ino = 6, .tgid = TGID, .flags = WT_F_ACCEPTED, .est_ns = 1};
+	uint32_t seed = 3;
+	uint64_t ts = 100;
+	char req[1200];
+	int i, n, split;
+
+	for (i = 0; i < 2; i++) {
+		n = long_request(req, sizeof(req), "GET /", paths[i].fill, "?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+		for (split = 0; split < 2; split++) {
+			c.sk++;
+			nrec = 0;
+			send_client(&c, &ts, req, (size_t)n, split, &seed);
+			tx_on(&c, ts + 10, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+			assert_int_equal(nrec, 1);
+			assert_int_equal(!!(recs[0].rq.flags & WT_RQ_TARGET_TRUNCATED), paths[i].truncated);
+			if (!paths[i].truncated)
+				assert_int_equal(recs[0].rq.path_len, paths[i].fill + 1);
+		}
+	}
+}
+
+/*
+ * A request pipelined behind one that did not parse, or whose body cannot
+ * be framed (a chunk size that lies), is queued when its request line comes:
+ * the server answers it next. Whole and in 1-7 byte reads.
+ */
+static void test_pipelined_after_unframed(void **state)
+{
+	static const char *const reqs[] = {
+		"GE\0T /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcdef\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+		"POST /a HTTP/1.1\r\nContent-Length: +1\r\n\r\nxGET /b HTTP/1.1\r\n\r\n",
+		"GET /a HTTP/1.1\r\nContent-Length: -0\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+	};
+	static const size_t lens[] = {sizeof("GE\0T /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n") - 1, 0, 0, 0};
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	uint32_t seed = 11;
+	size_t i;
+	int split;
+
+	for (split = 0; split < 2; split++) {
+		for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+			struct conn_id c = {.sk = 40 + i + 10 * (size_t)split, .ino = 4, .tgid = TGID,
+					    .flags = WT_F_ACCEPTED, .est_ns = 1};
+			uint64_t ts = 100;
+
+			nrec = 0;
+			send_client(&c, &ts, reqs[i], lens[i] ? lens[i] : strlen(reqs[i]), split, &seed);
+			tx_on(&c, ts + 10, 1, ok);
+			tx_on(&c, ts + 20, 1, ok);
+			close_on(&c, ts + 30, 0, 0);
+			if (nrec != 2 || strcmp(recs[1].method, "GET") || strcmp(recs[1].path, "/b"))
+				fail_msg("case %zu (%s): %d requests, second %s %s", i, split ? "split" : "whole",
+					 nrec, recs[1].method, recs[1].path);
+		}
+	}
+	assert_int_equal(st()->unanswered, 0);
+	assert_int_equal(st()->missed_requests, 0);
+}
+
+/*
+ * A response head longer than the capture (an app echoing a long URI in its
+ * headers) loses its framing; the next response on the connection, pipelined,
+ * still counts once with its own request.
+ */
+static void test_long_response_head_then_next(void **state)
+{
+	struct conn_id c = {.sk = 60, .ino = 6, .tgid = TGID, .flags = WT_F_ACCEPTED, .est_ns = 1};
+	char resp[1400];
+	int n;
+
+	rx_on(&c, 100, 1, "GET /a?q=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+	n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Echo: ");
+	memset(resp + n, 'q', 1000);
+	n += 1000;
+	n += snprintf(resp + n, sizeof(resp) - (size_t)n, "\r\n\r\nok\n");
+	data_on(&c, WT_DIR_SEND, 200, 1, resp, (size_t)n, n);
+	tx_on(&c, 300, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	close_on(&c, 400, 0, 0);
+	assert_int_equal(nrec, 2);
+	check_labels(0, "GET", "/a", 200);
+	assert_int_equal(recs[0].rq.end_ns, 200);
+	check_labels(1, "GET", "/b", 404);
+	assert_int_equal(st()->unanswered, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1587,6 +1696,9 @@ int main(void)
 		T(test_idle_expiry_and_table_full),
 		T(test_many_connections),
 		T(test_long_path_truncated),
+		T(test_long_path_any_reads),
+		T(test_pipelined_after_unframed),
+		T(test_long_response_head_then_next),
 		T(test_short_record),
 		T(test_slow_reader_acked),
 		T(test_relayed),

@@ -151,8 +151,10 @@ static const struct lenient_case lenient_cases[] = {
 	{ "GET /x HTTP/1.1\r\nX: a\x01\x07\x7f\x1b\r\n\r\n", "GET", "/x", -1, 1 },
 	{ "GET /x HTTP/1.1\r\nH\x01st\x7f: x\r\n\r\n", "GET", "/x", -1, 1 },
 	{ "GET /x HTTP/1.1\r\nX-\xc3\xa9\xff: caf\xe9\r\n\r\n", "GET", "/x", -1, 1 },
-	{ "POST /x HTTP/1.1\r\nContent-Length: +1\r\n\r\n", "POST", "/x", -1, 0 },
-	{ "POST /x HTTP/1.1\r\nContent-Length: -0\r\n\r\n", "POST", "/x", -1, 0 },
+	/* Signed lengths frame the body as the lenient servers that take them do. */
+	{ "POST /x HTTP/1.1\r\nContent-Length: +1\r\n\r\n", "POST", "/x", 1, 1 },
+	{ "POST /x HTTP/1.1\r\nContent-Length: -0\r\n\r\n", "POST", "/x", 0, 1 },
+	{ "POST /x HTTP/1.1\r\nContent-Length: +\r\n\r\n", "POST", "/x", -1, 0 },
 	{ "POST /x HTTP/1.1\r\nContent-Length: 0_1\r\n\r\n", "POST", "/x", -1, 0 },
 	{ "POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "POST", "/x", -1, 0 },
 	{ "POST /x HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", "POST", "/x", -1, 0 },
@@ -249,6 +251,12 @@ struct resp_case {
 static const struct resp_case resp_cases[] = {
 	/* gunicorn answers "GET / HTTP/2.0" in the request's version. */
 	{ "HTTP/2.0 404 NOT FOUND\r\nContent-Length: 9\r\n\r\n", 404, 0, 9, 0, HTTP_CONN_DEFAULT },
+	/* ... and "GET / HTTP/11.01" in that one. */
+	{ "HTTP/11.01 200 OK\r\nContent-Length: 2\r\n\r\n", 200, 0, 2, 0, HTTP_CONN_DEFAULT },
+	/* uWSGI echoes versions it could not read, and a trailing space. */
+	{ "HTTP/1.x 200 OK\r\nContent-Length: 3\r\n\r\n", 200, 0, 3, 0, HTTP_CONN_DEFAULT },
+	{ "HTTP/1.1.1 200 OK\r\nContent-Length: 3\r\n\r\n", 200, 0, 3, 0, HTTP_CONN_DEFAULT },
+	{ "HTTP/1.1  200 OK\r\nContent-Length: 3\r\n\r\n", 200, 1, 3, 0, HTTP_CONN_DEFAULT },
 	{ "HTTP/1.1 200 OK\r\nServer: gunicorn\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n"
 	  "Connection: close\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 4\r\n\r\n",
 	  200, 1, 4, 0, HTTP_CONN_CLOSE },
@@ -298,8 +306,7 @@ static const char *const bad_responses[] = {
 	"HTTP/1.1 2000 OK\r\n\r\n",
 	"HTTP/1.1 099 X\r\n\r\n",
 	"HTTP/1.1 abc OK\r\n\r\n",
-	"HTTP/1.1  200 OK\r\n\r\n",
-	"HTTP/2 200\r\n\r\n",
+	"HTTP/ 200 OK\r\n\r\n",
 	"HTTP/1.1 200 OK\nContent-Length: 1\n\n",
 	"HTTP/1.1 200 OK\r\nContent-Length: 184467440737095516160\r\n\r\n",
 	"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",

@@ -64,6 +64,9 @@ static void test_route_forms(void **state)
 	assert_string_equal(route("http://example.com:8000/a/b;s=1", 0, 1), "/a/b");
 	assert_string_equal(route("ws://h/sock", 0, 1), "/sock");
 	assert_string_equal(route("http://", 0, 1), "/");
+	/* other protocols' absolute targets (RTSP, SIP) name no route */
+	assert_string_equal(route("rtsp://example.com/media", 0, 1), "_unknown");
+	assert_string_equal(route("sip:user@example.com", 0, 1), "_unknown");
 	/* authority-form */
 	assert_string_equal(route("example.com:443", 0, 1), "_authority");
 	assert_string_equal(route("[::1]:443", 0, 1), "_authority");
