@@ -551,7 +551,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	__u32 zero = 0, n = 0;
 	bool copied = false;
 	struct scratch *s;
-	struct wt_conn *c, nc = {};
+	struct wt_conn *c, *hs = NULL, nc = {};
 	__u16 family, type;
 	__u64 ino, size, est_ns = 0;
 	__u8 flags = 0;
@@ -571,6 +571,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	}
 	if (c && c->ino == 0) {
 		/* Its handshake was seen: this is the server's first call on it. */
+		hs = c;
 		est_ns = c->est_ns;
 		family = BPF_CORE_READ(sk, __sk_common.skc_family);
 		c = NULL;
@@ -664,7 +665,15 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		nc.flags = flags;
 		if (family != AF_UNIX)
 			port = BPF_CORE_READ(sk, __sk_common.skc_num);
-		if (bpf_map_update_elem(conns_of(flags), &key, &nc, BPF_ANY)) {
+		if (hs) {
+			/*
+			 * In place: replacing the entry would take a spare element
+			 * and free the old one on every connection.
+			 */
+			hs->tgid = tgid;
+			hs->flags = flags;
+			hs->ino = ino;
+		} else if (bpf_map_update_elem(conns_of(flags), &key, &nc, BPF_ANY)) {
 			/* On a server port the handshake's refusal counted it already. */
 			if (family == AF_UNIX || !server_port(port))
 				kstat_inc(WT_KS_CONN_FULL);
