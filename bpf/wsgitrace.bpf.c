@@ -646,6 +646,9 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		 */
 		if (family != AF_UNIX && BPF_CORE_READ(sk, __sk_common.skc_state) == WT_TCP_CLOSE) {
 			kstat_inc(WT_KS_CLOSED_UNREAD);
+			/* Its client gave up waiting: the daemon counts it for this server. */
+			if (dir == WT_DIR_RECV)
+				emit_end(key, ino, tgid, flags, WT_EV_ABANDONED, 0);
 			return 0;
 		}
 		/* The copy the record needs anyway tells a request from other traffic. */
@@ -845,7 +848,11 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 	case WT_TCP_NEW_SYN_RECV:
 		return 0;
 	}
-	if (!server_port(BPF_CORE_READ((struct sock *)key, __sk_common.skc_num)))
+	/*
+	 * inet_sport, not skc_num: a move to CLOSE (a reset, an abort) releases
+	 * the port first (inet_put_port zeroes inet_num) and then reports it.
+	 */
+	if (!server_port(bpf_ntohs(BPF_CORE_READ((struct inet_sock *)key, inet_sport))))
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)

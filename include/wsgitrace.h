@@ -29,6 +29,7 @@ enum wt_event_type {
 	WT_EV_EXIT = 5,  /* a traced process exited */
 	WT_EV_ACKED = 6, /* after a CLOSE with unacked bytes: the client acknowledged them all */
 	WT_EV_RELAYED = 7, /* the connection's peer is a traced relay: forget it, count nothing */
+	WT_EV_ABANDONED = 8, /* its client reset it while it waited to be read: the server read a request it cannot answer */
 };
 
 enum wt_dir {

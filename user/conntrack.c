@@ -119,6 +119,7 @@ struct conn {
 
 struct conntrack {
 	struct conntrack_opts o;
+	enum wt_unanswered why; /* of the requests dropped as unanswered now */
 	wt_request_cb cb;
 	void *ctx;
 	struct conntable tab;
@@ -331,6 +332,9 @@ static void drop_all(struct conntrack *ct, struct conn *c, uint64_t *stat)
 
 		if (!(stat == &ct->st.framing_lost && (p->flags & WT_RQ_FRAMING_LOST)))
 			(*stat)++;
+		if ((stat == &ct->st.unanswered || stat == &ct->st.client_reset) && ct->o.unanswered)
+			ct->o.unanswered(p->tgid, stat == &ct->st.client_reset ? WT_UNANSWERED_CLIENT_GONE : ct->why,
+					 ct->o.unanswered_ctx);
 		q_pop(c);
 	}
 	c->tx = TX_HEAD;
@@ -1230,8 +1234,11 @@ void conntrack_proc_exit(struct conntrack *ct, uint32_t tgid, uint64_t ts_ns)
 		struct conn *c = conn_of(e);
 
 		next = conntable_newer(&ct->tab, e);
-		if (c->tgid == tgid)
+		if (c->tgid == tgid) {
+			ct->why = WT_UNANSWERED_WORKER_EXITED;
 			end_conn(ct, c, c->e.last_ts, &ct->st.unanswered);
+			ct->why = WT_UNANSWERED_CLOSED;
+		}
 	}
 }
 
@@ -1267,7 +1274,9 @@ void conntrack_tick(struct conntrack *ct, uint64_t now_ns)
 		if (now_ns < e->last_ts || now_ns - e->last_ts < ct->o.idle_timeout_ns)
 			break;
 		ct->st.conns_expired++;
+		ct->why = WT_UNANSWERED_EXPIRED;
 		end_conn(ct, conn_of(e), e->last_ts, &ct->st.unanswered);
+		ct->why = WT_UNANSWERED_CLOSED;
 	}
 }
 

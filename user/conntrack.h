@@ -32,6 +32,19 @@
  */
 typedef void (*conntrack_ignore_cb)(uint64_t sk, uint64_t ino, void *ctx);
 
+/* Why a request read by a server got no response. */
+enum wt_unanswered {
+	WT_UNANSWERED_CLOSED = 0,  /* the connection ended first (the server closed it, or the client) */
+	WT_UNANSWERED_CLIENT_GONE, /* the client reset the connection while it waited */
+	WT_UNANSWERED_WORKER_EXITED, /* the process that read it exited (killed, recycled) */
+	WT_UNANSWERED_EXPIRED,     /* the connection was idle past the timeout */
+	WT_UNANSWERED_GONE_QUEUED, /* the client reset it while it waited in the backlog */
+	WT_UNANSWERED_MAX,
+};
+
+/* One request read by tgid and never answered. */
+typedef void (*conntrack_unanswered_cb)(uint32_t tgid, enum wt_unanswered why, void *ctx);
+
 struct conntrack_opts {
 	uint32_t max_conns;       /* tracked at once; 0: 131072 */
 	uint32_t max_pending;     /* queued requests per connection; 0: 32 */
@@ -40,6 +53,8 @@ struct conntrack_opts {
 	uint64_t hold_ns;         /* wait for a close after a response still in flight; 0: 50 ms */
 	conntrack_ignore_cb ignore; /* may be NULL */
 	void *ignore_ctx;
+	conntrack_unanswered_cb unanswered; /* may be NULL */
+	void *unanswered_ctx;
 };
 
 /* Counters only go up, except conns_active. */

@@ -359,6 +359,13 @@ static const char *service_of(struct app *a, uint32_t pid)
 	return key;
 }
 
+static void on_unanswered(uint32_t tgid, enum wt_unanswered why, void *ctx)
+{
+	struct app *a = ctx;
+
+	serverstate_unanswered(a->state, service_of(a, tgid), why);
+}
+
 static void on_request(const struct wt_request *rq, void *ctx)
 {
 	struct app *a = ctx;
@@ -430,6 +437,9 @@ static void on_record(const void *data, size_t size, void *ctx)
 		return;
 	}
 	switch (d->type) {
+	case WT_EV_ABANDONED:
+		serverstate_unanswered(a->state, service_of(a, d->tgid), WT_UNANSWERED_GONE_QUEUED);
+		break;
 	case WT_EV_DATA:
 	case WT_EV_CLOSE:
 	case WT_EV_ACKED:
@@ -621,6 +631,8 @@ int main(int argc, char **argv)
 	cto.max_conns = env.max_conns;
 	cto.ignore = on_ignore;
 	cto.ignore_ctx = &a;
+	cto.unanswered = on_unanswered;
+	cto.unanswered_ctx = &a;
 	a.ct = conntrack_new(&cto, on_request, &a);
 	if (!a.procs || !a.ct) {
 		fprintf(stderr, "wsgitrace: out of memory\n");

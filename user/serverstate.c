@@ -16,6 +16,21 @@
 #include "svckey.h"
 
 #define MAX_LISTENERS 1024
+/* Services with unanswered requests kept apart; past it they share "_overflow". */
+#define MAX_UNANSWERED 4096
+
+static const char *const unanswered_reason[WT_UNANSWERED_MAX] = {
+	[WT_UNANSWERED_CLOSED] = "connection_closed",
+	[WT_UNANSWERED_CLIENT_GONE] = "client_gone",
+	[WT_UNANSWERED_WORKER_EXITED] = "worker_exited",
+	[WT_UNANSWERED_EXPIRED] = "idle_expired",
+	[WT_UNANSWERED_GONE_QUEUED] = "client_gone_queued",
+};
+
+struct unanswered_row {
+	char *service;
+	uint64_t n[WT_UNANSWERED_MAX];
+};
 
 struct listen_row {
 	const char *service;
@@ -30,6 +45,8 @@ struct serverstate {
 	struct listen_row rows[MAX_LISTENERS];
 	size_t nrows;
 	const char *service; /* of the master being read */
+	struct unanswered_row *unanswered;
+	size_t nunanswered;
 };
 
 struct serverstate *serverstate_new(const double *bounds, size_t nbounds, char *err, size_t errlen)
@@ -60,6 +77,36 @@ void serverstate_start_reader(struct serverstate *s)
 void serverstate_queue(struct serverstate *s, const char *service, uint64_t queue_ns)
 {
 	agg_observe(s->queue, service, "", "", 0, queue_ns);
+}
+
+void serverstate_unanswered(struct serverstate *s, const char *service, enum wt_unanswered why)
+{
+	struct unanswered_row *r = NULL;
+	size_t i;
+
+	for (i = 0; i < s->nunanswered; i++)
+		if (strcmp(s->unanswered[i].service, service) == 0)
+			break;
+	if (i == s->nunanswered && i >= MAX_UNANSWERED)
+		service = "_overflow";
+	for (i = 0; i < s->nunanswered && strcmp(s->unanswered[i].service, service) != 0; i++)
+		;
+	if (i == s->nunanswered) {
+		struct unanswered_row *rows = realloc(s->unanswered, (i + 1) * sizeof(*rows));
+		char *copy = strdup(service);
+
+		if (rows)
+			s->unanswered = rows;
+		if (!rows || !copy) {
+			free(copy);
+			return;
+		}
+		s->unanswered[i] = (struct unanswered_row){ .service = copy };
+		s->nunanswered++;
+	}
+	r = &s->unanswered[i];
+	if ((unsigned)why < WT_UNANSWERED_MAX)
+		r->n[why]++;
 }
 
 static void add_process(uint32_t pid, const char *service, bool root, void *ctx)
@@ -163,6 +210,25 @@ const struct strbuf *serverstate_render(struct serverstate *s, const struct proc
 		}
 	}
 
+	expose_family(&s->out, "wsgi_server_requests_unanswered_total", "counter",
+		      "Requests a server read and never answered, by the reason wsgitrace can tell: the client "
+		      "reset the connection while the server had the request (client_gone) or while it waited in "
+		      "the backlog (client_gone_queued), the process that read it exited (worker_exited), the "
+		      "connection ended first (connection_closed), it stayed idle past the timeout (idle_expired).");
+	for (i = 0; i < s->nunanswered; i++) {
+		for (int w = 0; w < WT_UNANSWERED_MAX; w++) {
+			if (!s->unanswered[i].n[w])
+				continue;
+			sb_puts(&s->out, "wsgi_server_requests_unanswered_total{reason=\"");
+			sb_puts(&s->out, unanswered_reason[w]);
+			sb_puts(&s->out, "\",");
+			svckey_render(&s->out, s->unanswered[i].service);
+			sb_puts(&s->out, "} ");
+			sb_put_u64(&s->out, s->unanswered[i].n[w]);
+			sb_putc(&s->out, '\n');
+		}
+	}
+
 	s->nrows = 0;
 	proctab_foreach(procs, read_master, s);
 	for (f = 0; f < sizeof(listen_families) / sizeof(listen_families[0]); f++) {
@@ -194,6 +260,9 @@ void serverstate_free(struct serverstate *s)
 	if (!s)
 		return;
 	listeners_reader_stop(s->reader);
+	for (size_t i = 0; i < s->nunanswered; i++)
+		free(s->unanswered[i].service);
+	free(s->unanswered);
 	agg_free(s->queue);
 	sat_free(s->sat);
 	sb_free(&s->out);

@@ -28,6 +28,8 @@ struct serverstate *serverstate_new(const double *bounds, size_t nbounds, char *
 void serverstate_start_reader(struct serverstate *s);
 /* A new connection's first request waited queue_ns in the backlog. */
 void serverstate_queue(struct serverstate *s, const char *service, uint64_t queue_ns);
+/* A request service's server read got no response, for the reason why (conntrack.h). */
+void serverstate_unanswered(struct serverstate *s, const char *service, enum wt_unanswered why);
 /* The families, rendered now; valid until the next call. */
 const struct strbuf *serverstate_render(struct serverstate *s, const struct proctab *procs,
 					const struct conntrack *ct);

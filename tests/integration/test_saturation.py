@@ -141,3 +141,54 @@ class TestUwsgiThreads(SaturationCase, unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestUnanswered(unittest.TestCase):
+    """Requests a server read and never answered, per service with the reason."""
+
+    def unanswered(self, tracer):
+        return {dict(l)["reason"]: v for (n, l), v in tracer.metrics().items()
+                if n == "wsgi_server_requests_unanswered_total" and dict(l)["service_name"] == h.SERVICE}
+
+    def test_client_gone_and_worker_exited(self):
+        import signal
+        import struct
+        server = h.gunicorn("unanswered", "-w", "1", "--timeout", "60", workers=1)
+        self.addCleanup(server.cleanup)
+        tracer = h.Tracer("--pid", str(server.pid))
+        self.addCleanup(tracer.cleanup)
+        active = lambda: gauges(tracer, "http_server_active_requests").get(h.SERVICE)  # noqa: E731
+
+        # A client that resets while the worker is busy with its request.
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(b"GET /sleep/1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        h.wait_for(lambda: active() == 1, what="the request in flight")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        h.wait_for(lambda: self.unanswered(tracer).get("client_gone") == 1, timeout=30,
+                   what="one client_gone (got %r)" % self.unanswered(tracer))
+        h.wait_for(lambda: active() == 0, what="nothing in flight")
+
+        # A client that gives up while its request waits in the backlog behind a busy worker.
+        busy = threading.Thread(target=lambda: h.request(server.port, "/sleep/1000"))
+        busy.start()
+        h.wait_for(lambda: active() == 1, what="the worker busy")
+        q = socket.create_connection(("127.0.0.1", server.port))
+        q.sendall(b"GET /test/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        q.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        q.close()
+        busy.join()
+        h.wait_for(lambda: self.unanswered(tracer).get("client_gone_queued") == 1, timeout=30,
+                   what="one client_gone_queued (got %r)" % self.unanswered(tracer))
+
+        # A worker killed in the middle of a request.
+        t = threading.Thread(target=lambda: self.assertRaises(Exception, h.request, server.port, "/sleep/5000"))
+        t.start()
+        h.wait_for(lambda: active() == 1, what="the request in flight")
+        worker = h.children(server.pid)[0]
+        os_kill = __import__("os").kill
+        os_kill(worker, signal.SIGKILL)
+        t.join()
+        h.wait_for(lambda: self.unanswered(tracer).get("worker_exited") == 1, timeout=30,
+                   what="one worker_exited (got %r)" % self.unanswered(tracer))
+        self.assertEqual(self.unanswered(tracer).get("client_gone"), 1)
