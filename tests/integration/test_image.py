@@ -472,9 +472,12 @@ class TestDaemonSet(DaemonSetBase, unittest.TestCase):
 
         def query(q):
             url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": q}))
-            with urllib.request.urlopen(url, timeout=5) as r:
-                return {tuple(sorted(x["metric"].items())): float(x["value"][1])
-                        for x in json.load(r)["data"]["result"]}
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    return {tuple(sorted(x["metric"].items())): float(x["value"][1])
+                            for x in json.load(r)["data"]["result"]}
+            except OSError:  # 503 while Prometheus starts its storage, after it listens
+                return None
 
         want = {(("instance", "node-a"),): 3.0}
         h.wait_for(lambda: query('sum by (instance) (http_server_request_duration_seconds_count'
