@@ -65,7 +65,8 @@ def section_series(run):
     wt = None
     res = {"target_series": nseries}
     try:
-        wt = Wsgitrace(procs, [srv.pid], run.wt, extra=["--no-fold-ids", "--max-series", str(nseries * 2)])
+        wt = Wsgitrace(procs, [srv.pid], run.wt, extra=["--no-fold-ids", "--max-series", str(nseries * 2),
+                                                          "--max-series-per-service", str(nseries * 2)])
         rss0 = wt.rss_kib()
         t0 = time.monotonic()
         errors = request_each_path(srv.port, nseries, SCALE["series_threads"])

@@ -87,8 +87,8 @@ int capture_open(struct capture **out, const struct capture_opts *o, capture_eve
 
 	*out = NULL;
 	if (geteuid() != 0) {
-		snprintf(err, errlen, "wsgitrace needs root (or CAP_BPF, CAP_PERFMON and "
-			 "CAP_SYS_RESOURCE) to load its probes: run it with sudo");
+		snprintf(err, errlen, "wsgitrace needs root, with CAP_BPF and CAP_PERFMON, to load "
+			 "its probes: run it with sudo");
 		return -EPERM;
 	}
 	e = preflight_btf(err, errlen);
