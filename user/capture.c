@@ -177,6 +177,15 @@ fail:
 	return e < 0 ? e : -e;
 }
 
+/* A bit of one of the kernel side's bitmaps, which it sets concurrently: atomic or. */
+static void bss_bit_set(__u64 *map, uint32_t n)
+{
+	__u64 *w = &map[n >> 6], bit = 1ULL << (n & 63);
+
+	if (!(__atomic_load_n(w, __ATOMIC_RELAXED) & bit))
+		__atomic_fetch_or(w, bit, __ATOMIC_SEQ_CST);
+}
+
 int capture_trace_pid(struct capture *c, uint32_t pid, uint32_t root)
 {
 	struct wt_proc p = { .root = root };
@@ -187,9 +196,8 @@ int capture_trace_pid(struct capture *c, uint32_t pid, uint32_t root)
 	if (bpf_map__update_elem(c->skel->maps.procs, &pid, sizeof(pid), &p, sizeof(p), BPF_NOEXIST) &&
 	    errno != EEXIST)
 		return -errno;
-	/* The kernel side sets bits of forked children concurrently: atomic or. */
 	if (pid >> 6 < sizeof(c->skel->bss->traced_bits) / sizeof(c->skel->bss->traced_bits[0]))
-		__atomic_fetch_or(&c->skel->bss->traced_bits[pid >> 6], 1ULL << (pid & 63), __ATOMIC_SEQ_CST);
+		bss_bit_set(c->skel->bss->traced_bits, pid);
 	return 0;
 }
 
@@ -258,9 +266,5 @@ int capture_ignore_conn(struct capture *c, uint64_t sk, uint64_t ino)
 
 void capture_server_port(struct capture *c, uint16_t port)
 {
-	__u64 *w = &c->skel->bss->server_ports[port >> 6];
-
-	/* The kernel side sets bits concurrently: atomic or. */
-	if (!(__atomic_load_n(w, __ATOMIC_RELAXED) & (1ULL << (port & 63))))
-		__atomic_fetch_or(w, 1ULL << (port & 63), __ATOMIC_SEQ_CST);
+	bss_bit_set(c->skel->bss->server_ports, port);
 }

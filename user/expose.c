@@ -10,11 +10,16 @@
 /* Label values escape \\, " and newline; other control bytes are legal in them. */
 static const char *const label_esc[128] = { ['\\'] = "\\\\", ['"'] = "\\\"", ['\n'] = "\\n" };
 
+void expose_label_value_n(struct strbuf *sb, const char *s, size_t n)
+{
+	sb_append_escaped(sb, s, n, label_esc, "\xef\xbf\xbd"); /* U+FFFD */
+}
+
 void expose_label_value(struct strbuf *sb, const char *str)
 {
 	const char *s = str ? str : "";
 
-	sb_append_escaped(sb, s, strlen(s), label_esc, "\xef\xbf\xbd"); /* U+FFFD */
+	expose_label_value_n(sb, s, strlen(s));
 }
 
 /* Shortest "%g" text that reads back as v; buf holds at least 32 bytes. */

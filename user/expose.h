@@ -105,6 +105,8 @@ void expose_stream_free(struct expose_stream *x);
 /* Appends a label value escaped per the format (\\, \", \n), invalid UTF-8
  * bytes replaced with U+FFFD. */
 void expose_label_value(struct strbuf *sb, const char *s);
+/* The same for n bytes of s, not NUL terminated. */
+void expose_label_value_n(struct strbuf *sb, const char *s, size_t n);
 
 /* Appends v the way Prometheus prints it: shortest text that reads back
  * as the same double, "+Inf", "-Inf", "NaN". */

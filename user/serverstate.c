@@ -79,33 +79,32 @@ void serverstate_queue(struct serverstate *s, const char *service, uint64_t queu
 	agg_observe(s->queue, service, "", "", 0, queue_ns);
 }
 
+static struct unanswered_row *unanswered_row(struct serverstate *s, const char *service)
+{
+	struct unanswered_row *rows;
+	char *copy;
+
+	for (size_t i = 0; i < s->nunanswered; i++)
+		if (strcmp(s->unanswered[i].service, service) == 0)
+			return &s->unanswered[i];
+	if (s->nunanswered >= MAX_UNANSWERED)
+		return strcmp(service, "_overflow") ? unanswered_row(s, "_overflow") : NULL;
+	rows = realloc(s->unanswered, (s->nunanswered + 1) * sizeof(*rows));
+	if (!rows)
+		return NULL;
+	s->unanswered = rows;
+	copy = strdup(service);
+	if (!copy)
+		return NULL;
+	rows[s->nunanswered] = (struct unanswered_row){ .service = copy };
+	return &rows[s->nunanswered++];
+}
+
 void serverstate_unanswered(struct serverstate *s, const char *service, enum wt_unanswered why)
 {
-	struct unanswered_row *r = NULL;
-	size_t i;
+	struct unanswered_row *r = unanswered_row(s, service);
 
-	for (i = 0; i < s->nunanswered; i++)
-		if (strcmp(s->unanswered[i].service, service) == 0)
-			break;
-	if (i == s->nunanswered && i >= MAX_UNANSWERED)
-		service = "_overflow";
-	for (i = 0; i < s->nunanswered && strcmp(s->unanswered[i].service, service) != 0; i++)
-		;
-	if (i == s->nunanswered) {
-		struct unanswered_row *rows = realloc(s->unanswered, (i + 1) * sizeof(*rows));
-		char *copy = strdup(service);
-
-		if (rows)
-			s->unanswered = rows;
-		if (!rows || !copy) {
-			free(copy);
-			return;
-		}
-		s->unanswered[i] = (struct unanswered_row){ .service = copy };
-		s->nunanswered++;
-	}
-	r = &s->unanswered[i];
-	if ((unsigned)why < WT_UNANSWERED_MAX)
+	if (r && (unsigned)why < WT_UNANSWERED_MAX)
 		r->n[why]++;
 }
 

@@ -57,7 +57,6 @@ void svckey_render(struct strbuf *sb, const char *key)
 	const char *val[4] = { 0 };
 	size_t len[4] = { 0 }, n = svckey_service_len(key);
 	const char *p = key + n;
-	char svc[SVCKEY_MAX];
 	/* Label names in their sorted order: container, deployment, namespace, pod. */
 	static const int order[4] = { 2, 3, 0, 1 };
 
@@ -72,22 +71,15 @@ void svckey_render(struct strbuf *sb, const char *key)
 	}
 	for (int k = 0; k < 4; k++) {
 		int i = order[k];
-		char v[SVCKEY_MAX];
 
-		if (!val[i] || !len[i] || len[i] >= sizeof(v))
+		if (!len[i])
 			continue;
-		memcpy(v, val[i], len[i]);
-		v[len[i]] = 0;
 		sb_puts(sb, pod_labels[i]);
 		sb_puts(sb, "=\"");
-		expose_label_value(sb, v);
+		expose_label_value_n(sb, val[i], len[i]);
 		sb_puts(sb, "\",");
 	}
-	if (n >= sizeof(svc))
-		n = sizeof(svc) - 1;
-	memcpy(svc, key, n);
-	svc[n] = 0;
 	sb_puts(sb, "service_name=\"");
-	expose_label_value(sb, svc);
+	expose_label_value_n(sb, key, n);
 	sb_putc(sb, '"');
 }

@@ -5,6 +5,7 @@ fewer workers than clients: requests wait in the listen backlog, every
 worker is busy, and the gauges must say so while it lasts and read zero
 after.
 """
+import os
 import socket
 import threading
 import time
@@ -186,8 +187,7 @@ class TestUnanswered(unittest.TestCase):
         t.start()
         h.wait_for(lambda: active() == 1, what="the request in flight")
         worker = h.children(server.pid)[0]
-        os_kill = __import__("os").kill
-        os_kill(worker, signal.SIGKILL)
+        os.kill(worker, signal.SIGKILL)
         t.join()
         h.wait_for(lambda: self.unanswered(tracer).get("worker_exited") == 1, timeout=30,
                    what="one worker_exited (got %r)" % self.unanswered(tracer))
