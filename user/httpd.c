@@ -411,12 +411,26 @@ static void admit(struct httpd *h, int fd, struct sockaddr_storage *ss, socklen_
 	}
 }
 
+/*
+ * Every slot held, live or evicted: let MHD close what was evicted before
+ * accepting more. A burst of reconnects evicts faster than MHD closes, and
+ * what arrives meanwhile (a scrape among them) waits in the listen queue
+ * rather than being refused.
+ */
+static bool slot_ready(struct httpd *h)
+{
+	if (free_slot(h))
+		return true;
+	MHD_run(h->d);
+	return free_slot(h) != NULL;
+}
+
 static void accept_all(struct httpd *h)
 {
 	int i;
 
 	/* Bounded, so a connect flood cannot hold the main loop. */
-	for (i = 0; i < 256; i++) {
+	for (i = 0; i < 256 && slot_ready(h); i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(h->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
