@@ -67,15 +67,17 @@ CHART_COLORS = {"none": "#999999", "wsgitrace": "#2b8a3e", "prometheus_mp": "#18
 # The bench stages (wsgitrace --bench-stage) split wsgitrace's cost on sync;
 # sync_1ms is the same server on a route that burns 1 ms of CPU, to show the
 # cost is per request. (key, server kind, path, configurations)
-PAIRED = [("sync", "sync", "/test/", ["none", "wsgitrace", "filter", "no_records"]),
+PAIRED = [("sync", "sync", "/test/", ["none", "wsgitrace", "no_queue", "filter", "no_records"]),
           ("gthread", "gthread", "/test/", ["none", "wsgitrace"]),
           ("uwsgi", "uwsgi", "/test/", ["none", "wsgitrace"]),
           ("sync_1ms", "sync", "/cpu/1000", ["none", "wsgitrace"])]
 PAIRED_DESC = {"sync_1ms": "gunicorn sync, 2 workers, `GET /cpu/1000` (1 ms of CPU per request)"}
-STAGE_ARGS = {"wsgitrace": [], "filter": ["--bench-stage=filter"], "no_records": ["--bench-stage=no-records"]}
+STAGE_ARGS = {"wsgitrace": [], "filter": ["--bench-stage=filter"], "no_records": ["--bench-stage=no-records"],
+              "no_queue": ["--bench-stage=no-queue"]}
 STAGE_NAMES = {"wsgitrace": "wsgitrace",
                "filter": "programs attached, return after the traced-process check",
-               "no_records": "all kernel-side work, no connection record sent to the daemon"}
+               "no_records": "all kernel-side work, no connection record sent to the daemon",
+               "no_queue": "wsgitrace without queue time (no handshake notes)"}
 PAIRED_SECONDS = 2             # per run on the shared server
 PAIRED_LOAD_S = 1              # load every configuration gets before it is measured
 

@@ -28,7 +28,20 @@ def stages(R, full):
             "registers and buffer, the TCP state and sequence reads, the connection table's insert "
             "and delete) %.1f%%, and the records with the daemon's parsing of them %.1f%%, each as "
             "uncertain as the intervals in the same-server table. " % (
-                g(ps, "wsgitrace", "n") or 0, fl, nr, full, 100 * (1 - fl), 100 * (fl - nr), 100 * (nr - full)))
+                g(ps, "wsgitrace", "n") or 0, fl, nr, full, 100 * (1 - fl), 100 * (fl - nr), 100 * (nr - full))
+            + queue_share(ps, full))
+
+
+def queue_share(ps, full):
+    """What queue time adds: the same tracer without its handshake notes."""
+    nq = g(ps, "no_queue", "ratio")
+    if nq is None:
+        return ""
+    return ("Queue time's share is the handshake note taken per connection as the kernel completes it "
+            "(the busy-worker, backlog and in-flight gauges are computed when scraped, not per request): "
+            "without it, %.3f (95%% CI %s) against %.3f with it, a difference of %.1f%% of throughput. " % (
+                nq, "%.3f-%.3f" % tuple(g(ps, "no_queue", "ci95")) if g(ps, "no_queue", "ci95") else "-",
+                full, 100 * (nq - full)))
 
 
 def heavier(R, loss, req):

@@ -107,15 +107,15 @@ def paired_table(tp):
          "all of them. This takes the spread between server starts out of the ratio (a "
          "restarted Python server differs by a few percent: hash seeds, memory layout, which "
          "CPU each worker lands on), so its interval is narrower than the table above can give. "
-         "On sync, two bench stages of wsgitrace (`--bench-stage`, hidden from `--help`) "
-         "split its cost, and the same server is also measured on a route that burns 1 ms of "
+         "On sync, three bench stages of wsgitrace (`--bench-stage`, hidden from `--help`) "
+         "split its cost (one of them is wsgitrace without the handshake notes behind queue time), and the same server is also measured on a route that burns 1 ms of "
          "CPU per request: wsgitrace's cost is per request, so its share shrinks as requests "
          "get heavier.\n" % (tp["paired"]["segments_per_round"], tp["paired"]["segments_per_round"],
                              tp["paired"]["seconds"], PAIRED_LOAD_S),
          "| server | configuration | ratio (median) | 95% CI of the median | mean | runs | per-round medians |",
          "|---|---|---|---|---|---|---|"]
     for kind, kdesc in [(k, d) for k, d, _ in SERVERS] + list(PAIRED_DESC.items()):
-        for c in ("wsgitrace", "no_records", "filter"):
+        for c in ("wsgitrace", "no_queue", "no_records", "filter"):
             v = g(pp, kind, c)
             if v:
                 L.append("| %s | %s | %.3f | %s | %.3f | %d | %s |" % (

@@ -803,6 +803,8 @@ static __always_inline int handshake_done(struct sock *sk)
 	struct wt_conn nc = { .flags = WT_F_ACCEPTED };
 	__u64 key = (__u64)sk;
 
+	if (bench_stage == WT_STAGE_NO_QUEUE)
+		return 0;
 	if (!server_port(BPF_CORE_READ(sk, __sk_common.skc_num)))
 		return 0;
 	nc.est_ns = bpf_ktime_get_ns();

@@ -126,6 +126,7 @@ enum wt_stage {
 	WT_STAGE_FULL = 0,       /* normal tracing */
 	WT_STAGE_FILTER = 1,     /* programs attached; return after the traced-process check */
 	WT_STAGE_NO_RECORDS = 2, /* all kernel-side work, but no connection record leaves the kernel */
+	WT_STAGE_NO_QUEUE = 3,   /* normal tracing without the handshake notes queue time needs */
 };
 
 /* Value of the kernel's connection maps, keyed by the kernel socket address. */

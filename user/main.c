@@ -120,7 +120,7 @@ static const struct argp_option opts[] = {
 	{ "ringbuf-mb", OPT_RINGBUF_MB, "MB", 0, "Ring buffer size, a power of two (default 4)", 0 },
 	{ "no-fold-ids", OPT_NO_FOLD, NULL, 0, "Keep id-like path segments instead of folding them to {id}", 0 },
 	/* Not for users: it stops tracing part-way, to measure what each part costs (bench/). */
-	{ "bench-stage", OPT_BENCH_STAGE, "full|filter|no-records", OPTION_HIDDEN, NULL, 0 },
+	{ "bench-stage", OPT_BENCH_STAGE, "full|filter|no-records|no-queue", OPTION_HIDDEN, NULL, 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf, verifier)", 0 },
 	{},
 };
@@ -279,8 +279,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.fold_ids = false;
 		break;
 	case OPT_BENCH_STAGE: {
-		static const char *const names[] = { "full", "filter", "no-records" };
-		static const enum wt_stage vals[] = { WT_STAGE_FULL, WT_STAGE_FILTER, WT_STAGE_NO_RECORDS };
+		static const char *const names[] = { "full", "filter", "no-records", "no-queue" };
+		static const enum wt_stage vals[] = { WT_STAGE_FULL, WT_STAGE_FILTER, WT_STAGE_NO_RECORDS,
+						      WT_STAGE_NO_QUEUE };
 		int i = parse_choice(arg, "--bench-stage", names, ARRAY_SIZE(names), state);
 
 		if (i >= 0)

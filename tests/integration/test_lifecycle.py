@@ -167,7 +167,7 @@ class TestDaemon(unittest.TestCase):
             (["--listen", "127.0.0.1:99999"], "port"),
             (["--listen", "nonsense"], "listen"),
             (["--ringbuf-mb", "3"], "power of two"),
-            (["--bench-stage", "half"], "--bench-stage must be full, filter or no-records"),
+            (["--bench-stage", "half"], "--bench-stage must be full, filter, no-records or no-queue"),
             (["extra"], "unexpected argument"),
         ]
         for args, msg in cases:
@@ -176,7 +176,7 @@ class TestDaemon(unittest.TestCase):
             self.assertIn(msg, r.stderr, (args, r.stderr))
 
     def test_bench_stages_count_nothing(self):
-        """make bench's --bench-stage stops part-way: attached, but never counts."""
+        """make bench's --bench-stage stops part-way: attached, but never counts (no-queue: counts, no queue time)."""
         server = h.gunicorn("stages", "-w", "1", workers=1)
         self.addCleanup(server.cleanup)
         staged = {}
@@ -185,13 +185,23 @@ class TestDaemon(unittest.TestCase):
             self.addCleanup(staged[stage].cleanup)
         full = h.Tracer("--pid", str(server.pid))
         self.addCleanup(full.cleanup)
+        # Counts like the full tracer, without the handshake notes: no queue time.
+        no_queue = h.Tracer("--pid", str(server.pid), "--bench-stage", "no-queue", name="wsgitrace-no-queue")
+        self.addCleanup(no_queue.cleanup)
         for _ in range(5):
             self.assertEqual(h.request(server.port, "/test/")[0], 200)
         full.wait_counts({("GET", "/test/", "200"): 5})
+        no_queue.wait_counts({("GET", "/test/", "200"): 5})
         for stage, t in staged.items():
             # a scrape drains the ring first: what the full tracer saw, these had too
             self.assertEqual(t.counts(), {}, stage)
             self.assertGreaterEqual(t.self_metric("wsgitrace_processes_traced"), 2)
+
+        def queued(t):
+            return sum(v for (n, _), v in t.metrics().items()
+                       if n == "http_server_request_queue_duration_seconds_count")
+        self.assertEqual(queued(full), 5)
+        self.assertEqual(queued(no_queue), 0)
         self.assertNotIn("bench-stage", run_tracer("--help").stdout)
 
     def test_missing_pid(self):

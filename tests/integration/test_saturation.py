@@ -15,6 +15,8 @@ import harness as h
 
 CLIENTS = 8
 SLEEP_MS = 100
+# The median request's queue time and the clients' wait minus the app's agree within this.
+AGREE_MS = 3
 
 
 def timed_request(port, ms):
@@ -103,7 +105,14 @@ class SaturationCase:
             self.assertLessEqual(q, r["app_start"] - r["connect_start"], (t, r))
             waits.append((r["app_start"] - r["connect_end"]) - q)
         # What is left is the worker's own time from its read to the app's
-        # handler (parsing, routing): small next to the waits themselves.
+        # handler (parsing, routing): under a millisecond typically. The first
+        # request a worker serves also runs the framework's first-dispatch
+        # setup (tens of ms under uWSGI), and a worker preempted in between
+        # shows more: the median agrees within a few ms, none by half a sleep.
+        waits.sort()
+        print("%s: queue time vs clients minus app, ms: %s" % (
+            type(self).__name__, " ".join("%.2f" % (w / 1e6) for w in waits)))
+        self.assertLess(abs(waits[len(waits) // 2]) / 1e6, AGREE_MS, waits)
         self.assertLess(max(waits) / 1e9, SLEEP_MS / 1000.0 / 2, waits)
         # CLIENTS requests through `concurrency` slots of SLEEP_MS each: the
         # last ones waited for the others to be served.
