@@ -306,6 +306,10 @@ class DirectReplay:
         print("\n" + "\n".join(lines))
         if moved["events_lost_total"]:
             problems.append("events lost")
+        # Every answered packet was read as one, whatever its modifiers and vars.
+        protos = collections.Counter(t["proto"] for t in self.tracer.traces())
+        if set(protos) != {"uwsgi"}:
+            problems.append("requests traced per protocol: %s" % fmt(protos))
         verdict = promtool(self.tracer)
         if verdict:
             problems.append("promtool check metrics: " + verdict)
@@ -520,6 +524,7 @@ class BehindNginx:
         self.assertIn(("GET", "/n/plain", "200"), got, "nginx reached uWSGI for no plain request")
         self.assertIn(("GET", "/routed/deny", "403"), got, "uWSGI's own answer did not come through nginx")
         self.assertEqual(moved["events_lost_total"], 0)
+        self.assertEqual({t["proto"] for t in self.tracer.traces()}, {"uwsgi"})
         self.assertIsNone(promtool(self.tracer))
 
 
