@@ -13,6 +13,8 @@ for f in "$@"; do
 	[[ -d tests/fuzz/seeds/${name#fuzz_} ]] && seeds+=("tests/fuzz/seeds/${name#fuzz_}")
 	# The HTTP request corpus of the integration tests: real-world and hostile heads and bodies.
 	case $name in fuzz_http | fuzz_conntrack) seeds+=(tests/corpus/http) ;; esac
+	# The uwsgi packet corpus: odd keys, empty and huge values, modifiers, bodies.
+	case $name in fuzz_uwsgi | fuzz_conntrack) seeds+=(tests/corpus/uwsgi) ;; esac
 	if "$f" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 -print_final_stats=0 \
 		"$corpus" "${seeds[@]}" >build/fuzz/$name.log 2>&1; then
 		pass=$((pass + 1))

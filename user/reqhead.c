@@ -13,6 +13,9 @@
  * uwsgi packets start with modifier1 (0 for WSGI, nginx may set others) and
  * never with a method's letters, a line end or the PROXY v2 signature. TLS
  * records (content types 20-23) are garbage to an HTTP port, not packets.
+ * The modifier1 values a WSGI server answers (0, and 30 for nginx's
+ * PATH_INFO fix) are packets whatever their modifier2; other bytes only
+ * with the modifier2 of 0 that nearly every client sends.
  */
 enum wt_proto reqhead_proto(const char *buf, size_t n)
 {
@@ -20,7 +23,30 @@ enum wt_proto reqhead_proto(const char *buf, size_t n)
 
 	if (wt_is_tchar(b) || b == '\r' || b == '\n' || (b >= 20 && b <= 23))
 		return WT_PROTO_HTTP;
-	return n < 4 || buf[3] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
+	return b == 0 || b == 30 || n < 4 || buf[3] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
+}
+
+/*
+ * A uwsgi packet's labels come from the vars in its first WT_CAP bytes, the
+ * bytes one read captures, however the reads fell: a path that ends past
+ * them, or none found in them when the packet goes on, is _truncated (HTTP
+ * heads follow the same rule, facts_cap_path()).
+ */
+static void uwsgi_labels(const char *buf, size_t n, struct reqhead *h)
+{
+	struct uwsgi_request ur;
+	size_t cap = n < WT_CAP ? n : WT_CAP;
+	int r = uwsgi_parse_request(buf, cap, &ur);
+
+	h->method = ur.method;
+	h->path = ur.path_len ? ur.path : NULL;
+	h->path_len = ur.path_len;
+	if (ur.path_cut || (r == -2 && !ur.path_len && cap >= UWSGI_HDR_LEN &&
+			    UWSGI_HDR_LEN + (size_t)ur.datasize > cap)) {
+		h->path = NULL;
+		h->path_len = 0;
+		h->flags |= WT_RQ_TARGET_TRUNCATED;
+	}
 }
 
 static void facts_set(struct reqhead *h, const char *method, const char *path, size_t path_len,
@@ -91,8 +117,8 @@ int reqhead_parse(const char *buf, size_t n, struct reqhead *h)
 		r = uwsgi_parse_request(buf, n, &ur);
 		if (r < 0)
 			return r;
-		facts_set(h, ur.method, ur.path, ur.path_len, ur.content_length, ur.chunked,
-			  ur.framing_known);
+		facts_set(h, NULL, NULL, 0, ur.content_length, ur.chunked, ur.framing_known);
+		uwsgi_labels(buf, n, h);
 		return r;
 	}
 }
@@ -119,15 +145,7 @@ void reqhead_recover(const char *buf, size_t n, struct reqhead *h)
 			facts_cap_path(h, buf);
 		}
 	} else {
-		struct uwsgi_request ur;
-
-		/* On -1 or -2, the vars wholly inside buf are set. */
-		uwsgi_parse_request(buf, n, &ur);
-		h->method = ur.method;
-		if (ur.path_len > 0) {
-			h->path = ur.path;
-			h->path_len = ur.path_len;
-		}
+		uwsgi_labels(buf, n, h);
 	}
 }
 

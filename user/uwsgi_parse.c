@@ -38,20 +38,34 @@ static int ci_eq(const char *a, size_t n, const char *lit)
 	return 1;
 }
 
+/*
+ * REQUEST_URI, else PATH_INFO, whichever order they come in; the last of
+ * repeated ones, as uWSGI takes them. Only got of the value's vn bytes are
+ * at hand when the packet was cut inside it: the path is whole if its end
+ * ('?', '#') is among them. An empty value names no path and replaces none
+ * (a front end's `uwsgi_param REQUEST_URI ""` after the real one).
+ */
+static void set_path(struct uwsgi_request *r, const char *k, size_t kn, const char *v, size_t vn,
+		     size_t got, int *have_uri)
+{
+	int uri = key_is(k, kn, "REQUEST_URI");
+
+	if (vn == 0 || got == 0 || (!uri && *have_uri))
+		return;
+	r->path = v;
+	r->path_len = label_target_keep(v, got);
+	r->path_cut = got < vn && r->path_len == got;
+	if (uri)
+		*have_uri = 1;
+}
+
 static void set_var(struct uwsgi_request *r, const char *k, size_t kn, const char *v, size_t vn,
 		   int *have_uri)
 {
 	if (key_is(k, kn, "REQUEST_METHOD")) {
 		r->method = label_method(v, vn);
-	} else if (key_is(k, kn, "REQUEST_URI")) {
-		r->path = v;
-		r->path_len = label_target_keep(v, vn);
-		*have_uri = 1;
-	} else if (key_is(k, kn, "PATH_INFO")) {
-		if (!*have_uri) {
-			r->path = v;
-			r->path_len = label_target_keep(v, vn);
-		}
+	} else if (key_is(k, kn, "REQUEST_URI") || key_is(k, kn, "PATH_INFO")) {
+		set_path(r, k, kn, v, vn, vn, have_uri);
 	} else if (key_is(k, kn, "CONTENT_LENGTH")) {
 		/* nginx's uwsgi_params send an empty CONTENT_LENGTH for a GET. */
 		/* A length nobody can read: the responses delimit the requests. */
@@ -88,8 +102,12 @@ int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *r)
 	r->modifier1 = (uint8_t)buf[0];
 	r->datasize = le16(buf + 1);
 	r->modifier2 = (uint8_t)buf[3];
-	/* modifier2 0 is a request with vars; the others are not requests. */
-	if (r->modifier2 != 0 || r->datasize == 0)
+	/*
+	 * uWSGI hands a packet with any modifier2 to the plugin of its
+	 * modifier1 (nginx's uwsgi_modifier2 sets it); the Python plugin runs
+	 * them all as requests. An empty packet it closes on.
+	 */
+	if (r->datasize == 0)
 		return -1;
 	end = UWSGI_HDR_LEN + (size_t)r->datasize;
 	avail = len < end ? len : end;
@@ -117,8 +135,11 @@ int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *r)
 		p += 2;
 		if (vn > end - p)
 			return -1;
-		if (vn > avail - p)
+		if (vn > avail - p) {
+			if (key_is(buf + k, kn, "REQUEST_URI") || key_is(buf + k, kn, "PATH_INFO"))
+				set_path(r, buf + k, kn, buf + p, vn, avail - p, &have_uri);
 			return -2;
+		}
 		v = p;
 		p += vn;
 		set_var(r, buf + k, kn, buf + v, vn, &have_uri);

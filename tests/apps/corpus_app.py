@@ -14,11 +14,14 @@ byte outside printable ASCII, and '%', written as %XX, cut to ECHO_MAX bytes
 full length is in X-Echo-Uri-Len. The body is read and dropped so that a
 keep-alive server can frame the next request. A HEAD response keeps its
 Content-Length and has no body, as frameworks do (gunicorn sends whatever
-body the app returns, even for HEAD).
+body the app returns, even for HEAD). An X-Want-Status header (three
+digits) sets the status; 204 and 304 go without a body or its length.
 """
 
 ECHO_MAX = 1024
 BODY = b"ok\n"
+REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 404: "Not Found",
+           500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def raw(value):
@@ -44,12 +47,15 @@ def app(environ, start_response):
                 pass
         except Exception:  # noqa: BLE001 - a broken body is the server's business, the echo still goes out
             pass
-    start_response("200 OK", [
+    want = environ.get("HTTP_X_WANT_STATUS", "")
+    status = int(want) if len(want) == 3 and want.isdigit() and want[0] in "2345" else 200
+    empty = status in (204, 304)
+    start_response("%d %s" % (status, REASONS.get(status, "Status")), [
         ("Content-Type", "text/plain"),
-        ("Content-Length", str(len(BODY))),
+    ] + ([] if empty else [("Content-Length", str(len(BODY)))]) + [
         ("X-Echo-Method", quote(raw(environ.get("REQUEST_METHOD", "")))),
         ("X-Echo-Uri", quote(uri)),
         ("X-Echo-Uri-Len", str(len(uri))),
         ("X-Echo-Path", quote(raw(environ.get("PATH_INFO", "")))),
     ])
-    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [BODY]
+    return [] if empty or environ.get("REQUEST_METHOD") == "HEAD" else [BODY]

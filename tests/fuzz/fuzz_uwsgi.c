@@ -24,10 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (r.path_len && (r.path < buf || r.path + r.path_len > buf + size))
 			abort();
+		/* A whole packet cuts no path. */
+		if (r.path_cut)
+			abort();
 		/* Every prefix of a valid packet is incomplete. */
 		if (uwsgi_parse_request(buf, (size_t)n - 1, &r) != -2)
 			abort();
 	}
+	if (n == -2 && r.path_len && (r.path < buf || r.path + r.path_len > buf + size))
+		abort();
 	(void)wt_looks_like_request((const __u8 *)buf, (__u32)size);
 	free(buf);
 	return 0;

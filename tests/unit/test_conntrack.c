@@ -1559,13 +1559,117 @@ static void test_uwsgi_lenient(void **state)
 	check_labels(0, "_OTHER", "/odd", 200);
 	check_labels(1, "_OTHER", "/nm", 200);
 	assert_int_equal(recs[1].rq.proto, WT_PROTO_UWSGI);
-	/* A packet larger than the capture: counted, labelled from its first vars. */
+	/*
+	 * A packet larger than the capture: counted, labelled from its first
+	 * vars; its path lies past them.
+	 */
 	c.sk = 51;
 	n = uwsgi_pkt(pkt, huge);
 	data_on(&c, WT_DIR_RECV, 300, 1, pkt, n, (int32_t)n);
 	tx_on(&c, 310, 1, ok);
 	assert_int_equal(nrec, 3);
-	check_labels(2, "GET", "_unknown", 200);
+	check_labels(2, "GET", "_truncated", 200);
+}
+
+/*
+ * uwsgi packets get the same labels whether they come in one read or in
+ * 1-7 byte reads: from the vars in their first 512 bytes. nginx sends
+ * QUERY_STRING first, so a long query pushes the method and the path past
+ * them.
+ */
+static void test_uwsgi_labels_any_reads(void **state)
+{
+	static char fill[700], edge[600], past[600], query[620];
+	const char *const at_edge[] = { "REQUEST_METHOD", "GET", "PATH_INFO", edge, "HTTP_X", "1", NULL };
+	const char *const past_edge[] = { "REQUEST_METHOD", "GET", "PATH_INFO", past, "HTTP_X", "1", NULL };
+	const char *const var_first[] = { "HTTP_X_FILL", fill, "REQUEST_METHOD", "PUT", "PATH_INFO", "/late", NULL };
+	const char *const long_query[] = { "QUERY_STRING", query + 6, "REQUEST_METHOD", "GET",
+					   "REQUEST_URI", query, "PATH_INFO", "/q", NULL };
+	const char *const query_cut[] = { "REQUEST_METHOD", "DELETE", "REQUEST_URI", query, NULL };
+	const struct {
+		const char *const *kv;
+		const char *method, *route;
+	} cases[] = {
+		{ at_edge, "GET", NULL }, /* the path's last byte is the capture's last: whole */
+		{ past_edge, "GET", "_truncated" },
+		{ var_first, "_OTHER", "_truncated" },
+		{ long_query, "_OTHER", "_truncated" }, /* REQUEST_METHOD comes after QUERY_STRING */
+		{ query_cut, "DELETE", "/q" }, /* cut inside the query: the path is whole */
+	};
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	uint32_t seed = 5;
+	uint64_t ts = 100;
+	char pkt[2048];
+	size_t i, n;
+	int split;
+
+	memset(fill, 'f', sizeof(fill) - 1);
+	/* GET's PATH_INFO value starts at byte 38 of the packet. */
+	edge[0] = '/';
+	memset(edge + 1, 'e', 512 - 38 - 1);
+	past[0] = '/';
+	memset(past + 1, 'e', 512 - 38);
+	memcpy(query, "/q?q=x", 6);
+	memset(query + 6, 'x', sizeof(query) - 7);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (split = 0; split < 2; split++) {
+			struct conn_id c = {.sk = 60 + i + 10 * (size_t)split, .ino = 6, .tgid = TGID,
+					    .flags = WT_F_ACCEPTED, .est_ns = 1};
+			char want[300];
+
+			n = uwsgi_pkt(pkt, cases[i].kv);
+			nrec = 0;
+			send_client(&c, &ts, pkt, n, split, &seed);
+			tx_on(&c, ts++, 1, ok);
+			assert_int_equal(nrec, 1);
+			/* Routes stop at 256 bytes. */
+			snprintf(want, sizeof(want), "%.256s", cases[i].route ? cases[i].route : edge);
+			check_labels(0, cases[i].method, want, 200);
+		}
+	}
+}
+
+/*
+ * What nginx can make of a packet that uWSGI still runs: any modifier2
+ * (uwsgi_modifier2) with modifier1 0 or 30, a lower-case first key, an
+ * empty REQUEST_URI or PATH_INFO after the real one.
+ */
+static void test_uwsgi_nginx_params(void **state)
+{
+	const char *const lower_first[] = { "aaa_first", "1", "REQUEST_METHOD", "POST", "REQUEST_URI", "/m2", NULL };
+	const char *const empty_uri[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/real?x", "PATH_INFO", "/real",
+					  "REQUEST_URI", "", "PATH_INFO", "", NULL };
+	const char *const empty_uri_only[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "", "PATH_INFO", "/pi", NULL };
+	const char *ok = "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct conn_id c = {.sk = 80, .ino = 8, .tgid = TGID, .flags = WT_F_ACCEPTED, .est_ns = 1};
+	char pkt[512];
+	size_t n;
+
+	n = uwsgi_pkt(pkt, lower_first);
+	pkt[0] = 30;
+	pkt[3] = 9;
+	data_on(&c, WT_DIR_RECV, 100, 1, pkt, n, (int32_t)n);
+	tx_on(&c, 110, 1, ok);
+	c.sk++;
+	pkt[0] = 0;
+	pkt[3] = (char)255;
+	data_on(&c, WT_DIR_RECV, 200, 1, pkt, n, (int32_t)n);
+	tx_on(&c, 210, 1, ok);
+	c.sk++;
+	n = uwsgi_pkt(pkt, empty_uri);
+	data_on(&c, WT_DIR_RECV, 300, 1, pkt, n, (int32_t)n);
+	tx_on(&c, 310, 1, ok);
+	c.sk++;
+	n = uwsgi_pkt(pkt, empty_uri_only);
+	data_on(&c, WT_DIR_RECV, 400, 1, pkt, n, (int32_t)n);
+	tx_on(&c, 410, 1, ok);
+	assert_int_equal(nrec, 4);
+	check_labels(0, "POST", "/m2", 200);
+	assert_int_equal(recs[0].rq.proto, WT_PROTO_UWSGI);
+	check_labels(1, "POST", "/m2", 200);
+	check_labels(2, "GET", "/real", 200);
+	check_labels(3, "GET", "/pi", 200);
+	assert_int_equal(st()->parse_errors_uwsgi + st()->parse_errors_http, 0);
 }
 
 /*
@@ -1713,6 +1817,8 @@ int main(void)
 		T(test_reset),
 		T(test_not_http_ignored),
 		T(test_uwsgi_lenient),
+		T(test_uwsgi_labels_any_reads),
+		T(test_uwsgi_nginx_params),
 	};
 
 	return cmocka_run_group_tests_name("conntrack", tests, NULL, NULL);
