@@ -102,6 +102,8 @@ struct conn {
 	uint8_t closing;   /* closed with bytes unacked: waiting for WT_EV_ACKED */
 	uint8_t guessed;   /* the head being gathered was taken up by its first bytes after a resync */
 	uint8_t sync_bad;  /* RX_SYNC: the current line was not all captured, or is too long */
+	uint8_t tail_gap;  /* the read before the tail due had bytes not captured */
+	uint32_t tail_due; /* bytes of the last read its tail record (WT_F_TAIL) still has to bring */
 	uint32_t tgid;
 	/*
 	 * A completed request whose last send left bytes unacknowledged: if the
@@ -718,10 +720,19 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 	if (c->upgraded)
 		return;
 	/*
+	 * A read's tail goes on where the read's captured part ended, or
+	 * somewhere past it: then the line the resync scan meets first is a
+	 * part of one.
+	 */
+	if (e->flags & WT_F_TAIL) {
+		if (c->tail_gap && c->rx == RX_SYNC)
+			c->sync_bad = 1;
+	}
+	/*
 	 * A request-looking read after a send ends a response we cannot frame,
 	 * unless it continues a method the resync scan has the start of.
 	 */
-	if ((c->rx == RX_SYNC || (c->rx == RX_HEAD && !c->rxh.buf)) && c->sent &&
+	else if ((c->rx == RX_SYNC || (c->rx == RX_HEAD && !c->rxh.buf)) && c->sent &&
 	    wt_looks_like_request(d, (__u32)cap) &&
 	    !(c->rx == RX_SYNC && c->rxh.len && !c->sync_bad && sync_line_is_method_start(c))) {
 		if (c->tx == TX_LOST)
@@ -1145,6 +1156,35 @@ full:
 	return NULL;
 }
 
+/*
+ * A read whose last bytes come in a tail record of their own: this record
+ * stands for its first bytes, the tail for the rest. A tail that never
+ * comes (lost with a full ring) is a gap where the next record begins.
+ */
+static void tail_settle(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
+			uint64_t *cap, uint64_t *len)
+{
+	uint32_t t;
+
+	if (c->tail_due && !(e->flags & WT_F_TAIL))
+		on_recv(ct, c, e, e->data, 0, c->tail_due);
+	if (e->flags & WT_F_TAIL) {
+		/* The tail is the rest of the read, whatever its record says. */
+		*len = c->tail_due;
+		if (*cap > *len)
+			*cap = *len;
+	}
+	c->tail_due = 0;
+	t = wt_tail_len(*len > 0x7fffffff ? 0x7fffffff : (uint32_t)*len);
+	if ((e->flags & WT_F_TAILED) && !(e->flags & WT_F_TAIL) && e->dir == WT_DIR_RECV && t) {
+		c->tail_due = t;
+		*len -= t;
+		if (*cap > *len)
+			*cap = *len;
+		c->tail_gap = *cap < *len;
+	}
+}
+
 /* WT_EV_DATA: a recv or send with its first bytes. */
 static void on_data(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e)
 {
@@ -1167,6 +1207,9 @@ static void on_data(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 		end_conn(ct, c, c->e.last_ts, &ct->st.unanswered);
 		c = NULL;
 	}
+	/* A read's tail is followed only where the read itself was. */
+	if ((e->flags & WT_F_TAIL) && (!c || !c->tail_due || e->dir != WT_DIR_RECV))
+		return;
 	if (!c && !(c = new_conn(ct, e, d, cap)))
 		return;
 	conntable_touch(&ct->tab, &c->e, e->ts_ns);
@@ -1176,6 +1219,7 @@ static void on_data(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 	flush_held(ct, c, 0);
 	c->tgid = e->tgid;
 	c->is_unix = !!(e->flags & WT_F_UNIX);
+	tail_settle(ct, c, e, &cap, &len);
 	if (e->dir == WT_DIR_RECV)
 		on_recv(ct, c, e, d, cap, len);
 	else
