@@ -724,14 +724,15 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	}
 
 	/*
-	 * A read past the capture that starts like a request: its head may be
-	 * longer than the capture, with the next request pipelined behind it
-	 * in the same read. Its last bytes follow in a record of their own.
-	 * Reads of request bodies do not start like a request: they cost no
-	 * second record.
+	 * A read past the capture that starts like a request, or with the
+	 * empty lines a request may follow: its head may be longer than the
+	 * capture, with the next request pipelined behind it in the same read,
+	 * or the request may come after the capture. Its last bytes follow in
+	 * a record of their own. Reads of request bodies do not start like a
+	 * request: they cost no second record.
 	 */
 	if (dir == WT_DIR_RECV && ret > WT_CAP && n == WT_CAP && (nr == NR_read || nr == NR_recvfrom) &&
-	    wt_looks_like_request(s->ev.data, n))
+	    (wt_looks_like_request(s->ev.data, n) || s->ev.data[0] == '\r' || s->ev.data[0] == '\n'))
 		flags |= WT_F_TAILED;
 	s->ev.ts_ns = bpf_ktime_get_ns();
 	s->ev.sk = key;

@@ -55,8 +55,8 @@ enum wt_dir {
  */
 #define WT_F_RESET 0x10
 /*
- * A read longer than the capture that starts like a request: the read's
- * last bytes follow in a record of their own (WT_F_TAIL, right after this
+ * A read longer than the capture that starts like a request (or with an
+ * empty line): the read's last bytes follow in a record of their own (WT_F_TAIL, right after this
  * one), so that a request pipelined behind a long head is still seen. This
  * record stands for the read's first len - wt_tail_len(len) bytes.
  */

@@ -678,6 +678,21 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 					pos++;
 				if (pos == len)
 					break;
+				/*
+				 * Empty lines up to the end of the capture (the last
+				 * few no PROXY v2 signature after all): more of them
+				 * may follow, or a request (RFC 9112 2.2). The resync
+				 * scan finds it in what is captured next (the read's
+				 * tail); a response to bytes never seen counts all the
+				 * same.
+				 */
+				for (n = pos; n < cap && (d[n] == '\r' || d[n] == '\n'); n++)
+					;
+				if (n == cap && n > start && cap < len) {
+					enter_sync(c);
+					pos = cap;
+					break;
+				}
 			}
 			pos = rx_head(ct, c, e, d, pos, cap, len);
 			break;

@@ -1759,12 +1759,70 @@ static void test_tail_cut_line_and_lost(void **state)
 	check_labels(2, "_OTHER", "_unknown", 200);
 	check_labels(3, "GET", "/n", 200);
 
+	/* Empty lines past the capture and no tail: the response counts once all the same. */
+	c.sk = 93;
+	memset(req, '\n', 1500);
+	n = 1500 + (size_t)snprintf(req + 1500, sizeof(req) - 1500, "GET /f HTTP/1.1\r\n\r\n");
+	read_tailed(&c, 700, req, n, 1);
+	tx_on(&c, 710, 1, ok);
+	close_on(&c, 720, 0, 0);
+	assert_int_equal(nrec, 5);
+	check_labels(4, "_OTHER", "_unknown", 200);
+	assert_int_equal(st()->unanswered, 0);
+
 	/* A tail whose read was never followed is dropped. */
 	c.sk = 92;
 	submit(&c, &(struct rec_args){.type = WT_EV_DATA, .dir = WT_DIR_RECV, .ts = 800, .tid = 1,
 				      .data = tail, .dlen = strlen(tail), .len = (int32_t)strlen(tail),
 				      .flags = WT_F_TAIL});
 	assert_int_equal(st()->conns_active, 0);
+}
+
+/*
+ * Empty lines before a request (RFC 9112 2.2), CRLF or bare LF, a flood of
+ * them too (past the capture), in records of every size from 1 to 7
+ * bytes and whole: the request keeps its labels.
+ */
+static void test_empty_lines_any_records(void **state)
+{
+	static const char *const leads[] = {"\r\n", "\n", "\r\n\r\n"};
+	static const size_t floods[] = {300, 1000}; /* CRLFs: past the capture, past two */
+	const char *req = "GET /e HTTP/1.1\r\nHost: x\r\n\r\n";
+	const size_t nleads = sizeof(leads) / sizeof(leads[0]);
+	char buf[2100];
+	size_t i, seg, off, n;
+
+	for (i = 0; i < nleads + 2; i++) {
+		size_t times = i < nleads ? 1 : floods[i - nleads];
+		const char *lead = i < nleads ? leads[i] : "\r\n";
+
+		for (n = 0; times--;)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s", lead);
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s", req);
+		for (seg = 1; seg <= 8; seg++) {
+			struct conn_id c = {.sk = 700 + i * 10 + seg, .ino = 7, .tgid = TGID, .flags = WT_F_ACCEPTED,
+					    .est_ns = 1};
+			uint64_t ts = 100;
+
+			nrec = 0;
+			/* A read past the capture as the kernel side reports it. */
+			if (seg == 8)
+				read_tailed(&c, ts++, buf, n, 0);
+			for (off = seg == 8 ? n : 0; off < n; ts++) {
+				size_t k = seg == 8 || seg > n - off ? n - off : seg;
+
+				data_on(&c, WT_DIR_RECV, ts, 1, buf + off, k, (int32_t)k);
+				off += k;
+			}
+			tx_on(&c, ts + 10, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+			close_on(&c, ts + 20, 0, 0);
+			if (nrec != 1 || strcmp(recs[0].method, "GET") || strcmp(recs[0].path, "/e"))
+				fail_msg("lead %zu in %zu-byte records: %d requests, %s %s", i, seg, nrec,
+					 recs[0].method, recs[0].path);
+		}
+	}
+	assert_int_equal(st()->missed_requests, 0);
+	assert_int_equal(st()->parse_errors_http, 0);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1803,6 +1861,7 @@ int main(void)
 		T(test_pipelined_after_unframed),
 		T(test_long_response_head_then_next),
 		T(test_long_head_pipelined_tail),
+		T(test_empty_lines_any_records),
 		T(test_tail_cut_line_and_lost),
 		T(test_short_record),
 		T(test_slow_reader_acked),
