@@ -55,10 +55,11 @@ enum wt_dir {
  */
 #define WT_F_RESET 0x10
 /*
- * A read longer than the capture that starts like a request (or with an
- * empty line): the read's last bytes follow in a record of their own (WT_F_TAIL, right after this
- * one), so that a request pipelined behind a long head is still seen. This
- * record stands for the read's first len - wt_tail_len(len) bytes.
+ * A read longer than the capture that starts like a request, or with an
+ * empty line: the read's last bytes follow in a record of their own
+ * (WT_F_TAIL, right after this one), so that a request pipelined behind a
+ * long head, or after many empty lines, is still seen. This record stands
+ * for the read's first len - wt_tail_len(len) bytes.
  */
 #define WT_F_TAILED 0x20
 /* The last wt_tail_len() bytes of the WT_F_TAILED read just before: len and cap_len are theirs. */
