@@ -4,8 +4,8 @@
  * responses from the kernel's per-call records.
  *
  * Each connection has a receive side (rx: request heads and bodies), a send
- * side (tx: response heads and bodies) and between them a FIFO of requests
- * waiting for their response. Body bytes are counted, never looked at, so
+ * side (tx: response heads and bodies, framed by respframe.c) and between
+ * them a FIFO of requests waiting for their response. Body bytes are counted, never looked at, so
  * records whose data was not captured still advance the framing; only heads
  * and chunk-size lines need captured bytes. When those were not captured,
  * or the request's framing is ambiguous, the connection falls back to
