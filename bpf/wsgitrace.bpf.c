@@ -723,6 +723,17 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 			kstat_inc(WT_KS_READ_FAIL);
 	}
 
+	/*
+	 * A read past the capture that starts like a request, or with the
+	 * empty lines a request may follow: its head may be longer than the
+	 * capture, with the next request pipelined behind it in the same read,
+	 * or the request may come after the capture. Its last bytes follow in
+	 * a record of their own. Reads of request bodies do not start like a
+	 * request: they cost no second record.
+	 */
+	if (dir == WT_DIR_RECV && ret > WT_CAP && n == WT_CAP && (nr == NR_read || nr == NR_recvfrom) &&
+	    (wt_looks_like_request(s->ev.data, n) || s->ev.data[0] == '\r' || s->ev.data[0] == '\n'))
+		flags |= WT_F_TAILED;
 	s->ev.ts_ns = bpf_ktime_get_ns();
 	s->ev.sk = key;
 	s->ev.ino = ino;
@@ -743,6 +754,24 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	if (size > sizeof(struct wt_conn_event))
 		size = sizeof(struct wt_conn_event);
 	submit(&s->ev, size, s->ev.ts_ns);
+	if (flags & WT_F_TAILED) {
+		n = wt_tail_len(ret > 0x7fffffff ? 0x7fffffff : ret);
+		n &= WT_CAP * 2 - 1;
+		if (n > WT_CAP)
+			n = WT_CAP;
+		s->ev.flags = (flags & (WT_F_UNIX | WT_F_ACCEPTED)) | WT_F_TAIL;
+		s->ev.est_ns = 0;
+		s->ev.len = n;
+		/* A tail that cannot be read still tells the daemon where the read ended. */
+		if (bpf_probe_read_user(s->ev.data, n, (void *)(buf + ret - n)))
+			n = 0;
+		s->ev.cap_len = n;
+		size = offsetof(struct wt_conn_event, data) + n;
+		barrier_var(size);
+		if (size > sizeof(struct wt_conn_event))
+			size = sizeof(struct wt_conn_event);
+		submit(&s->ev, size, s->ev.ts_ns);
+	}
 	return 0;
 }
 

@@ -54,6 +54,22 @@ enum wt_dir {
  * when the server first read from it). Nothing pending on it was owed.
  */
 #define WT_F_RESET 0x10
+/*
+ * A read longer than the capture that starts like a request, or with an
+ * empty line: the read's last bytes follow in a record of their own
+ * (WT_F_TAIL, right after this one), so that a request pipelined behind a
+ * long head, or after many empty lines, is still seen. This record stands
+ * for the read's first len - wt_tail_len(len) bytes.
+ */
+#define WT_F_TAILED 0x20
+/* The last wt_tail_len() bytes of the WT_F_TAILED read just before: len and cap_len are theirs. */
+#define WT_F_TAIL 0x40
+
+/* Bytes of a WT_F_TAILED read of len bytes its tail record holds: none of the first WT_CAP. */
+static inline __u32 wt_tail_len(__u32 len)
+{
+	return len <= WT_CAP ? 0 : len - WT_CAP < WT_CAP ? len - WT_CAP : WT_CAP;
+}
 
 /*
  * One record about an inbound connection of a traced process: a recv or send

@@ -4,8 +4,8 @@
  * responses from the kernel's per-call records.
  *
  * Each connection has a receive side (rx: request heads and bodies), a send
- * side (tx: response heads and bodies) and between them a FIFO of requests
- * waiting for their response. Body bytes are counted, never looked at, so
+ * side (tx: response heads and bodies, framed by respframe.c) and between
+ * them a FIFO of requests waiting for their response. Body bytes are counted, never looked at, so
  * records whose data was not captured still advance the framing; only heads
  * and chunk-size lines need captured bytes. When those were not captured,
  * or the request's framing is ambiguous, the connection falls back to
@@ -23,13 +23,13 @@
 
 #include "conntable.h"
 #include "conntrack.h"
+#include "framing.h"
 #include "http_parse.h"
 #include "labels.h"
 #include "looks_like.h"
 #include "reqhead.h"
+#include "respframe.h"
 
-/* Head bytes kept across records; larger heads are treated as not captured. */
-#define HEAD_MAX 8192
 /* Longest line the resync scan looks at: a request line with a long target. */
 #define SYNC_LINE_MAX 2048
 
@@ -38,14 +38,6 @@ enum rx_state {
 	RX_LEN,      /* Content-Length body: rxb.remaining bytes left */
 	RX_CHUNKED,  /* chunked body: rxb decodes */
 	RX_SYNC,     /* framing lost or unknown: look for a request line (sync_scan) */
-};
-
-enum tx_state {
-	TX_HEAD = 0, /* next bytes start the front request's response head */
-	TX_LEN,
-	TX_CHUNKED,
-	TX_CLOSE, /* body runs to the close */
-	TX_LOST,  /* framing lost: every send belongs to the front request */
 };
 
 struct pend {
@@ -65,21 +57,6 @@ struct pend {
 	uint8_t no_body;    /* HEAD: the response has no body */
 };
 
-/* A message head gathered across records, the same way for both directions. */
-struct headbuf {
-	char *buf; /* NULL until a head spans records */
-	uint32_t len;
-	uint64_t bytes; /* record bytes the head took so far, uncaptured ones included */
-};
-
-/* What a head parser sees: the buffered head, or the record's own bytes. */
-struct head_view {
-	const char *buf;
-	size_t n;
-	size_t old;   /* bytes of buf already accounted for in earlier records */
-	int all_seen; /* every byte of the record's part is in buf */
-};
-
 struct conn {
 	struct ct_entry e;     /* sk, ino, last activity: the table's part */
 	uint64_t last_send_ts; /* last send, any request */
@@ -87,12 +64,13 @@ struct conn {
 	uint64_t est_ns;       /* handshake done, until the first request takes it (0: unknown) */
 	struct ct_link grace;  /* unix connections with a response the close would end */
 	struct ct_link heldl;  /* connections holding a response for the ACK, oldest first */
-	struct http_chunked rxb, txb;
+	struct http_chunked rxb;
+	struct respframe tx; /* the front request's response */
 	struct pend *q;    /* ring of qcap, qn used from qhead */
 	uint32_t seq_head; /* sequence number of q[qhead] */
 	uint32_t rx_seq;   /* request whose body is being read */
 	uint16_t qhead, qn, qcap;
-	uint8_t rx, tx;
+	uint8_t rx;
 	uint8_t is_unix;
 	uint8_t upgraded;  /* 101: no longer HTTP */
 	uint8_t ignored;   /* not HTTP: every record is dropped until the close */
@@ -102,6 +80,8 @@ struct conn {
 	uint8_t closing;   /* closed with bytes unacked: waiting for WT_EV_ACKED */
 	uint8_t guessed;   /* the head being gathered was taken up by its first bytes after a resync */
 	uint8_t sync_bad;  /* RX_SYNC: the current line was not all captured, or is too long */
+	uint8_t tail_gap;  /* the read before the tail due had bytes not captured */
+	uint32_t tail_due; /* bytes of the last read its tail record (WT_F_TAIL) still has to bring */
 	uint32_t tgid;
 	/*
 	 * A completed request whose last send left bytes unacknowledged: if the
@@ -113,8 +93,6 @@ struct conn {
 	struct headbuf rxh;
 	uint32_t htid, htgid;
 	uint64_t hstart_ts;
-	/* Response head in progress. */
-	struct headbuf txh;
 };
 
 struct conntrack {
@@ -175,7 +153,7 @@ static void q_pop(struct conn *c)
 		c->q = NULL;
 		c->qcap = 0;
 		c->qhead = 0;
-		c->tx = TX_HEAD;
+		c->tx.state = RF_HEAD;
 	}
 }
 
@@ -211,62 +189,6 @@ static void emit(struct conntrack *ct, struct conn *c, struct pend *p, uint64_t 
 		ct->cb(&rq, ct->ctx);
 }
 
-static void head_free(struct headbuf *h)
-{
-	free(h->buf);
-	h->buf = NULL;
-	h->len = 0;
-	h->bytes = 0;
-}
-
-/*
- * The head so far, with record bytes [pos, cap) appended when a head is
- * already buffered (up to HEAD_MAX).
- */
-static void head_view(struct headbuf *h, const uint8_t *d, uint64_t pos, uint64_t cap, uint64_t len,
-		      struct head_view *v)
-{
-	size_t k = 0;
-
-	v->old = h->len;
-	if (!h->buf) {
-		v->buf = (const char *)d + pos;
-		v->n = cap - pos;
-		v->all_seen = cap == len;
-		return;
-	}
-	if (pos < cap) {
-		k = cap - pos;
-		if (k > HEAD_MAX - h->len)
-			k = HEAD_MAX - h->len;
-		memcpy(h->buf + h->len, d + pos, k);
-		h->len += (uint32_t)k;
-	}
-	v->buf = h->buf;
-	v->n = h->len;
-	v->all_seen = cap == len && k == cap - pos;
-}
-
-/*
- * The parser wants more bytes than the record had: keep the head for the
- * next record. 0, or -1 when it cannot be kept (bytes not captured, too big,
- * no memory): the head is lost then.
- */
-static int head_wait(struct headbuf *h, const struct head_view *v, uint64_t pos, uint64_t len)
-{
-	if (!v->all_seen || v->n >= HEAD_MAX)
-		return -1;
-	if (!h->buf) {
-		h->buf = malloc(HEAD_MAX);
-		if (!h->buf)
-			return -1;
-		memcpy(h->buf, v->buf, v->n);
-		h->len = (uint32_t)v->n;
-	}
-	h->bytes += len - pos;
-	return 0;
-}
-
 static void flush_held(struct conntrack *ct, struct conn *c, uint64_t end_ns)
 {
 	if (!c->held)
@@ -295,7 +217,7 @@ static void hold_front(struct conntrack *ct, struct conn *c, uint64_t end_ns, ui
 	h->flags |= flags;
 	f->path = NULL;
 	q_pop(c);
-	c->tx = TX_HEAD;
+	c->tx.state = RF_HEAD;
 	c->held = h;
 	c->held_end = end_ns;
 	ct_list_add_tail(&ct->held, &c->heldl);
@@ -320,8 +242,7 @@ static void complete_front(struct conntrack *ct, struct conn *c, uint64_t end_ns
 		emit(ct, c, front(c), end_ns, 0);
 		q_pop(c);
 	}
-	c->tx = TX_HEAD;
-	head_free(&c->txh);
+	respframe_reset(&c->tx);
 }
 
 /* Drop every queued request, counting each in *stat unless already lost. */
@@ -337,8 +258,7 @@ static void drop_all(struct conntrack *ct, struct conn *c, uint64_t *stat)
 					 ct->o.unanswered_ctx);
 		q_pop(c);
 	}
-	c->tx = TX_HEAD;
-	head_free(&c->txh);
+	respframe_reset(&c->tx);
 }
 
 /*
@@ -350,9 +270,9 @@ static void finish_unframed(struct conntrack *ct, struct conn *c, uint64_t close
 {
 	struct pend *f = front(c);
 
-	if (!f || (c->tx != TX_CLOSE && c->tx != TX_LOST))
+	if (!f || !respframe_unframed(&c->tx))
 		return;
-	if (c->tx == TX_CLOSE) {
+	if (c->tx.state == RF_CLOSE) {
 		emit(ct, c, f, close_ns, WT_RQ_CLOSE_DELIMITED);
 		q_pop(c);
 		drop_all(ct, c, rest);
@@ -367,7 +287,7 @@ static void finish_unframed(struct conntrack *ct, struct conn *c, uint64_t close
 
 static void grace_update(struct conntrack *ct, struct conn *c)
 {
-	int want = c->is_unix && c->qn && (c->tx == TX_CLOSE || c->tx == TX_LOST);
+	int want = c->is_unix && c->qn && respframe_unframed(&c->tx);
 
 	/* Re-adding moves it to the tail: the list stays in activity order. */
 	if (c->in_grace)
@@ -401,7 +321,7 @@ static void end_conn(struct conntrack *ct, struct conn *c, uint64_t close_ns, ui
 	if (c->in_grace)
 		ct_list_del(&c->grace);
 	head_free(&c->rxh);
-	head_free(&c->txh);
+	head_free(&c->tx.head);
 	free(c);
 	ct->st.conns_active--;
 }
@@ -431,8 +351,7 @@ static struct pend *q_push(struct conntrack *ct, struct conn *c)
 		ct->st.pending_overflow += (uint64_t)c->qn + 1;
 		while (c->qn)
 			q_pop(c);
-		head_free(&c->txh);
-		c->tx = TX_HEAD;
+		respframe_reset(&c->tx);
 		return NULL;
 	}
 	if (c->qn == c->qcap) {
@@ -509,33 +428,6 @@ static void enter_sync(struct conn *c)
 	c->guessed = 0;
 	c->sync_bad = 0;
 	head_free(&c->rxh);
-}
-
-/*
- * One chunked-body step over record bytes [*pos, len), of which [0, cap) were
- * captured. 1: body ended at *pos; 0: all consumed, body goes on; -1: a gap
- * hid framing; -2: bad framing.
- */
-static int chunked_step(struct http_chunked *ch, const uint8_t *d, uint64_t *pos, uint64_t cap,
-			uint64_t len)
-{
-	if (*pos < cap) {
-		ssize_t r = http_chunked_feed(ch, (const char *)d + *pos, cap - *pos);
-
-		if (r >= 0) {
-			*pos += (uint64_t)r;
-			return 1;
-		}
-		if (r == -1)
-			return -2;
-		*pos = cap;
-	}
-	if (*pos < len) {
-		if (http_chunked_skip(ch, len - *pos) < 0)
-			return -1;
-		*pos = len;
-	}
-	return 0;
 }
 
 
@@ -681,7 +573,7 @@ static uint64_t sync_scan(struct conntrack *ct, struct conn *c, const struct wt_
 			uint64_t line = c->rxh.len < i + 1 - pos ? c->rxh.len : i + 1 - pos;
 
 			add_req_bytes(c, i + 1 - pos - line);
-			if (c->sent && c->tx == TX_LOST)
+			if (c->sent && c->tx.state == RF_LOST)
 				finish_unframed(ct, c, 0, &ct->st.framing_lost);
 			c->rxh.bytes = c->rxh.len;
 			c->rx = RX_HEAD;
@@ -718,13 +610,22 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 	if (c->upgraded)
 		return;
 	/*
+	 * A read's tail goes on where the read's captured part ended, or
+	 * somewhere past it: then the line the resync scan meets first is a
+	 * part of one.
+	 */
+	if (e->flags & WT_F_TAIL) {
+		if (c->tail_gap && c->rx == RX_SYNC)
+			c->sync_bad = 1;
+	}
+	/*
 	 * A request-looking read after a send ends a response we cannot frame,
 	 * unless it continues a method the resync scan has the start of.
 	 */
-	if ((c->rx == RX_SYNC || (c->rx == RX_HEAD && !c->rxh.buf)) && c->sent &&
+	else if ((c->rx == RX_SYNC || (c->rx == RX_HEAD && !c->rxh.buf)) && c->sent &&
 	    wt_looks_like_request(d, (__u32)cap) &&
 	    !(c->rx == RX_SYNC && c->rxh.len && !c->sync_bad && sync_line_is_method_start(c))) {
-		if (c->tx == TX_LOST)
+		if (c->tx.state == RF_LOST)
 			finish_unframed(ct, c, 0, &ct->st.framing_lost);
 		if (c->rx == RX_SYNC) {
 			head_free(&c->rxh);
@@ -777,6 +678,21 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 					pos++;
 				if (pos == len)
 					break;
+				/*
+				 * Empty lines up to the end of the capture (the last
+				 * few no PROXY v2 signature after all): more of them
+				 * may follow, or a request (RFC 9112 2.2). The resync
+				 * scan finds it in what is captured next (the read's
+				 * tail); a response to bytes never seen counts all the
+				 * same.
+				 */
+				for (n = pos; n < cap && (d[n] == '\r' || d[n] == '\n'); n++)
+					;
+				if (n == cap && n > start && cap < len) {
+					enter_sync(c);
+					pos = cap;
+					break;
+				}
 			}
 			pos = rx_head(ct, c, e, d, pos, cap, len);
 			break;
@@ -797,73 +713,6 @@ static int looks_like_response(const uint8_t *d, uint64_t n)
 		if (d[i] != (uint8_t)pfx[i])
 			return 0;
 	return n > 0;
-}
-
-/* A response head for the front request, from record bytes [pos, len). */
-static uint64_t tx_head(struct conntrack *ct, struct conn *c, struct pend *f,
-			const struct wt_conn_event *e, const uint8_t *d, uint64_t pos,
-			uint64_t cap, uint64_t len)
-{
-	struct http_response hr;
-	struct head_view v;
-	int r;
-
-	if (!c->txh.buf && pos >= cap)
-		goto lost;
-	head_view(&c->txh, d, pos, cap, len, &v);
-	r = http_parse_response(v.buf, v.n, &hr);
-	if (r > 0 && (size_t)r > v.old) {
-		uint64_t here = (uint64_t)r - v.old;
-
-		f->resp_bytes += here;
-		pos += here;
-		head_free(&c->txh);
-		/* Interim responses (100 Continue) neither label nor end it. */
-		if (hr.status < 200 && hr.status != 101)
-			return pos;
-		f->status = hr.status;
-		/*
-		 * The connection leaves HTTP: nothing after this is parsed. A 2xx
-		 * to CONNECT opens no tunnel here: WSGI servers answer it as any
-		 * request and read the next one.
-		 */
-		if (hr.status == 101) {
-			complete_front(ct, c, e->ts_ns, 0);
-			drop_all(ct, c, &ct->st.unanswered);
-			c->upgraded = 1;
-			enter_sync(c);
-			return len;
-		}
-		if (f->no_body || hr.status == 204 || hr.status == 304 || hr.content_length == 0) {
-			complete_front(ct, c, e->ts_ns, e->unacked);
-		} else if (hr.chunked) {
-			http_chunked_init(&c->txb);
-			c->tx = TX_CHUNKED;
-		} else if (hr.content_length > 0) {
-			c->txb.remaining = (uint64_t)hr.content_length;
-			c->tx = TX_LEN;
-		} else {
-			c->tx = TX_CLOSE;
-		}
-		return pos;
-	}
-	if (r == -2) {
-		if (head_wait(&c->txh, &v, pos, len) == 0) {
-			f->resp_bytes += len - pos;
-			return len;
-		}
-	} else {
-		ct->st.parse_errors_http++;
-	}
-	/* The status line alone may still have been captured. */
-	if (http_parse_status_line(v.buf, v.n, &hr) > 0 && hr.status >= 200)
-		f->status = hr.status;
-lost:
-	head_free(&c->txh);
-	mark_lost(ct, f);
-	c->tx = TX_LOST;
-	f->resp_bytes += len - pos;
-	return len;
 }
 
 /*
@@ -920,67 +769,63 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 		return;
 	while (pos < len) {
 		struct pend *f = front(c);
-		uint64_t start = pos, n;
-		struct http_response hr;
-		int r;
+		uint64_t start = pos;
+		enum respframe_ev ev;
+		int status, bad;
 
-		if (!f && c->tx == TX_HEAD && !c->txh.buf && pos < cap &&
+		if (!f && c->tx.state == RF_HEAD && !c->tx.head.buf && pos < cap &&
 		    looks_like_response(d + pos, cap - pos))
 			f = missed_request(ct, c, e);
 		if (!f) {
 			ct->st.orphan_responses++;
 			return;
 		}
-		/*
-		 * A send that starts with a status line after a response whose
-		 * framing was lost (a head longer than the capture) starts the
-		 * next response: the lost one ended with the send before.
-		 */
-		if (c->tx == TX_LOST && pos == 0 && f->status >= 200 &&
-		    http_parse_status_line((const char *)d, cap, &hr) > 0) {
-			emit(ct, c, f, f->last_send_ns, 0);
-			q_pop(c);
-			c->tx = TX_HEAD;
-			continue;
+		if (c->tx.state == RF_LOST && pos == 0) {
+			status = respframe_status_line(d, cap);
+			/*
+			 * A send that starts with a status line after a response
+			 * whose framing was lost (a head longer than the capture)
+			 * starts the next response: the lost one ended with the
+			 * send before.
+			 */
+			if (f->status >= 200 && status >= 0) {
+				emit(ct, c, f, f->last_send_ns, 0);
+				q_pop(c);
+				c->tx.state = RF_HEAD;
+				continue;
+			}
+			/* A send that starts a response may still tell the status. */
+			if (f->status < 200 && status >= 200)
+				f->status = status;
 		}
 		f->last_send_ns = e->ts_ns;
-		switch (c->tx) {
-		case TX_HEAD:
-			pos = tx_head(ct, c, f, e, d, pos, cap, len);
+		ev = respframe_step(&c->tx, d, &pos, cap, len, f->no_body, &status, &bad);
+		f->resp_bytes += pos - start;
+		if (bad)
+			ct->st.parse_errors_http++;
+		switch (ev) {
+		case RF_EV_FINAL:
+			f->status = status;
 			break;
-		case TX_LEN:
-			n = len - pos;
-			if (n > c->txb.remaining)
-				n = c->txb.remaining;
-			c->txb.remaining -= n;
-			f->resp_bytes += n;
-			pos += n;
-			if (c->txb.remaining == 0)
-				complete_front(ct, c, e->ts_ns, e->unacked);
+		case RF_EV_END:
+			if (status)
+				f->status = status;
+			complete_front(ct, c, e->ts_ns, e->unacked);
 			break;
-		case TX_CHUNKED:
-			r = chunked_step(&c->txb, d, &pos, cap, len);
-			f->resp_bytes += pos - start;
-			if (r == 1) {
-				complete_front(ct, c, e->ts_ns, e->unacked);
-			} else if (r < 0) {
-				if (r == -2)
-					ct->st.parse_errors_http++;
-				mark_lost(ct, f);
-				c->tx = TX_LOST;
-				f->resp_bytes += len - pos;
-				pos = len;
-			}
+		case RF_EV_UPGRADE:
+			/* The connection leaves HTTP: nothing after this is parsed. */
+			f->status = status;
+			complete_front(ct, c, e->ts_ns, 0);
+			drop_all(ct, c, &ct->st.unanswered);
+			c->upgraded = 1;
+			enter_sync(c);
+			return;
+		case RF_EV_LOST:
+			if (status >= 200)
+				f->status = status;
+			mark_lost(ct, f);
 			break;
-		case TX_LOST:
-			/* A send that starts a response may still tell the status. */
-			if (pos == 0 && f->status < 200 &&
-			    http_parse_status_line((const char *)d, cap, &hr) > 0 && hr.status >= 200)
-				f->status = hr.status;
-			/* fallthrough */
-		default: /* TX_CLOSE */
-			f->resp_bytes += len - pos;
-			pos = len;
+		default: /* RF_EV_MORE, RF_EV_INTERIM */
 			break;
 		}
 	}
@@ -1040,7 +885,7 @@ static void on_close(struct conntrack *ct, struct conn *c, const struct wt_conn_
 	/* After a reset no ACK will come: what was in flight ends at the close. */
 	if (e->unacked && !c->is_unix && !(e->flags & WT_F_RESET)) {
 		/* The response is still in flight to a slow reader. */
-		if (c->tx == TX_CLOSE && front(c)) {
+		if (c->tx.state == RF_CLOSE && front(c)) {
 			hold_front(ct, c, ts, WT_RQ_CLOSE_DELIMITED);
 			drop_all(ct, c, pending);
 		}
@@ -1145,6 +990,35 @@ full:
 	return NULL;
 }
 
+/*
+ * A read whose last bytes come in a tail record of their own: this record
+ * stands for its first bytes, the tail for the rest. A tail that never
+ * comes (lost with a full ring) is a gap where the next record begins.
+ */
+static void tail_settle(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
+			uint64_t *cap, uint64_t *len)
+{
+	uint32_t t;
+
+	if (c->tail_due && !(e->flags & WT_F_TAIL))
+		on_recv(ct, c, e, e->data, 0, c->tail_due);
+	if (e->flags & WT_F_TAIL) {
+		/* The tail is the rest of the read, whatever its record says. */
+		*len = c->tail_due;
+		if (*cap > *len)
+			*cap = *len;
+	}
+	c->tail_due = 0;
+	t = wt_tail_len(*len > 0x7fffffff ? 0x7fffffff : (uint32_t)*len);
+	if ((e->flags & WT_F_TAILED) && !(e->flags & WT_F_TAIL) && e->dir == WT_DIR_RECV && t) {
+		c->tail_due = t;
+		*len -= t;
+		if (*cap > *len)
+			*cap = *len;
+		c->tail_gap = *cap < *len;
+	}
+}
+
 /* WT_EV_DATA: a recv or send with its first bytes. */
 static void on_data(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e)
 {
@@ -1167,6 +1041,9 @@ static void on_data(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 		end_conn(ct, c, c->e.last_ts, &ct->st.unanswered);
 		c = NULL;
 	}
+	/* A read's tail is followed only where the read itself was. */
+	if ((e->flags & WT_F_TAIL) && (!c || !c->tail_due || e->dir != WT_DIR_RECV))
+		return;
 	if (!c && !(c = new_conn(ct, e, d, cap)))
 		return;
 	conntable_touch(&ct->tab, &c->e, e->ts_ns);
@@ -1176,6 +1053,7 @@ static void on_data(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 	flush_held(ct, c, 0);
 	c->tgid = e->tgid;
 	c->is_unix = !!(e->flags & WT_F_UNIX);
+	tail_settle(ct, c, e, &cap, &len);
 	if (e->dir == WT_DIR_RECV)
 		on_recv(ct, c, e, d, cap, len);
 	else
@@ -1299,7 +1177,7 @@ void conntrack_free(struct conntrack *ct)
 		free_held(c);
 		conntable_remove(&ct->tab, e);
 		head_free(&c->rxh);
-		head_free(&c->txh);
+		head_free(&c->tx.head);
 		free(c);
 	}
 	conntable_fini(&ct->tab);

@@ -97,6 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (kind) {
 		case 0: case 1: case 2:
 			e->dir = WT_DIR_RECV;
+			/* A read whose tail follows, or a tail, due or not. */
+			if (kind && (gap & 0x08))
+				e->flags |= kind == 1 ? WT_F_TAILED : WT_F_TAIL;
 			break;
 		case 3: case 4:
 			e->dir = WT_DIR_SEND;

@@ -38,11 +38,6 @@ SERVICE = "corpus_app"
 METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "_OTHER"}
 PLACEHOLDERS = {"_authority", "_unknown", "_truncated", "*"}
 UNKNOWN = ("_OTHER", "_unknown")
-# The goal is every response counted with its labels. A few still are not, at
-# random among cases whose first bytes are no request start, and for requests
-# pipelined behind a lying or uncaptured head; the report names them. Any
-# count above the responses, or more misses than this share, fails.
-KNOWN_MISS_SHARE = 0.02
 SEED = 20261201
 CONCURRENCY = 8
 READ_TIMEOUT = 30.0
@@ -465,19 +460,14 @@ class CorpusReplay:
                 lines.append("    pairing: " + p)
             for e in errors:
                 lines.append("    client: " + e)
-            # Never more than the server answered; fewer, or other labels, only within the
-            # allowance for the misses still known (the report lists them).
-            allowed = int(sent_resp * KNOWN_MISS_SHARE)
-            short = sum((by_status_exp - by_status_got).values())
-            if by_status_got - by_status_exp or short > allowed:
+            # Every response counted once per status, and with its labels where they are known.
+            if by_status_got != by_status_exp:
                 problems.append("%s: per status, responses %s but counted %s" % (
                     tag, fmt_counter(by_status_exp), fmt_counter(by_status_got)))
-            if sum(missing.values()) > allowed or sum(extra.values()) > allowed:
+            if missing or extra:
                 problems.append("%s: %d label sets differ (%d responses not counted as expected, %d counted "
                                 "that were not expected)" % (tag, len(missing) + len(extra),
                                                              sum(missing.values()), sum(extra.values())))
-            elif short or missing or extra:
-                lines.append("    within the allowance for known misses (%d of %d responses)" % (allowed, sent_resp))
             problems.extend("%s: pairing: %s" % (tag, p) for p in pairing)
             data["phases"][tag] = {
                 "responses": sent_resp, "counted": counted, "seconds": round(ph["seconds"], 1),

@@ -1768,6 +1768,167 @@ static void test_long_response_head_then_next(void **state)
 	assert_int_equal(st()->unanswered, 0);
 }
 
+/*
+ * One read of n bytes as the kernel side reports it: its first WT_CAP bytes,
+ * and when it is longer and starts like a request, its last bytes in a tail
+ * record (lost: the tail never came).
+ */
+static void read_tailed(const struct conn_id *c, uint64_t ts, const char *p, size_t n, int lost)
+{
+	uint32_t t = wt_tail_len((uint32_t)n);
+
+	submit(c, &(struct rec_args){.type = WT_EV_DATA, .dir = WT_DIR_RECV, .ts = ts, .tid = 1, .data = p,
+				     .dlen = n, .len = (int32_t)n, .flags = t ? WT_F_TAILED : 0});
+	if (t && !lost)
+		submit(c, &(struct rec_args){.type = WT_EV_DATA, .dir = WT_DIR_RECV, .ts = ts, .tid = 1,
+					     .data = p + n - t, .dlen = t, .len = (int32_t)t,
+					     .flags = WT_F_TAIL});
+}
+
+/*
+ * A request pipelined behind a head longer than the capture, in the same
+ * read: the read's tail holds it, and it counts with its own labels. Heads
+ * up to two captures long are read whole (framing and all).
+ */
+static void test_long_head_pipelined_tail(void **state)
+{
+	static const struct {
+		size_t fill;
+		uint32_t lost; /* WT_RQ_FRAMING_LOST on the long one */
+	} heads[] = {{700, 0}, {3000, WT_RQ_FRAMING_LOST}};
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+	char req[4200];
+	size_t i;
+
+	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		struct conn_id c = {.sk = 80 + i, .ino = 8, .tgid = TGID, .flags = WT_F_ACCEPTED, .est_ns = 1};
+		int n = long_request(req, sizeof(req), "GET /a?q=", heads[i].fill,
+				     " HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+
+		nrec = 0;
+		read_tailed(&c, 100, req, (size_t)n, 0);
+		tx_on(&c, 200, 1, ok);
+		tx_on(&c, 300, 1, ok);
+		close_on(&c, 400, 0, 0);
+		assert_int_equal(nrec, 2);
+		check_labels(0, "GET", "/a", 200);
+		assert_int_equal(recs[0].rq.flags & WT_RQ_FRAMING_LOST, heads[i].lost);
+		check_labels(1, "GET", "/b", 200);
+		assert_int_equal(recs[1].rq.start_ns, 100);
+	}
+	assert_int_equal(st()->missed_requests, 0);
+	assert_int_equal(st()->unanswered, 0);
+}
+
+/*
+ * The tail of a read begins anywhere: a line cut by the bytes not captured
+ * is no request line, even when what is left of it looks like one. A tail
+ * that never comes leaves a gap; every response still counts once.
+ */
+static void test_tail_cut_line_and_lost(void **state)
+{
+	struct conn_id c = {.sk = 90, .ino = 9, .tgid = TGID, .flags = WT_F_ACCEPTED, .est_ns = 1};
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	const char *tail = "GET /cut HTTP/1.1\r\n";
+	char req[2400];
+	size_t n;
+
+	/* A header value that goes on like a request line, right where the tail begins. */
+	n = (size_t)long_request(req, sizeof(req), "GET /a HTTP/1.1\r\nX-Pad: ", 1500, " ");
+	n += (size_t)snprintf(req + n, sizeof(req) - n, "%sX-More: ", tail);
+	memset(req + n, 'm', WT_CAP - strlen(tail) - strlen("X-More: \r\n\r\n"));
+	n += WT_CAP - strlen(tail) - strlen("X-More: \r\n\r\n");
+	n += (size_t)snprintf(req + n, sizeof(req) - n, "\r\n\r\n");
+	assert_int_equal(wt_tail_len((uint32_t)n), WT_CAP);
+	assert_memory_equal(req + n - WT_CAP, tail, strlen(tail));
+	read_tailed(&c, 100, req, n, 0);
+	tx_on(&c, 200, 1, ok);
+	close_on(&c, 300, 0, 0);
+	assert_int_equal(nrec, 1);
+	check_labels(0, "GET", "/a", 200);
+	assert_int_equal(st()->unanswered, 0);
+
+	/* Lost: the next record starts after the gap; both responses count. */
+	c.sk = 91;
+	n = (size_t)long_request(req, sizeof(req), "GET /l?q=", 1500,
+				 " HTTP/1.1\r\n\r\nGET /m HTTP/1.1\r\n\r\n");
+	read_tailed(&c, 400, req, n, 1);
+	tx_on(&c, 500, 1, ok);
+	tx_on(&c, 510, 1, ok);
+	rx_on(&c, 600, 1, "GET /n HTTP/1.1\r\n\r\n");
+	tx_on(&c, 610, 1, ok);
+	close_on(&c, 700, 0, 0);
+	assert_int_equal(nrec, 4);
+	check_labels(1, "GET", "/l", 200);
+	check_labels(2, "_OTHER", "_unknown", 200);
+	check_labels(3, "GET", "/n", 200);
+
+	/* Empty lines past the capture and no tail: the response counts once all the same. */
+	c.sk = 93;
+	memset(req, '\n', 1500);
+	n = 1500 + (size_t)snprintf(req + 1500, sizeof(req) - 1500, "GET /f HTTP/1.1\r\n\r\n");
+	read_tailed(&c, 700, req, n, 1);
+	tx_on(&c, 710, 1, ok);
+	close_on(&c, 720, 0, 0);
+	assert_int_equal(nrec, 5);
+	check_labels(4, "_OTHER", "_unknown", 200);
+	assert_int_equal(st()->unanswered, 0);
+
+	/* A tail whose read was never followed is dropped. */
+	c.sk = 92;
+	submit(&c, &(struct rec_args){.type = WT_EV_DATA, .dir = WT_DIR_RECV, .ts = 800, .tid = 1,
+				      .data = tail, .dlen = strlen(tail), .len = (int32_t)strlen(tail),
+				      .flags = WT_F_TAIL});
+	assert_int_equal(st()->conns_active, 0);
+}
+
+/*
+ * Empty lines before a request (RFC 9112 2.2), CRLF or bare LF, a flood of
+ * them too (past the capture), in records of every size from 1 to 7
+ * bytes and whole: the request keeps its labels.
+ */
+static void test_empty_lines_any_records(void **state)
+{
+	static const char *const leads[] = {"\r\n", "\n", "\r\n\r\n"};
+	static const size_t floods[] = {300, 1000}; /* CRLFs: past the capture, past two */
+	const char *req = "GET /e HTTP/1.1\r\nHost: x\r\n\r\n";
+	const size_t nleads = sizeof(leads) / sizeof(leads[0]);
+	char buf[2100];
+	size_t i, seg, off, n;
+
+	for (i = 0; i < nleads + 2; i++) {
+		size_t times = i < nleads ? 1 : floods[i - nleads];
+		const char *lead = i < nleads ? leads[i] : "\r\n";
+
+		for (n = 0; times--;)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s", lead);
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s", req);
+		for (seg = 1; seg <= 8; seg++) {
+			struct conn_id c = {.sk = 700 + i * 10 + seg, .ino = 7, .tgid = TGID, .flags = WT_F_ACCEPTED,
+					    .est_ns = 1};
+			uint64_t ts = 100;
+
+			nrec = 0;
+			/* A read past the capture as the kernel side reports it. */
+			if (seg == 8)
+				read_tailed(&c, ts++, buf, n, 0);
+			for (off = seg == 8 ? n : 0; off < n; ts++) {
+				size_t k = seg == 8 || seg > n - off ? n - off : seg;
+
+				data_on(&c, WT_DIR_RECV, ts, 1, buf + off, k, (int32_t)k);
+				off += k;
+			}
+			tx_on(&c, ts + 10, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+			close_on(&c, ts + 20, 0, 0);
+			if (nrec != 1 || strcmp(recs[0].method, "GET") || strcmp(recs[0].path, "/e"))
+				fail_msg("lead %zu in %zu-byte records: %d requests, %s %s", i, seg, nrec,
+					 recs[0].method, recs[0].path);
+		}
+	}
+	assert_int_equal(st()->missed_requests, 0);
+	assert_int_equal(st()->parse_errors_http, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1803,6 +1964,9 @@ int main(void)
 		T(test_long_path_any_reads),
 		T(test_pipelined_after_unframed),
 		T(test_long_response_head_then_next),
+		T(test_long_head_pipelined_tail),
+		T(test_empty_lines_any_records),
+		T(test_tail_cut_line_and_lost),
 		T(test_short_record),
 		T(test_slow_reader_acked),
 		T(test_relayed),
