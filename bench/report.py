@@ -163,6 +163,13 @@ SC_HEADERS = {"nothing": "nothing attached", "wsgitrace": "wsgitrace (default ho
               "wsgitrace_syscalls": "wsgitrace --hooks=syscalls (enter+exit syscall tracepoints)"}
 
 
+def added_cell(added, base):
+    """ns added, and as a share of the call itself: machines differ tenfold in what a syscall costs."""
+    if added is None or not base:
+        return fmt(added, "%+.1f")
+    return "%+.1f (%+.1f%%)" % (added, 100.0 * added / base)
+
+
 def syscalls_section(R):
     sc = R.get("syscalls")
     if not (sc and "summary" in sc):
@@ -171,6 +178,9 @@ def syscalls_section(R):
          "`bench/syscall_cost.c` (cc -O2), pinned to CPU %s, best of %d rounds of %d calls, "
          "%d interleaved rounds (medians of the bests). A gunicorn server is traced meanwhile; "
          "the looping process is not. Socket rows are per send+recv pair (two socket syscalls). "
+         "What a call costs differs tenfold between machines (CPU, mitigations, virtualisation: "
+         "compare getpid() with nothing attached), and a hook's cost scales with it; the share in "
+         "brackets is what travels. "
          "Hook sets: %s.\n" % (sc["pinned_cpu"], sc["best_of"], sc["calls_per_round"], sc["rounds"],
                               ", ".join("%s = `%s`" % kv for kv in sc.get("hooks", {}).items()) or "?")]
     cols = [c for c in SC_HEADERS if c in sc["summary"]]
@@ -181,7 +191,7 @@ def syscalls_section(R):
         b = sc["summary"]["nothing"].get(t)
         if b:
             L.append("| %s | " % desc + " | ".join(fmt(g(sc["summary"], c, t, "ns"), "%.1f") for c in cols) +
-                     " | " + " | ".join(fmt(g(sc["summary"], c, t, "added_ns"), "%+.1f") for c in cols[1:]) +
+                     " | " + " | ".join(added_cell(g(sc["summary"], c, t, "added_ns"), b.get("ns")) for c in cols[1:]) +
                      " | %s |" % fmt(b.get("noise_ns"), "%.1f"))
     return L + [""]
 
