@@ -74,6 +74,7 @@ struct conn {
 	uint8_t is_unix;
 	uint8_t upgraded;  /* 101: no longer HTTP */
 	uint8_t ignored;   /* not HTTP: every record is dropped until the close */
+	uint8_t spoke_http; /* a request head was HTTP: so is every later one */
 	uint8_t spoke;     /* the server has sent on it */
 	uint8_t sent;      /* a send came after the last request start */
 	uint8_t in_grace;
@@ -442,8 +443,9 @@ static void head_unframed(struct conntrack *ct, struct conn *c, const char *buf,
 	struct reqhead h;
 	struct pend *p;
 
-	reqhead_recover(buf, n, &h);
+	reqhead_recover(buf, n, c->spoke_http, &h);
 	h.flags |= flags;
+	c->spoke_http |= n && h.proto == WT_PROTO_HTTP;
 	p = new_request(ct, c, &h, req_bytes);
 	if (p && (flags & WT_RQ_FRAMING_LOST))
 		ct->st.framing_lost++;
@@ -472,10 +474,11 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
 		}
 	}
 	head_view(&c->rxh, d, pos, cap, len, &v);
-	r = reqhead_parse(v.buf, v.n, &h);
+	r = reqhead_parse(v.buf, v.n, c->spoke_http, &h);
 	if (r > 0 && (size_t)r > v.old) {
 		uint64_t here = (uint64_t)r - v.old;
 
+		c->spoke_http |= h.proto == WT_PROTO_HTTP;
 		p = new_request(ct, c, &h, c->rxh.bytes + here);
 		head_free(&c->rxh);
 		c->sent = 0;
@@ -515,7 +518,7 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
 	 * client's next bytes may hold the rest of the target), then queue it
 	 * with the labels recovered.
 	 */
-	if (reqhead_proto(v.buf, v.n) == WT_PROTO_UWSGI) {
+	if (!c->spoke_http && reqhead_proto(v.buf, v.n) == WT_PROTO_UWSGI) {
 		ct->st.parse_errors_uwsgi++;
 	} else {
 		const char *eol = memchr(v.buf, '\n', v.n);

@@ -15,7 +15,10 @@
  * records (content types 20-23) are garbage to an HTTP port, not packets.
  * The modifier1 values a WSGI server answers (0, and 30 for nginx's
  * PATH_INFO fix) are packets whatever their modifier2; other bytes only
- * with the modifier2 of 0 that nearly every client sends.
+ * with the modifier2 of 0 that nearly every client sends. Only a
+ * connection's first head is judged so: a uWSGI server answers one packet
+ * per connection, and bytes after an HTTP request (HTTP/2 frames behind
+ * the "PRI *" preface start with a zero length byte) are HTTP garbage.
  */
 enum wt_proto reqhead_proto(const char *buf, size_t n)
 {
@@ -86,12 +89,12 @@ static void facts_cap_path(struct reqhead *h, const char *buf)
  * often before the request behind it has arrived; only the framing of the
  * request behind it is worth knowing.
  */
-int reqhead_parse(const char *buf, size_t n, struct reqhead *h)
+int reqhead_parse(const char *buf, size_t n, bool after_http, struct reqhead *h)
 {
 	int r;
 
 	memset(h, 0, sizeof(*h));
-	h->proto = reqhead_proto(buf, n);
+	h->proto = after_http ? WT_PROTO_HTTP : reqhead_proto(buf, n);
 	h->content_length = -1;
 	if (h->proto == WT_PROTO_HTTP) {
 		struct http_request hr;
@@ -123,10 +126,10 @@ int reqhead_parse(const char *buf, size_t n, struct reqhead *h)
 	}
 }
 /* Labels from a head that did not parse or was not all captured. */
-void reqhead_recover(const char *buf, size_t n, struct reqhead *h)
+void reqhead_recover(const char *buf, size_t n, bool after_http, struct reqhead *h)
 {
 	memset(h, 0, sizeof(*h));
-	h->proto = n ? reqhead_proto(buf, n) : WT_PROTO_HTTP;
+	h->proto = n && !after_http ? reqhead_proto(buf, n) : WT_PROTO_HTTP;
 	h->content_length = -1;
 	if (n == 0)
 		return;

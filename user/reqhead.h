@@ -9,6 +9,7 @@
 #ifndef WT_REQHEAD_H
 #define WT_REQHEAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,10 +29,14 @@ struct reqhead {
 
 /* Which protocol a head starting with buf[0..n) (n >= 1) speaks. */
 enum wt_proto reqhead_proto(const char *buf, size_t n);
-/* Parse the head in buf: the bytes it took, -1 (not a head) or -2 (more bytes needed). */
-int reqhead_parse(const char *buf, size_t n, struct reqhead *h);
+/*
+ * Parse the head in buf: the bytes it took, -1 (not a head) or -2 (more
+ * bytes needed). after_http: the connection already carried an HTTP
+ * request, so this head is HTTP however its bytes begin.
+ */
+int reqhead_parse(const char *buf, size_t n, bool after_http, struct reqhead *h);
 /* Labels from a head that did not parse or was not all captured; framing unknown. */
-void reqhead_recover(const char *buf, size_t n, struct reqhead *h);
+void reqhead_recover(const char *buf, size_t n, bool after_http, struct reqhead *h);
 /* Is buf[0..n) one whole HTTP/1.0 or 1.1 request line, its line end included? */
 int reqhead_is_request_line(const char *buf, size_t n);
 

@@ -1244,6 +1244,36 @@ static void test_kinds_then_request(void **state)
 }
 
 /*
+ * The HTTP/2 preface and its SETTINGS frame on a plain port: the frame
+ * starts with a zero length byte, like a uwsgi packet, but bytes behind an
+ * HTTP request are HTTP garbage. Whole and split.
+ */
+static void test_http2_frames_after_preface(void **state)
+{
+	static const char h2[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+				 "\x00\x00\x0c\x04\x00\x00\x00\x00\x00"
+				 "\x00\x03\x00\x00\x00\x64\x00\x04\x00\x10\x00\x00";
+	uint32_t seed = 11;
+	int split;
+
+	for (split = 0; split < 2; split++) {
+		struct conn_id c = {.sk = 9000 + (uint64_t)split, .ino = 9, .tgid = TGID, .flags = WT_F_ACCEPTED,
+				    .est_ns = 1};
+		uint64_t ts = 1000;
+
+		nrec = 0;
+		send_client(&c, &ts, h2, sizeof(h2) - 1, split, &seed);
+		tx_on(&c, ts + 10, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+		tx_on(&c, ts + 20, 1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+		close_on(&c, ts + 30, 0, 0);
+		assert_int_equal(nrec, 2);
+		check_labels(0, "_OTHER", "*", 200);
+		check_labels(1, "_OTHER", "_unknown", 400);
+		assert_int_equal(recs[1].rq.proto, WT_PROTO_HTTP);
+	}
+}
+
+/*
  * Pipelined mixes: when a request cannot be read, the ones behind it in the
  * same read lose their labels, never their count.
  */
@@ -1972,6 +2002,7 @@ int main(void)
 		T(test_relayed),
 		T(test_kinds_whole_and_split),
 		T(test_kinds_then_request),
+		T(test_http2_frames_after_preface),
 		T(test_pipelined_mix),
 		T(test_long_request_line),
 		T(test_response_echoes_version),
