@@ -14,7 +14,7 @@ from wtlib.net import free_port, port_open, unix_open, wait_for  # noqa: E402
 from wtlib.paths import APPS, GUNICORN, HIST, PY, ROOT, SERVICE, UWSGI, WSGITRACE  # noqa: E402
 from wtlib.procs import Proc, children, descendants  # noqa: E402
 from wtlib.prometheus import query_value  # noqa: E402
-from wtlib.servers import Server, gunicorn, uwsgi  # noqa: E402
+from wtlib.servers import Nginx, Server, gunicorn, uwsgi  # noqa: E402
 from wtlib.tracer import Tracer  # noqa: E402
 
 __all__ = ["KeepAlive", "hammer", "read_all", "read_responses", "request",

@@ -6,50 +6,13 @@ import unittest
 import harness as h
 from workload import check_sleep_latency, merge, slow_reader, workload
 
-NGINX = "/usr/sbin/nginx"
 
-
-class Nginx(h.Proc):
-    """A real nginx on a free port in front of `upstream` ("uwsgi_pass ..." or "proxy_pass ...")."""
-
-    def __init__(self, directive):
-        self.port = h.free_port()
-        tmp = tempfile.mkdtemp(prefix="wt-nginx-")
-        params = "include /etc/nginx/uwsgi_params;" if directive.startswith("uwsgi_pass") else \
-            "proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_buffering off;"
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write("""
-user root;
-daemon off;
-worker_processes 1;
-pid %(t)s/nginx.pid;
-error_log %(t)s/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path %(t)s/body;
-    proxy_temp_path %(t)s/proxy;
-    uwsgi_temp_path %(t)s/uwsgi;
-    fastcgi_temp_path %(t)s/fastcgi;
-    scgi_temp_path %(t)s/scgi;
-    client_max_body_size 10m;
-    upstream app { server %(up)s; keepalive 4; }
-    server {
-        listen 127.0.0.1:%(port)d;
-        location / { %(params)s %(directive)s; }
-    }
-}
-""" % {"t": tmp, "port": self.port, "params": params, "directive": directive.replace("UP", "app"),
-       "up": directive.split(None, 1)[1].replace("http://", "")})
-        super().__init__([NGINX, "-c", conf, "-e", os.path.join(tmp, "error.log")], "nginx", cwd=tmp)
-        try:
-            h.wait_for(lambda: h.port_open(self.port) or not self.alive(), what="nginx")
-            if not self.alive():
-                raise AssertionError("nginx exited: %s" % self.output())
-        except Exception:
-            self.cleanup()
-            raise
+def nginx_in_front(directive):
+    """nginx in front of `directive`'s upstream ("uwsgi_pass ADDR" or "proxy_pass http://ADDR")."""
+    params = "include /etc/nginx/uwsgi_params;" if directive.startswith("uwsgi_pass") else \
+        "proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_buffering off;"
+    upstream = "upstream app { server %s; keepalive 4; }" % directive.split(None, 1)[1].replace("http://", "")
+    return h.Nginx(["location / { %s %s; }" % (params, directive.replace("UP", "app"))], http=upstream)
 
 
 class UwsgiBase:
@@ -127,7 +90,7 @@ class TestBehindNginxUwsgiTcp(UwsgiBase, unittest.TestCase):
         self.server = h.uwsgi("uwsgi-socket", "--socket", "127.0.0.1:%d" % up, "--processes", "2",
                               port=up, workers=2)
         self.addCleanup(self.server.cleanup)
-        self.nginx = Nginx("uwsgi_pass 127.0.0.1:%d" % up)
+        self.nginx = nginx_in_front("uwsgi_pass 127.0.0.1:%d" % up)
         self.addCleanup(self.nginx.cleanup)
 
     def test_workload(self):
@@ -144,7 +107,7 @@ class TestBehindNginxUwsgiUnix(TestBehindNginxUwsgiTcp):
                                 "--disable-logging", "--die-on-term", "--socket", sock, "--chmod-socket=666",
                                 "--processes", "2"], "uwsgi-unix", unix=sock, workers=2)
         self.addCleanup(self.server.cleanup)
-        self.nginx = Nginx("uwsgi_pass unix:%s" % sock)
+        self.nginx = nginx_in_front("uwsgi_pass unix:%s" % sock)
         self.addCleanup(self.nginx.cleanup)
 
 
@@ -177,7 +140,7 @@ class TestGunicornBehindNginx(UwsgiBase, unittest.TestCase):
     def start(self):
         self.server = h.gunicorn("gunicorn-nginx", "-w", "2", workers=2)
         self.addCleanup(self.server.cleanup)
-        self.nginx = Nginx("proxy_pass http://127.0.0.1:%d" % self.server.port)
+        self.nginx = nginx_in_front("proxy_pass http://127.0.0.1:%d" % self.server.port)
         self.addCleanup(self.nginx.cleanup)
 
     def test_workload(self):
@@ -190,7 +153,7 @@ class TestGunicornBehindNginxUnix(TestGunicornBehindNginx):
         sock = os.path.join(self.tmp, "g.sock")
         self.server = h.gunicorn("gunicorn-nginx-unix", "-w", "2", workers=2, unix=sock)
         self.addCleanup(self.server.cleanup)
-        self.nginx = Nginx("proxy_pass http://unix:%s" % sock)
+        self.nginx = nginx_in_front("proxy_pass http://unix:%s" % sock)
         self.addCleanup(self.nginx.cleanup)
 
 

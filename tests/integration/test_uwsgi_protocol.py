@@ -41,7 +41,6 @@ import make_uwsgi_corpus  # noqa: E402
 CORPUS = os.path.join(h.ROOT, "tests", "corpus", "uwsgi")
 APP = "corpus_app:app"
 SERVICE = "corpus_app"
-NGINX = "/usr/sbin/nginx"
 UNKNOWN = ("_OTHER", "_unknown")
 SEED = 20261201
 CONCURRENCY = 8
@@ -401,46 +400,14 @@ NGINX_REQUESTS = [
 POST_BODY = bytes(range(256)) * 80
 
 
-class NginxFront(h.Proc):
-    def __init__(self, upstream, tmp):
-        self.port = h.free_port()
-        locs = ["location = /n/denied { return 403; }",
-                "location / { include /etc/nginx/uwsgi_params; uwsgi_pass %s; }" % upstream]
-        for loc, (pre, post) in LOCATIONS.items():
-            locs.append("location %s { %s include /etc/nginx/uwsgi_params; %s uwsgi_pass %s; }"
-                        % (loc, pre, post, upstream))
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write("""
-user root;
-daemon off;
-worker_processes 1;
-pid %(t)s/nginx.pid;
-error_log %(t)s/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path %(t)s/body;
-    proxy_temp_path %(t)s/proxy;
-    uwsgi_temp_path %(t)s/uwsgi;
-    fastcgi_temp_path %(t)s/fastcgi;
-    scgi_temp_path %(t)s/scgi;
-    client_max_body_size 10m;
-    large_client_header_buffers 4 128k;
-    server {
-        listen 127.0.0.1:%(port)d;
-        %(locs)s
-    }
-}
-""" % {"t": tmp, "port": self.port, "locs": "\n        ".join(locs)})
-        super().__init__([NGINX, "-c", conf, "-e", os.path.join(tmp, "error.log")], "nginx", cwd=tmp)
-        try:
-            h.wait_for(lambda: h.port_open(self.port) or not self.alive(), what="nginx")
-            if not self.alive():
-                raise AssertionError("nginx exited: %s" % self.output())
-        except Exception:
-            self.cleanup()
-            raise
+def nginx_front(upstream, tmp):
+    """nginx passing every location of LOCATIONS to `upstream`, each with its own params."""
+    locs = ["location = /n/denied { return 403; }",
+            "location / { include /etc/nginx/uwsgi_params; uwsgi_pass %s; }" % upstream]
+    for loc, (pre, post) in LOCATIONS.items():
+        locs.append("location %s { %s include /etc/nginx/uwsgi_params; %s uwsgi_pass %s; }"
+                    % (loc, pre, post, upstream))
+    return h.Nginx(locs, http="large_client_header_buffers 4 128k;", tmp=tmp)
 
 
 def http_exchange(port, line, headers="", body=None):
@@ -482,7 +449,7 @@ class BehindNginx:
         try:
             cls.tracer = h.Tracer("--pid", str(cls.proc.pid), trace=True)
             try:
-                cls.nginx = NginxFront(upstream, cls.tmp)
+                cls.nginx = nginx_front(upstream, cls.tmp)
             except Exception:
                 cls.tracer.cleanup()
                 raise

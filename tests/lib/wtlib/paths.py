@@ -7,5 +7,6 @@ WSGITRACE = os.path.join(ROOT, "build", "wsgitrace")
 PY = "/usr/bin/python3"
 GUNICORN = "/usr/bin/gunicorn"
 UWSGI = "/usr/bin/uwsgi"
+NGINX = "/usr/sbin/nginx"
 HIST = "http_server_request_duration_seconds"
 SERVICE = "flask_app"
