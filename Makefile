@@ -89,8 +89,11 @@ unit: $(UNIT_BINS)
 fuzz: $(FUZZ_BINS)
 	@bash scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
+# Real servers, probes and ports: one run at a time on a machine, whichever checkout it is from.
+TEST_LOCK := flock /run/lock/wsgitrace-tests.lock
+
 integration: $(OUT)/wsgitrace
-	@/usr/bin/python3 tests/integration/run.py
+	@$(TEST_LOCK) /usr/bin/python3 tests/integration/run.py $(TESTS)
 
 run: deps $(OUT)/wsgitrace
 	$(OUT)/wsgitrace $(ARGS)
@@ -106,10 +109,10 @@ test: deps
 # Prometheus over a real wsgitrace (root, like `make integration`, and under its lock).
 .PHONY: deploy-check
 deploy-check: $(OUT)/wsgitrace
-	@cd tests/deploy && /usr/bin/python3 -W ignore::ResourceWarning -m unittest -v test_deploy test_live
+	@cd tests/deploy && $(TEST_LOCK) /usr/bin/python3 -W ignore::ResourceWarning -m unittest -v test_deploy test_live
 
 bench: deps $(OUT)/wsgitrace
-	@/usr/bin/python3 -m bench $(BENCH_ARGS)
+	@$(TEST_LOCK) /usr/bin/python3 -m bench $(BENCH_ARGS)
 
 # The container image localhost/wsgitrace:VERSION (podman, FROM scratch): see deploy/.
 .PHONY: image
