@@ -1,12 +1,153 @@
 // SPDX-License-Identifier: MIT
 /*
- * reqframe, through the tracker: where requests start and end over the
- * reads that carry them, captured or not. Heads across reads and past the
- * capture, bodies by length and by chunks, the resync after a head that does
- * not parse or a body that cannot be framed, read tails, empty lines; each
- * response still counts once.
+ * reqframe: where requests start and end over the reads that carry them,
+ * captured or not. First the framer's own events over a read (as
+ * test_respframe.c steps responses), then through the tracker: heads across
+ * reads and past the capture, bodies by length and by chunks, the resync
+ * after a head that does not parse or a body that cannot be framed, read
+ * tails, empty lines; each response still counts once.
  */
 #include "conntrack_harness.h"
+#include "reqframe.h"
+
+/* What the framer reported over the records fed to it. */
+struct seen {
+	int heads, lost, bad, syncs; /* RQ_EV_HEAD, RQ_EV_HEAD_LOST and _BAD, RQ_EV_SYNC (reqframe_read's too) */
+	int body_lost, body_bad;
+	uint64_t head_bytes, body;
+	char path[64]; /* the last head's */
+};
+
+/* One read of len bytes, the first cap of s captured, every head queued. */
+static void feed(struct reqframe *rf, const char *s, uint64_t cap, uint64_t len, struct seen *sn)
+{
+	static struct wt_conn_event e = {.ts_ns = 100, .tid = 7, .tgid = 5};
+	uint64_t pos = 0;
+
+	if (reqframe_read(rf, (const uint8_t *)s, cap, 0, 0) == RQ_EV_SYNC)
+		sn->syncs++;
+	while (pos < len) {
+		struct reqframe_out o;
+		enum reqframe_ev ev = reqframe_step(rf, &e, (const uint8_t *)s, &pos, cap, len, &o);
+
+		sn->body += o.body;
+		switch (ev) {
+		case RQ_EV_HEAD:
+		case RQ_EV_HEAD_LOST:
+		case RQ_EV_HEAD_BAD:
+			sn->heads += ev == RQ_EV_HEAD;
+			sn->lost += ev == RQ_EV_HEAD_LOST;
+			sn->bad += ev == RQ_EV_HEAD_BAD;
+			sn->head_bytes += o.bytes;
+			snprintf(sn->path, sizeof(sn->path), "%.*s", o.head.path ? (int)o.head.path_len : 0,
+				 o.head.path ? o.head.path : "");
+			assert_int_equal(o.start_ns, 100);
+			assert_int_equal(o.tid, 7);
+			reqframe_queued(rf, 1, &pos, len);
+			break;
+		case RQ_EV_SYNC:
+			sn->syncs++;
+			break;
+		case RQ_EV_BODY_LOST:
+			sn->body_lost++;
+			break;
+		case RQ_EV_BODY_BAD:
+			sn->body_bad++;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/*
+ * The framer on its own: a request whole and in records of every size from
+ * 1 to 7 is one head, its bytes and its body's add up to what was sent, and
+ * the next bytes start a head again.
+ */
+static void test_frame_every_split(void **state)
+{
+	static const struct {
+		const char *req;
+		const char *path;
+		uint64_t body;
+	} cases[] = {
+		{"GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "/a", 0},
+		{"POST /b HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", "/b", 5},
+		{"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "/c", 13},
+	};
+	size_t i, seg;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].req);
+
+		for (seg = 1; seg <= 8; seg++) {
+			struct reqframe rf = {0};
+			struct seen sn = {0};
+			size_t off;
+
+			for (off = 0; off < n;) {
+				size_t k = seg == 8 || seg > n - off ? n - off : seg;
+
+				feed(&rf, cases[i].req + off, k, k, &sn);
+				off += k;
+			}
+			if (sn.heads != 1 || sn.head_bytes + sn.body != n || sn.body != cases[i].body ||
+			    strcmp(sn.path, cases[i].path) || rf.state != RQ_HEAD)
+				fail_msg("case %zu in %zu-byte records: %d heads, %" PRIu64 " + %" PRIu64 " bytes",
+					 i, seg, sn.heads, sn.head_bytes, sn.body);
+			reqframe_free(&rf);
+		}
+	}
+}
+
+/*
+ * Bytes not captured and bytes no parser takes: a body runs through a gap;
+ * a chunk-size line in one, or a head that goes on in one, loses the
+ * framing; a head that does not parse is reported, and the resync finds the
+ * request line behind it (announced when it follows a send).
+ */
+static void test_frame_lost_and_resync(void **state)
+{
+	struct reqframe rf = {0};
+	struct seen sn = {0};
+
+	feed(&rf, "POST /big HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", 44, 1044, &sn);
+	assert_int_equal(sn.heads, 1);
+	assert_int_equal(sn.body, 1000);
+	assert_int_equal(rf.state, RQ_HEAD);
+
+	feed(&rf, "POST /ch HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 49, 49, &sn);
+	feed(&rf, "5", 1, 3000, &sn);
+	assert_int_equal(sn.body_lost, 1);
+	assert_int_equal(rf.state, RQ_SYNC);
+
+	memset(&sn, 0, sizeof(sn));
+	reqframe_free(&rf);
+	rf = (struct reqframe){0};
+	feed(&rf, "GET /long HTTP/1.1\r\nX-A: aaaa", 29, 9000, &sn);
+	assert_int_equal(sn.lost, 1);
+	assert_string_equal(sn.path, "/long");
+	assert_int_equal(sn.head_bytes, 9000);
+	assert_int_equal(rf.state, RQ_SYNC);
+
+	memset(&sn, 0, sizeof(sn));
+	rf = (struct reqframe){0};
+	feed(&rf, "<bad>\r\nGET /next HTTP/1.1\r\n\r\n", 29, 29, &sn);
+	assert_int_equal(sn.bad, 1);
+	assert_int_equal(sn.heads, 1);
+	assert_string_equal(sn.path, "/next");
+	assert_int_equal(sn.syncs, 0);
+	feed(&rf, "<bad>\r\n", 7, 7, &sn);
+	assert_int_equal(sn.bad, 2);
+	reqframe_sent(&rf);
+	feed(&rf, "GET /after HTTP/1.1\r\n\r\n", 23, 23, &sn);
+	assert_int_equal(sn.syncs, 1);
+	assert_int_equal(sn.heads, 2);
+	assert_string_equal(sn.path, "/after");
+	reqframe_free(&rf);
+}
+
 
 /* POST of a 100 KB body over 13 reads (12 x 8192 + 4253). */
 static void test_post_13_recvs(void **state)
@@ -607,6 +748,8 @@ static void test_empty_lines_any_records(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frame_every_split),
+		cmocka_unit_test(test_frame_lost_and_resync),
 		T(test_post_13_recvs),
 		T(test_chunked_request_body),
 		T(test_uwsgi_post_body),
