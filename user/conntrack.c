@@ -3,9 +3,10 @@
  * Connection tracker: per (sk, ino) stream reassembly of requests and
  * responses from the kernel's per-call records.
  *
- * Each connection has a receive side (rx: request heads and bodies), a send
- * side (tx: response heads and bodies, framed by respframe.c) and between
- * them a FIFO of requests waiting for their response. Body bytes are counted, never looked at, so
+ * Each connection has a receive side (rx: request heads and bodies, framed
+ * by reqframe.c), a send side (tx: response heads and bodies, framed by
+ * respframe.c) and between them a FIFO of requests waiting for their
+ * response. Body bytes are counted, never looked at, so
  * records whose data was not captured still advance the framing; only heads
  * and chunk-size lines need captured bytes. When those were not captured,
  * or the request's framing is ambiguous, the connection falls back to
@@ -23,21 +24,24 @@
 
 #include "conntable.h"
 #include "conntrack.h"
-#include "framing.h"
-#include "http_parse.h"
 #include "labels.h"
 #include "looks_like.h"
-#include "reqhead.h"
+#include "reqframe.h"
 #include "respframe.h"
 
-/* Longest line the resync scan looks at: a request line with a long target. */
-#define SYNC_LINE_MAX 2048
-
-enum rx_state {
-	RX_HEAD = 0, /* next bytes start a request head */
-	RX_LEN,      /* Content-Length body: rxb.remaining bytes left */
-	RX_CHUNKED,  /* chunked body: rxb decodes */
-	RX_SYNC,     /* framing lost or unknown: look for a request line (sync_scan) */
+/*
+ * Why queued requests are dropped without a response, and so where each
+ * is counted: the first four are unanswered requests, as the callback
+ * (conntrack_unanswered_cb) is told.
+ */
+enum drop {
+	DROP_CLOSED = WT_UNANSWERED_CLOSED,               /* unanswered */
+	DROP_CLIENT_GONE = WT_UNANSWERED_CLIENT_GONE,     /* client_reset */
+	DROP_WORKER_EXITED = WT_UNANSWERED_WORKER_EXITED, /* unanswered */
+	DROP_EXPIRED = WT_UNANSWERED_EXPIRED,             /* unanswered */
+	DROP_FRAMING_LOST = WT_UNANSWERED_MAX, /* behind a response whose end was lost: framing_lost */
+	DROP_RELAYED,   /* a traced relay counts them: relayed */
+	DROP_UNCOUNTED, /* on a connection no longer followed */
 };
 
 struct pend {
@@ -64,23 +68,18 @@ struct conn {
 	uint64_t est_ns;       /* handshake done, until the first request takes it (0: unknown) */
 	struct ct_link grace;  /* unix connections with a response the close would end */
 	struct ct_link heldl;  /* connections holding a response for the ACK, oldest first */
-	struct http_chunked rxb;
+	struct reqframe rx;  /* the request being read */
 	struct respframe tx; /* the front request's response */
 	struct pend *q;    /* ring of qcap, qn used from qhead */
 	uint32_t seq_head; /* sequence number of q[qhead] */
 	uint32_t rx_seq;   /* request whose body is being read */
 	uint16_t qhead, qn, qcap;
-	uint8_t rx;
 	uint8_t is_unix;
 	uint8_t upgraded;  /* 101: no longer HTTP */
 	uint8_t ignored;   /* not HTTP: every record is dropped until the close */
-	uint8_t spoke_http; /* a request head was HTTP: so is every later one */
 	uint8_t spoke;     /* the server has sent on it */
-	uint8_t sent;      /* a send came after the last request start */
 	uint8_t in_grace;
 	uint8_t closing;   /* closed with bytes unacked: waiting for WT_EV_ACKED */
-	uint8_t guessed;   /* the head being gathered was taken up by its first bytes after a resync */
-	uint8_t sync_bad;  /* RX_SYNC: the current line was not all captured, or is too long */
 	uint8_t tail_gap;  /* the read before the tail due had bytes not captured */
 	uint32_t tail_due; /* bytes of the last read its tail record (WT_F_TAIL) still has to bring */
 	uint32_t tgid;
@@ -90,15 +89,10 @@ struct conn {
 	 */
 	struct pend *held;
 	uint64_t held_end; /* its end if no ACK comes */
-	/* Request head in progress, and where it began. */
-	struct headbuf rxh;
-	uint32_t htid, htgid;
-	uint64_t hstart_ts;
 };
 
 struct conntrack {
 	struct conntrack_opts o;
-	enum wt_unanswered why; /* of the requests dropped as unanswered now */
 	wt_request_cb cb;
 	void *ctx;
 	struct conntable tab;
@@ -226,13 +220,8 @@ static void hold_front(struct conntrack *ct, struct conn *c, uint64_t end_ns, ui
 
 static void complete_front(struct conntrack *ct, struct conn *c, uint64_t end_ns, uint32_t unacked)
 {
-	/*
-	 * Answered while its body was still being read: the server did not
-	 * want the rest (an error, a length that lied). Where the next request
-	 * starts is for the next request-looking read to say.
-	 */
-	if ((c->rx == RX_LEN || c->rx == RX_CHUNKED) && rx_req(c) == front(c))
-		c->rx = RX_SYNC;
+	if (rx_req(c) == front(c))
+		reqframe_body_answered(&c->rx);
 	/*
 	 * Bytes still in the socket buffer of a TCP connection: if the server
 	 * closes next, the client's ACK is the response's real end.
@@ -246,17 +235,30 @@ static void complete_front(struct conntrack *ct, struct conn *c, uint64_t end_ns
 	respframe_reset(&c->tx);
 }
 
-/* Drop every queued request, counting each in *stat unless already lost. */
-static void drop_all(struct conntrack *ct, struct conn *c, uint64_t *stat)
+/* Drop every queued request, counting each as why says. */
+static void drop_all(struct conntrack *ct, struct conn *c, enum drop why)
 {
 	while (c->qn) {
 		struct pend *p = front(c);
 
-		if (!(stat == &ct->st.framing_lost && (p->flags & WT_RQ_FRAMING_LOST)))
-			(*stat)++;
-		if ((stat == &ct->st.unanswered || stat == &ct->st.client_reset) && ct->o.unanswered)
-			ct->o.unanswered(p->tgid, stat == &ct->st.client_reset ? WT_UNANSWERED_CLIENT_GONE : ct->why,
-					 ct->o.unanswered_ctx);
+		switch (why) {
+		case DROP_FRAMING_LOST:
+			mark_lost(ct, p);
+			break;
+		case DROP_RELAYED:
+			ct->st.relayed++;
+			break;
+		case DROP_UNCOUNTED:
+			break;
+		default:
+			if (why == DROP_CLIENT_GONE)
+				ct->st.client_reset++;
+			else
+				ct->st.unanswered++;
+			if (ct->o.unanswered)
+				ct->o.unanswered(p->tgid, (enum wt_unanswered)why, ct->o.unanswered_ctx);
+			break;
+		}
 		q_pop(c);
 	}
 	respframe_reset(&c->tx);
@@ -265,9 +267,9 @@ static void drop_all(struct conntrack *ct, struct conn *c, uint64_t *stat)
 /*
  * The response of the front request has no end of its own (close-delimited)
  * or its end was not seen (framing lost): end it here. The requests queued
- * behind it cannot be told apart from it any more; *rest counts them.
+ * behind it cannot be told apart from it any more: rest says why they are dropped.
  */
-static void finish_unframed(struct conntrack *ct, struct conn *c, uint64_t close_ns, uint64_t *rest)
+static void finish_unframed(struct conntrack *ct, struct conn *c, uint64_t close_ns, enum drop rest)
 {
 	struct pend *f = front(c);
 
@@ -283,7 +285,7 @@ static void finish_unframed(struct conntrack *ct, struct conn *c, uint64_t close
 	if (f->status >= 200 && f->resp_bytes > 0)
 		emit(ct, c, f, f->last_send_ns, 0);
 	q_pop(c);
-	drop_all(ct, c, &ct->st.framing_lost);
+	drop_all(ct, c, DROP_FRAMING_LOST);
 }
 
 static void grace_update(struct conntrack *ct, struct conn *c)
@@ -310,10 +312,10 @@ static void free_held(struct conn *c)
 }
 
 /*
- * The connection is gone: finish what its end finishes, and count what is
- * left pending in *pending (unanswered, client_reset).
+ * The connection is gone: finish what its end finishes, and drop what is
+ * left pending as `pending` says.
  */
-static void end_conn(struct conntrack *ct, struct conn *c, uint64_t close_ns, uint64_t *pending)
+static void end_conn(struct conntrack *ct, struct conn *c, uint64_t close_ns, enum drop pending)
 {
 	flush_held(ct, c, 0);
 	finish_unframed(ct, c, close_ns, pending);
@@ -321,22 +323,22 @@ static void end_conn(struct conntrack *ct, struct conn *c, uint64_t close_ns, ui
 	conntable_remove(&ct->tab, &c->e);
 	if (c->in_grace)
 		ct_list_del(&c->grace);
-	head_free(&c->rxh);
+	reqframe_free(&c->rx);
 	head_free(&c->tx.head);
 	free(c);
 	ct->st.conns_active--;
 }
 
 /*
- * Count nothing more on a connection (*pending gets what it has queued) and
- * drop its records until it closes: records already on their way, or that
- * the kernel side keeps sending, must not start it over.
+ * Count nothing more on a connection (what it has queued is dropped as
+ * `pending` says) and drop its records until it closes: records already on
+ * their way, or that the kernel side keeps sending, must not start it over.
  */
-static void mute_conn(struct conntrack *ct, struct conn *c, uint64_t *pending)
+static void mute_conn(struct conntrack *ct, struct conn *c, enum drop pending)
 {
 	free_held(c);
 	drop_all(ct, c, pending);
-	head_free(&c->rxh);
+	reqframe_free(&c->rx);
 	c->ignored = 1;
 }
 
@@ -381,25 +383,25 @@ static struct pend *q_push(struct conntrack *ct, struct conn *c)
 	return p;
 }
 
-/* Queue a request whose head began at hstart_ts; NULL if the queue overflowed. */
-static struct pend *new_request(struct conntrack *ct, struct conn *c, const struct reqhead *h,
-				uint64_t req_bytes)
+/* Queue the request a head (o) began; NULL if the queue overflowed. */
+static struct pend *new_request(struct conntrack *ct, struct conn *c, const struct reqframe_out *o)
 {
+	const struct reqhead *h = &o->head;
 	struct pend *p = q_push(ct, c);
 	size_t plen = h->path ? h->path_len : 0;
 
 	if (!p)
 		return NULL;
-	p->start_ns = c->hstart_ts;
+	p->start_ns = o->start_ns;
 	/* Only a new connection's first request waited in the backlog for all to see. */
-	if (c->est_ns && c->hstart_ts > c->est_ns)
-		p->queue_ns = c->hstart_ts - c->est_ns;
+	if (c->est_ns && o->start_ns > c->est_ns)
+		p->queue_ns = o->start_ns - c->est_ns;
 	c->est_ns = 0;
-	p->tgid = c->htgid;
-	p->tid = c->htid;
+	p->tgid = o->tgid;
+	p->tid = o->tid;
 	p->proto = (uint8_t)h->proto;
 	p->method = h->method ? h->method : LABEL_METHOD_OTHER;
-	p->req_bytes = req_bytes;
+	p->req_bytes = o->bytes;
 	p->flags = h->flags;
 	if (plen > WT_PATH_MAX) {
 		plen = WT_PATH_MAX;
@@ -422,119 +424,24 @@ static void add_req_bytes(struct conn *c, uint64_t n)
 		p->req_bytes += n;
 }
 
-static void enter_sync(struct conn *c)
-{
-	c->rx = RX_SYNC;
-	c->sent = 0; /* resync only at a read that follows a send after this point */
-	c->guessed = 0;
-	c->sync_bad = 0;
-	head_free(&c->rxh);
-}
-
-
 /*
- * A head we cannot frame: queue it anyway, with the labels recovered from
- * the bytes we have, so that its response counts; the responses delimit
- * what follows.
+ * Queue a head the request framer reported (ev: RQ_EV_HEAD*), and let it
+ * go on. Heads it could not frame queue all the same, with the labels
+ * recovered from their bytes, so that their response counts.
  */
-static void head_unframed(struct conntrack *ct, struct conn *c, const char *buf, size_t n,
-			  uint32_t flags, uint64_t req_bytes)
+static void queue_head(struct conntrack *ct, struct conn *c, enum reqframe_ev ev, const struct reqframe_out *o,
+		       uint64_t *pos, uint64_t len)
 {
-	struct reqhead h;
 	struct pend *p;
 
-	reqhead_recover(buf, n, c->spoke_http, &h);
-	h.flags |= flags;
-	c->spoke_http |= n && h.proto == WT_PROTO_HTTP;
-	p = new_request(ct, c, &h, req_bytes);
-	if (p && (flags & WT_RQ_FRAMING_LOST))
-		ct->st.framing_lost++;
-	enter_sync(c);
-}
-
-/* A request head starting at (or continuing with) record bytes [pos, len). */
-static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
-			const uint8_t *d, uint64_t pos, uint64_t cap, uint64_t len)
-{
-	struct reqhead h;
-	struct head_view v;
-	uint64_t stop = len;
-	struct pend *p;
-	int r;
-
-	if (!c->rxh.buf) {
-		c->hstart_ts = e->ts_ns;
-		c->htid = e->tid;
-		c->htgid = e->tgid;
-		c->rxh.bytes = 0;
-		if (pos >= cap) {
-			/* A request starts in bytes we never saw: its response still counts. */
-			head_unframed(ct, c, NULL, 0, WT_RQ_FRAMING_LOST, len - pos);
-			return len;
-		}
-	}
-	head_view(&c->rxh, d, pos, cap, len, &v);
-	r = reqhead_parse(v.buf, v.n, c->spoke_http, &h);
-	if (r > 0 && (size_t)r > v.old) {
-		uint64_t here = (uint64_t)r - v.old;
-
-		c->spoke_http |= h.proto == WT_PROTO_HTTP;
-		p = new_request(ct, c, &h, c->rxh.bytes + here);
-		head_free(&c->rxh);
-		c->sent = 0;
-		c->guessed = 0;
-		if (!p || !h.framing_known) {
-			/* Where the body ends is for the responses to say. */
-			enter_sync(c);
-			return p ? pos + here : len;
-		}
-		if (h.chunked) {
-			http_chunked_init(&c->rxb);
-			c->rx = RX_CHUNKED;
-		} else if (h.content_length > 0) {
-			c->rxb.remaining = (uint64_t)h.content_length;
-			c->rx = RX_LEN;
-		}
-		return pos + here;
-	}
-	if (r == -2) {
-		if (head_wait(&c->rxh, &v, pos, len) == 0)
-			return len;
-		/* The head goes on in bytes that were not captured. */
-		head_unframed(ct, c, v.buf, v.n, WT_RQ_FRAMING_LOST, c->rxh.bytes + (len - pos));
-		return len;
-	}
-	/*
-	 * A resync guessed wrong (the rest of a request the server gave up on,
-	 * read a few bytes at a time): back to waiting, nothing queued.
-	 */
-	if (c->guessed) {
-		add_req_bytes(c, len - pos);
-		enter_sync(c);
-		return len;
-	}
-	/*
-	 * Not a head we can read. Wait for the end of its first line (a slow
-	 * client's next bytes may hold the rest of the target), then queue it
-	 * with the labels recovered.
-	 */
-	if (!c->spoke_http && reqhead_proto(v.buf, v.n) == WT_PROTO_UWSGI) {
+	if (ev == RQ_EV_HEAD_BAD && o->head.proto == WT_PROTO_UWSGI)
 		ct->st.parse_errors_uwsgi++;
-	} else {
-		const char *eol = memchr(v.buf, '\n', v.n);
-
-		if (!eol && head_wait(&c->rxh, &v, pos, len) == 0)
-			return len;
+	else if (ev == RQ_EV_HEAD_BAD)
 		ct->st.parse_errors_http++;
-		/*
-		 * Past its first line, the resync scan looks for a request
-		 * pipelined behind it: the server may well answer that one too.
-		 */
-		if (eol && (size_t)(eol - v.buf) >= v.old)
-			stop = pos + (uint64_t)(eol - v.buf) + 1 - v.old;
-	}
-	head_unframed(ct, c, v.buf, v.n, WT_RQ_UNPARSED, c->rxh.bytes + (stop - pos));
-	return stop;
+	p = new_request(ct, c, o);
+	if (p && ev == RQ_EV_HEAD_LOST)
+		ct->st.framing_lost++;
+	reqframe_queued(&c->rx, p != NULL, pos, len);
 }
 
 /*
@@ -543,164 +450,54 @@ static uint64_t rx_head(struct conntrack *ct, struct conn *c, const struct wt_co
  */
 static void head_answered(struct conntrack *ct, struct conn *c)
 {
-	head_unframed(ct, c, c->rxh.buf, c->rxh.len, WT_RQ_UNPARSED, c->rxh.bytes);
-}
+	struct reqframe_out o;
+	struct pend *p;
 
-/*
- * RX_SYNC: scan record bytes [pos, len) line by line (the current line kept
- * in rxh) for a request line. A request pipelined behind one whose framing
- * is unknown or that did not parse is read by the server next, and its
- * response must find it queued. Returns where its head starts (RX_HEAD
- * then, with the line already gathered), or len.
- */
-static uint64_t sync_scan(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
-			  const uint8_t *d, uint64_t pos, uint64_t cap, uint64_t len)
-{
-	uint64_t i;
-
-	for (i = pos; i < cap; i++) {
-		if (c->rxh.len == 0) {
-			c->hstart_ts = e->ts_ns;
-			c->htid = e->tid;
-			c->htgid = e->tgid;
-		}
-		if (!c->sync_bad && !c->rxh.buf && !(c->rxh.buf = malloc(HEAD_MAX)))
-			c->sync_bad = 1;
-		if (!c->sync_bad && c->rxh.len < SYNC_LINE_MAX)
-			c->rxh.buf[c->rxh.len++] = (char)d[i];
-		else
-			c->sync_bad = 1;
-		if (d[i] != '\n')
-			continue;
-		if (!c->sync_bad && reqhead_is_request_line(c->rxh.buf, c->rxh.len)) {
-			uint64_t line = c->rxh.len < i + 1 - pos ? c->rxh.len : i + 1 - pos;
-
-			add_req_bytes(c, i + 1 - pos - line);
-			if (c->sent && c->tx.state == RF_LOST)
-				finish_unframed(ct, c, 0, &ct->st.framing_lost);
-			c->rxh.bytes = c->rxh.len;
-			c->rx = RX_HEAD;
-			c->guessed = 1;
-			return i + 1;
-		}
-		c->rxh.len = 0;
-		c->sync_bad = 0;
-	}
-	/* Bytes not captured: the line they are in cannot be read. */
-	if (cap < len)
-		c->sync_bad = 1;
-	add_req_bytes(c, len - pos);
-	return len;
-}
-
-/* Could the line gathered so far in RX_SYNC be the start of a method? */
-static int sync_line_is_method_start(const struct conn *c)
-{
-	uint32_t i;
-
-	for (i = 0; i < c->rxh.len; i++)
-		if (!(c->rxh.buf[i] >= 'A' && c->rxh.buf[i] <= 'Z'))
-			return 0;
-	return 1;
+	if (!reqframe_answered(&c->rx, &o))
+		return;
+	p = new_request(ct, c, &o);
+	reqframe_queued(&c->rx, p != NULL, NULL, 0);
 }
 
 static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
 		    const uint8_t *d, uint64_t cap, uint64_t len)
 {
+	int tail = !!(e->flags & WT_F_TAIL);
 	uint64_t pos = 0;
 
 	c->last_recv_ts = e->ts_ns;
 	if (c->upgraded)
 		return;
-	/*
-	 * A read's tail goes on where the read's captured part ended, or
-	 * somewhere past it: then the line the resync scan meets first is a
-	 * part of one.
-	 */
-	if (e->flags & WT_F_TAIL) {
-		if (c->tail_gap && c->rx == RX_SYNC)
-			c->sync_bad = 1;
-	}
-	/*
-	 * A request-looking read after a send ends a response we cannot frame,
-	 * unless it continues a method the resync scan has the start of.
-	 */
-	else if ((c->rx == RX_SYNC || (c->rx == RX_HEAD && !c->rxh.buf)) && c->sent &&
-	    wt_looks_like_request(d, (__u32)cap) &&
-	    !(c->rx == RX_SYNC && c->rxh.len && !c->sync_bad && sync_line_is_method_start(c))) {
-		if (c->tx.state == RF_LOST)
-			finish_unframed(ct, c, 0, &ct->st.framing_lost);
-		if (c->rx == RX_SYNC) {
-			head_free(&c->rxh);
-			c->rx = RX_HEAD;
-			c->guessed = 1;
-		}
-	}
+	if (reqframe_read(&c->rx, d, cap, tail, c->tail_gap) == RQ_EV_SYNC && c->tx.state == RF_LOST)
+		finish_unframed(ct, c, 0, DROP_FRAMING_LOST);
 	while (pos < len) {
-		uint64_t start = pos, n;
-		int r;
+		struct reqframe_out o;
+		enum reqframe_ev ev = reqframe_step(&c->rx, e, d, &pos, cap, len, &o);
+		struct pend *p;
 
-		switch (c->rx) {
-		case RX_LEN:
-			n = len - pos;
-			if (n > c->rxb.remaining)
-				n = c->rxb.remaining;
-			c->rxb.remaining -= n;
-			pos += n;
-			add_req_bytes(c, n);
-			if (c->rxb.remaining == 0)
-				c->rx = RX_HEAD;
+		add_req_bytes(c, o.body);
+		switch (ev) {
+		case RQ_EV_HEAD:
+		case RQ_EV_HEAD_LOST:
+		case RQ_EV_HEAD_BAD:
+			queue_head(ct, c, ev, &o, &pos, len);
 			break;
-		case RX_CHUNKED:
-			r = chunked_step(&c->rxb, d, &pos, cap, len);
-			add_req_bytes(c, pos - start);
-			if (r == 1) {
-				c->rx = RX_HEAD;
-			} else if (r < 0) {
-				struct pend *p = rx_req(c);
-
-				/* The request is queued: its response counts it. */
-				if (r == -1)
-					mark_lost(ct, p);
-				else if (p && p->proto == WT_PROTO_UWSGI)
-					ct->st.parse_errors_uwsgi++;
-				else
-					ct->st.parse_errors_http++;
-				/* The resync scan reads on from where the chunk framing failed. */
-				enter_sync(c);
-			}
+		case RQ_EV_SYNC:
+			if (c->tx.state == RF_LOST)
+				finish_unframed(ct, c, 0, DROP_FRAMING_LOST);
 			break;
-		case RX_HEAD:
-			/*
-			 * Some clients send a CRLF after a body; it starts nothing,
-			 * unless it may be the start of a PROXY v2 signature.
-			 */
-			if (!c->rxh.buf) {
-				while (pos < cap && (d[pos] == '\r' || d[pos] == '\n') &&
-				       http_proxy_header_len((const char *)d + pos, cap - pos) == 0)
-					pos++;
-				if (pos == len)
-					break;
-				/*
-				 * Empty lines up to the end of the capture (the last
-				 * few no PROXY v2 signature after all): more of them
-				 * may follow, or a request (RFC 9112 2.2). The resync
-				 * scan finds it in what is captured next (the read's
-				 * tail); a response to bytes never seen counts all the
-				 * same.
-				 */
-				for (n = pos; n < cap && (d[n] == '\r' || d[n] == '\n'); n++)
-					;
-				if (n == cap && n > start && cap < len) {
-					enter_sync(c);
-					pos = cap;
-					break;
-				}
-			}
-			pos = rx_head(ct, c, e, d, pos, cap, len);
+		case RQ_EV_BODY_LOST:
+			/* The request is queued: its response counts it. */
+			mark_lost(ct, rx_req(c));
 			break;
-		default: /* RX_SYNC */
-			pos = sync_scan(ct, c, e, d, pos, cap, len);
+		case RQ_EV_BODY_BAD:
+			p = rx_req(c);
+			if (p && p->proto == WT_PROTO_UWSGI)
+				ct->st.parse_errors_uwsgi++;
+			else
+				ct->st.parse_errors_http++;
+			break;
+		default: /* RQ_EV_MORE */
 			break;
 		}
 	}
@@ -725,13 +522,14 @@ static int looks_like_response(const uint8_t *d, uint64_t n)
  */
 static struct pend *missed_request(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e)
 {
-	struct reqhead h = {.proto = WT_PROTO_HTTP, .flags = WT_RQ_NO_REQUEST};
-	struct pend *p;
+	struct reqframe_out o = {
+		.head = {.proto = WT_PROTO_HTTP, .flags = WT_RQ_NO_REQUEST},
+		.start_ns = c->last_recv_ts ? c->last_recv_ts : e->ts_ns,
+		.tid = e->tid,
+		.tgid = e->tgid,
+	};
+	struct pend *p = new_request(ct, c, &o);
 
-	c->hstart_ts = c->last_recv_ts ? c->last_recv_ts : e->ts_ns;
-	c->htid = e->tid;
-	c->htgid = e->tgid;
-	p = new_request(ct, c, &h, 0);
 	if (p) {
 		ct->st.missed_requests++;
 		/* Not the request being read: its body bytes are nobody's. */
@@ -746,12 +544,10 @@ static struct pend *missed_request(struct conntrack *ct, struct conn *c, const s
  */
 static void not_http(struct conntrack *ct, struct conn *c)
 {
-	uint64_t dropped = 0;
-
 	ct->st.not_http++;
 	if (ct->o.ignore)
 		ct->o.ignore(c->e.sk, c->e.ino, ct->o.ignore_ctx);
-	mute_conn(ct, c, &dropped);
+	mute_conn(ct, c, DROP_UNCOUNTED);
 }
 
 static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e,
@@ -764,9 +560,9 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 		return;
 	}
 	c->spoke = 1;
-	if (!c->qn && c->rxh.buf && cap > 0 && looks_like_response(d, cap))
+	if (!c->qn && cap > 0 && looks_like_response(d, cap))
 		head_answered(ct, c);
-	c->sent = 1;
+	reqframe_sent(&c->rx);
 	c->last_send_ts = e->ts_ns;
 	if (c->upgraded)
 		return;
@@ -819,9 +615,9 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 			/* The connection leaves HTTP: nothing after this is parsed. */
 			f->status = status;
 			complete_front(ct, c, e->ts_ns, 0);
-			drop_all(ct, c, &ct->st.unanswered);
+			drop_all(ct, c, DROP_CLOSED);
 			c->upgraded = 1;
-			enter_sync(c);
+			reqframe_resync(&c->rx);
 			return;
 		case RF_EV_LOST:
 			if (status >= 200)
@@ -877,12 +673,10 @@ static int same_conn(const struct conn *c, const struct wt_conn_event *e)
 static void on_close(struct conntrack *ct, struct conn *c, const struct wt_conn_event *e)
 {
 	uint64_t ts = e->ts_ns > c->e.last_ts ? e->ts_ns : c->e.last_ts;
-	uint64_t *pending = (e->flags & WT_F_RESET) ? &ct->st.client_reset : &ct->st.unanswered;
+	enum drop pending = (e->flags & WT_F_RESET) ? DROP_CLIENT_GONE : DROP_CLOSED;
 
 	if (c->ignored) {
-		uint64_t none = 0;
-
-		end_conn(ct, c, ts, &none);
+		end_conn(ct, c, ts, DROP_UNCOUNTED);
 		return;
 	}
 	/* After a reset no ACK will come: what was in flight ends at the close. */
@@ -895,7 +689,7 @@ static void on_close(struct conntrack *ct, struct conn *c, const struct wt_conn_
 		if (c->held) {
 			finish_unframed(ct, c, ts, pending);
 			drop_all(ct, c, pending);
-			head_free(&c->rxh);
+			reqframe_free(&c->rx);
 			c->closing = 1;
 			ct_list_del(&c->heldl); /* now the ACK ends it, not the timer */
 			conntable_touch(&ct->tab, &c->e, ts);
@@ -916,7 +710,7 @@ static void on_relayed(struct conntrack *ct, struct conn *c, const struct wt_con
 	unsigned w;
 
 	if (same_conn(c, e)) {
-		mute_conn(ct, c, &ct->st.relayed);
+		mute_conn(ct, c, DROP_RELAYED);
 		return;
 	}
 	w = ct->withdrawn_next++ % 16;
@@ -1041,7 +835,7 @@ static void on_data(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 
 	/* A new socket at the old address, or the kernel side started over. */
 	if (c && (c->e.ino != e->ino || (e->flags & WT_F_NEW))) {
-		end_conn(ct, c, c->e.last_ts, &ct->st.unanswered);
+		end_conn(ct, c, c->e.last_ts, DROP_CLOSED);
 		c = NULL;
 	}
 	/* A read's tail is followed only where the read itself was. */
@@ -1069,7 +863,7 @@ static void on_acked(struct conntrack *ct, struct conn *c, const struct wt_conn_
 {
 	if (c->closing && same_conn(c, e)) {
 		flush_held(ct, c, e->ts_ns);
-		end_conn(ct, c, e->ts_ns, &ct->st.unanswered);
+		end_conn(ct, c, e->ts_ns, DROP_CLOSED);
 	}
 }
 
@@ -1115,11 +909,8 @@ void conntrack_proc_exit(struct conntrack *ct, uint32_t tgid, uint64_t ts_ns)
 		struct conn *c = conn_of(e);
 
 		next = conntable_newer(&ct->tab, e);
-		if (c->tgid == tgid) {
-			ct->why = WT_UNANSWERED_WORKER_EXITED;
-			end_conn(ct, c, c->e.last_ts, &ct->st.unanswered);
-			ct->why = WT_UNANSWERED_CLOSED;
-		}
+		if (c->tgid == tgid)
+			end_conn(ct, c, c->e.last_ts, DROP_WORKER_EXITED);
 	}
 }
 
@@ -1148,16 +939,14 @@ void conntrack_tick(struct conntrack *ct, uint64_t now_ns)
 		if (now_ns < c->e.last_ts || now_ns - c->e.last_ts < ct->o.unix_grace_ns)
 			break;
 		/* No close will come on AF_UNIX: the last send is the end. */
-		finish_unframed(ct, c, c->last_send_ts, &ct->st.unanswered);
+		finish_unframed(ct, c, c->last_send_ts, DROP_CLOSED);
 		grace_update(ct, c);
 	}
 	while ((e = conntable_oldest(&ct->tab))) {
 		if (now_ns < e->last_ts || now_ns - e->last_ts < ct->o.idle_timeout_ns)
 			break;
 		ct->st.conns_expired++;
-		ct->why = WT_UNANSWERED_EXPIRED;
-		end_conn(ct, conn_of(e), e->last_ts, &ct->st.unanswered);
-		ct->why = WT_UNANSWERED_CLOSED;
+		end_conn(ct, conn_of(e), e->last_ts, DROP_EXPIRED);
 	}
 }
 
@@ -1179,7 +968,7 @@ void conntrack_free(struct conntrack *ct)
 			q_pop(c);
 		free_held(c);
 		conntable_remove(&ct->tab, e);
-		head_free(&c->rxh);
+		reqframe_free(&c->rx);
 		head_free(&c->tx.head);
 		free(c);
 	}

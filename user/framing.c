@@ -51,6 +51,17 @@ int head_wait(struct headbuf *h, const struct head_view *v, uint64_t pos, uint64
 	return 0;
 }
 
+int length_step(uint64_t *remaining, uint64_t *pos, uint64_t len)
+{
+	uint64_t n = len - *pos;
+
+	if (n > *remaining)
+		n = *remaining;
+	*remaining -= n;
+	*pos += n;
+	return *remaining == 0;
+}
+
 int chunked_step(struct http_chunked *ch, const uint8_t *d, uint64_t *pos, uint64_t cap, uint64_t len)
 {
 	if (*pos < cap) {

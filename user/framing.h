@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the connection tracker's two directions frame the same way: a
- * message head gathered across records, and a chunked body stepped over
- * the bytes a record captured and those it did not.
+ * What the connection tracker's two directions (reqframe.c, respframe.c)
+ * frame the same way: a message head gathered across records, and a body
+ * stepped by its length or its chunks over the bytes a record captured and
+ * those it did not.
  */
 #ifndef WT_FRAMING_H
 #define WT_FRAMING_H
@@ -43,6 +44,11 @@ void head_view(struct headbuf *h, const uint8_t *d, uint64_t pos, uint64_t cap, 
  * no memory): the head is lost then.
  */
 int head_wait(struct headbuf *h, const struct head_view *v, uint64_t pos, uint64_t len);
+/*
+ * One Content-Length body step over record bytes [*pos, len), captured or
+ * not: 1 when the body ended at *pos, 0 when all were consumed and it goes on.
+ */
+int length_step(uint64_t *remaining, uint64_t *pos, uint64_t len);
 /*
  * One chunked-body step over record bytes [*pos, len), of which [0, cap) were
  * captured. 1: body ended at *pos; 0: all consumed, body goes on; -1: a gap

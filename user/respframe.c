@@ -82,7 +82,6 @@ static enum respframe_ev head_step(struct respframe *rf, const uint8_t *d, uint6
 enum respframe_ev respframe_step(struct respframe *rf, const uint8_t *d, uint64_t *pos, uint64_t cap,
 				 uint64_t len, int no_body, int *status, int *bad)
 {
-	uint64_t n;
 	int r;
 
 	*status = 0;
@@ -91,12 +90,7 @@ enum respframe_ev respframe_step(struct respframe *rf, const uint8_t *d, uint64_
 	case RF_HEAD:
 		return head_step(rf, d, pos, cap, len, no_body, status, bad);
 	case RF_LEN:
-		n = len - *pos;
-		if (n > rf->body.remaining)
-			n = rf->body.remaining;
-		rf->body.remaining -= n;
-		*pos += n;
-		if (rf->body.remaining)
+		if (!length_step(&rf->body.remaining, pos, len))
 			return RF_EV_MORE;
 		rf->state = RF_HEAD;
 		return RF_EV_END;
