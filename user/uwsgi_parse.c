@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "http_parse.h"
-#include "labels.h"
 #include "uwsgi_parse.h"
 
 static uint16_t le16(const char *p)
@@ -41,9 +40,9 @@ static int ci_eq(const char *a, size_t n, const char *lit)
 /*
  * REQUEST_URI, else PATH_INFO, whichever order they come in; the last of
  * repeated ones, as uWSGI takes them. Only got of the value's vn bytes are
- * at hand when the packet was cut inside it: the path is whole if its end
- * ('?', '#') is among them. An empty value names no path and replaces none
- * (a front end's `uwsgi_param REQUEST_URI ""` after the real one).
+ * at hand when the packet was cut inside it. An empty value names no path
+ * and replaces none (a front end's `uwsgi_param REQUEST_URI ""` after the
+ * real one).
  */
 static void set_path(struct uwsgi_request *r, const char *k, size_t kn, const char *v, size_t vn,
 		     size_t got, int *have_uri)
@@ -53,8 +52,8 @@ static void set_path(struct uwsgi_request *r, const char *k, size_t kn, const ch
 	if (vn == 0 || got == 0 || (!uri && *have_uri))
 		return;
 	r->path = v;
-	r->path_len = label_target_keep(v, got);
-	r->path_cut = got < vn && r->path_len == got;
+	r->path_len = got;
+	r->path_cut = got < vn;
 	if (uri)
 		*have_uri = 1;
 }
@@ -63,7 +62,8 @@ static void set_var(struct uwsgi_request *r, const char *k, size_t kn, const cha
 		   int *have_uri)
 {
 	if (key_is(k, kn, "REQUEST_METHOD")) {
-		r->method = label_method(v, vn);
+		r->method = v;
+		r->method_len = vn;
 	} else if (key_is(k, kn, "REQUEST_URI") || key_is(k, kn, "PATH_INFO")) {
 		set_path(r, k, kn, v, vn, vn, have_uri);
 	} else if (key_is(k, kn, "CONTENT_LENGTH")) {
@@ -96,7 +96,6 @@ int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *r)
 	memset(r, 0, sizeof(*r));
 	r->content_length = -1;
 	r->framing_known = 1;
-	r->path = "";
 	if (len < UWSGI_HDR_LEN)
 		return -2;
 	r->modifier1 = (uint8_t)buf[0];
@@ -144,9 +143,6 @@ int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *r)
 		p += vn;
 		set_var(r, buf + k, kn, buf + v, vn, &have_uri);
 	}
-	/* A packet without REQUEST_METHOD is still a request the worker answers. */
-	if (!r->method)
-		r->method = LABEL_METHOD_OTHER;
 	/* Chunked framing only when no length was given (nginx dechunks). */
 	if (r->content_length >= 0)
 		r->chunked = 0;
