@@ -14,9 +14,9 @@
  * uwsgi packets start with modifier1 (0 for WSGI, nginx may set others) and
  * never with a method's letters, a line end or the PROXY v2 signature. TLS
  * records (content types 20-23) are garbage to an HTTP port, not packets.
- * The modifier1 values a WSGI server answers (0, and 30 for nginx's
- * PATH_INFO fix) are packets whatever their modifier2; other bytes only
- * with the modifier2 of 0 that nearly every client sends. Only a
+ * The modifier1 values a WSGI server answers (wt_wsgi_modifier1()) are
+ * packets whatever their modifier2; other bytes only with the modifier2
+ * of 0 that nearly every client sends. Only a
  * connection's first head is judged so: a uWSGI server answers one packet
  * per connection, and bytes after an HTTP request (HTTP/2 frames behind
  * the "PRI *" preface start with a zero length byte) are HTTP garbage.
@@ -27,7 +27,7 @@ enum wt_proto reqhead_proto(const char *buf, size_t n)
 
 	if (wt_is_tchar(b) || b == '\r' || b == '\n' || (b >= 20 && b <= 23))
 		return WT_PROTO_HTTP;
-	return b == 0 || b == 30 || n < 4 || buf[3] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
+	return wt_wsgi_modifier1(b) || n < 4 || buf[3] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
 }
 
 /*
