@@ -80,8 +80,8 @@ int http_parse_length(const char *v, size_t n, int64_t *out)
 	return 0;
 }
 
-/* Last comma-separated token of a list value, OWS trimmed. */
-static void last_token(const char *v, size_t n, const char **tok, size_t *tlen)
+/* The last coding is chunked: the last comma-separated token, OWS trimmed. */
+int http_te_chunked(const char *v, size_t n)
 {
 	const char *s = v, *e = v + n;
 	const char *c = memrchr(v, ',', n);
@@ -92,8 +92,12 @@ static void last_token(const char *v, size_t n, const char **tok, size_t *tlen)
 		s++;
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
-	*tok = s;
-	*tlen = (size_t)(e - s);
+	return ci_eq(s, (size_t)(e - s), "chunked");
+}
+
+int http_expect_continue(const char *v, size_t n)
+{
+	return ci_eq(v, n, "100-continue");
 }
 
 /*
@@ -187,14 +191,10 @@ static void header_field(const char *name, size_t nlen, const char *val, size_t 
 		else
 			f->content_length = cl;
 	} else if (ci_eq(name, nlen, "transfer-encoding")) {
-		const char *tok;
-		size_t tlen;
-
-		last_token(val, vlen, &tok, &tlen);
 		f->te_present = 1;
-		f->chunked = ci_eq(tok, tlen, "chunked");
+		f->chunked = http_te_chunked(val, vlen);
 	} else if (ci_eq(name, nlen, "expect")) {
-		f->expect_continue = ci_eq(val, vlen, "100-continue");
+		f->expect_continue = http_expect_continue(val, vlen);
 	} else if (ci_eq(name, nlen, "connection")) {
 		parse_connection(val, vlen, &f->conn);
 	}

@@ -61,6 +61,10 @@ struct http_response {
 
 /* A decimal length (Content-Length, uwsgi CONTENT_LENGTH): 0, or -1 if not digits or too big. */
 int http_parse_length(const char *v, size_t n, int64_t *out);
+/* A Transfer-Encoding value (uwsgi HTTP_TRANSFER_ENCODING) whose last coding is chunked. */
+int http_te_chunked(const char *v, size_t n);
+/* An Expect value (uwsgi HTTP_EXPECT) of 100-continue, in any case. */
+int http_expect_continue(const char *v, size_t n);
 
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
 int http_parse_response(const char *buf, size_t len, struct http_response *resp);

@@ -20,23 +20,6 @@ static int key_is(const char *k, size_t n, const char *lit)
 	return strlen(lit) == n && memcmp(k, lit, n) == 0;
 }
 
-static int lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
-static int ci_eq(const char *a, size_t n, const char *lit)
-{
-	size_t i;
-
-	if (strlen(lit) != n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != lit[i])
-			return 0;
-	return 1;
-}
-
 /*
  * REQUEST_URI, else PATH_INFO, whichever order they come in; the last of
  * repeated ones, as uWSGI takes them. Only got of the value's vn bytes are
@@ -74,17 +57,9 @@ static void set_var(struct uwsgi_request *r, const char *k, size_t kn, const cha
 			r->framing_known = 0;
 		}
 	} else if (key_is(k, kn, "HTTP_EXPECT")) {
-		r->expect_continue = ci_eq(v, vn, "100-continue");
+		r->expect_continue = http_expect_continue(v, vn);
 	} else if (key_is(k, kn, "HTTP_TRANSFER_ENCODING")) {
-		const char *s = v, *e = v + vn, *c = memrchr(v, ',', vn);
-
-		if (c)
-			s = c + 1;
-		while (s < e && (*s == ' ' || *s == '\t'))
-			s++;
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		r->chunked = ci_eq(s, (size_t)(e - s), "chunked");
+		r->chunked = http_te_chunked(v, vn);
 	}
 }
 
