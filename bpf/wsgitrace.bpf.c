@@ -685,7 +685,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 		if (family != AF_UNIX && !server_port(port))
 			bit_set(server_ports, PORT_WORDS, port, true);
 		/* Tracked before the claim: a router that sees the claim finds it. */
-		if (req && n >= 4 && (s->ev.data[0] == 0 || s->ev.data[0] == 30)) { /* a uwsgi packet */
+		if (req && n >= 4 && wt_wsgi_modifier1(s->ev.data[0])) { /* a uwsgi packet */
 			flow_of(sk, family, &f, true);
 			me.sk = key;
 			me.ino = ino;

@@ -39,6 +39,16 @@ static inline int wt_is_tchar(__u8 c)
 	return 0;
 }
 
+/*
+ * The uwsgi modifier1 values a WSGI server answers: 0 (WSGI) and 30 (what
+ * nginx's `uwsgi_modifier1 30` sends, its PATH_INFO fix). The kernel side
+ * and the daemon take a packet for a request by this one rule.
+ */
+static inline int wt_wsgi_modifier1(__u8 m)
+{
+	return m == 0 || m == 30;
+}
+
 /* Byte i of the PROXY protocol v2 signature "\r\n\r\n\0\r\nQUIT\n" (no data section needed). */
 static inline __u8 wt_proxy2_sig(__u32 i)
 {
@@ -67,9 +77,9 @@ static inline __u8 wt_proxy2_sig(__u32 i)
  *    Stricter than a token on purpose: body bytes ("some text ") must not
  *    pass for a request on a connection whose start we did not see;
  *  - a PROXY protocol header: "PROXY " (v1) or the v2 signature's first bytes;
- *  - a uwsgi packet header: modifier1 0 (WSGI) or 30 (nginx's PATH_INFO
- *    fix), modifier2 0, datasize >= 4, and once 8 bytes are in, a first key
- *    of 1-64 upper-case bytes that fits the packet.
+ *  - a uwsgi packet header: a modifier1 of wt_wsgi_modifier1(),
+ *    modifier2 0, datasize >= 4, and once 8 bytes are in, a first key of
+ *    1-64 upper-case bytes that fits the packet.
  * A response ("HTTP/1.1 200") does not: '/' ends no method.
  */
 static inline int wt_looks_like_request(const __u8 *d, __u32 len)
@@ -78,7 +88,7 @@ static inline int wt_looks_like_request(const __u8 *d, __u32 len)
 
 	if (len == 0)
 		return 0;
-	if (d[0] == 0 || d[0] == 30) {
+	if (wt_wsgi_modifier1(d[0])) {
 		__u32 size, klen;
 
 		if (len < 4)

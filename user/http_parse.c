@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "http_parse.h"
-#include "labels.h"
 #include "looks_like.h"
 
 static int lower(int c)
@@ -81,8 +80,8 @@ int http_parse_length(const char *v, size_t n, int64_t *out)
 	return 0;
 }
 
-/* Last comma-separated token of a list value, OWS trimmed. */
-static void last_token(const char *v, size_t n, const char **tok, size_t *tlen)
+/* The last coding is chunked: the last comma-separated token, OWS trimmed. */
+int http_te_chunked(const char *v, size_t n)
 {
 	const char *s = v, *e = v + n;
 	const char *c = memrchr(v, ',', n);
@@ -93,8 +92,12 @@ static void last_token(const char *v, size_t n, const char **tok, size_t *tlen)
 		s++;
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
-	*tok = s;
-	*tlen = (size_t)(e - s);
+	return ci_eq(s, (size_t)(e - s), "chunked");
+}
+
+int http_expect_continue(const char *v, size_t n)
+{
+	return ci_eq(v, n, "100-continue");
 }
 
 /*
@@ -188,14 +191,10 @@ static void header_field(const char *name, size_t nlen, const char *val, size_t 
 		else
 			f->content_length = cl;
 	} else if (ci_eq(name, nlen, "transfer-encoding")) {
-		const char *tok;
-		size_t tlen;
-
-		last_token(val, vlen, &tok, &tlen);
 		f->te_present = 1;
-		f->chunked = ci_eq(tok, tlen, "chunked");
+		f->chunked = http_te_chunked(val, vlen);
 	} else if (ci_eq(name, nlen, "expect")) {
-		f->expect_continue = ci_eq(val, vlen, "100-continue");
+		f->expect_continue = http_expect_continue(val, vlen);
 	} else if (ci_eq(name, nlen, "connection")) {
 		parse_connection(val, vlen, &f->conn);
 	}
@@ -350,10 +349,11 @@ static int eat_line_end(const char **pp, const char *end)
 
 static void request_init(struct http_request *req)
 {
-	req->method = LABEL_METHOD_OTHER;
-	req->path = "";
-	req->path_len = 0;
-	req->target_truncated = 0;
+	req->method = NULL;
+	req->method_len = 0;
+	req->target = NULL;
+	req->target_len = 0;
+	req->target_cut = 0;
 	req->minor_version = 1;
 	req->content_length = -1;
 	req->chunked = 0;
@@ -383,7 +383,8 @@ static int request_line(const char *buf, const char **pp, const char *end,
 	if (*p != ' ' || p == m)
 		return -1;
 	request_init(req);
-	req->method = label_method(m, (size_t)(p - m));
+	req->method = m;
+	req->method_len = (size_t)(p - m);
 	while (p < end && *p == ' ')
 		p++;
 	t = p;
@@ -393,8 +394,8 @@ static int request_line(const char *buf, const char **pp, const char *end,
 		return -2;
 	if (p == t)
 		return -1;
-	req->path = t;
-	req->path_len = label_target_keep(t, (size_t)(p - t));
+	req->target = t;
+	req->target_len = (size_t)(p - t);
 	*no_headers = 0;
 	if (*p == '\r' || *p == '\n') {
 		/* HTTP/0.9: the line is the whole request. */
@@ -487,21 +488,21 @@ int http_recover_request(const char *buf, size_t len, struct http_request *req)
 		/* A method alone on its line: the method is known, the target is not. */
 		if (!token)
 			return 0;
-		req->method = label_method(buf + m, i - m);
+		req->method = buf + m;
+		req->method_len = i - m;
 		return 1;
 	}
 	for (w = i; i < len && buf[i] == ' '; i++)
 		;
 	if (!token && (i == len || buf[i] != '/'))
 		return 0;
-	req->method = token ? label_method(buf + m, w - m) : LABEL_METHOD_OTHER;
+	req->method = buf + m;
+	req->method_len = w - m;
 	for (t = i; i < len && buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n'; i++)
 		;
-	req->path = buf + t;
-	req->path_len = label_target_keep(buf + t, i - t);
-	/* Cut by the capture before the path ended: its route is unknowable. */
-	if (i == len && req->path_len == i - t && !memchr(buf + t, ';', i - t))
-		req->target_truncated = 1;
+	req->target = buf + t;
+	req->target_len = i - t;
+	req->target_cut = i == len;
 	return 1;
 }
 

@@ -7,7 +7,9 @@
  * Head parsers return the bytes the head took (through the blank line), -1 if
  * the bytes cannot be HTTP/1.x, or -2 if they are a valid prefix and more are
  * needed. Only the facts that label a request or frame a message are
- * extracted; other headers are validated and skipped.
+ * extracted, as the bytes say them: the method and the request-target are
+ * slices of buf, not judged (labels.c and route.c make labels of them);
+ * other headers are validated and skipped.
  */
 #ifndef WT_HTTP_PARSE_H
 #define WT_HTTP_PARSE_H
@@ -24,10 +26,11 @@ enum http_conn {
 };
 
 struct http_request {
-	const char *method; /* label_method(), static storage: "GET" ... "_OTHER" */
-	const char *path;   /* the request-target, into buf, up to its query or fragment */
-	size_t path_len;
-	int target_truncated;   /* the bytes ended inside the path (http_recover_request) */
+	const char *method; /* the method token, into buf; NULL when none was read */
+	size_t method_len;
+	const char *target; /* the request-target as sent (query included), into buf */
+	size_t target_len;  /* 0: none was read */
+	int target_cut;     /* buf ended inside the target (http_recover_request) */
 	int minor_version;      /* HTTP/1.<minor>; 9 for HTTP/0.9 */
 	int64_t content_length; /* -1 when absent or unknown */
 	int chunked;            /* Transfer-Encoding ends in chunked */
@@ -58,22 +61,27 @@ struct http_response {
 
 /* A decimal length (Content-Length, uwsgi CONTENT_LENGTH): 0, or -1 if not digits or too big. */
 int http_parse_length(const char *v, size_t n, int64_t *out);
+/* A Transfer-Encoding value (uwsgi HTTP_TRANSFER_ENCODING) whose last coding is chunked. */
+int http_te_chunked(const char *v, size_t n);
+/* An Expect value (uwsgi HTTP_EXPECT) of 100-continue, in any case. */
+int http_expect_continue(const char *v, size_t n);
 
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
 int http_parse_response(const char *buf, size_t len, struct http_response *resp);
 
 /*
- * Only the request line (method, path, version) of a head whose rest was not
+ * Only the request line (method, target, version) of a head whose rest was not
  * captured: returns the line's length, -1 or -2. The framing fields of *req
  * are set to "unknown" (content_length -1, chunked 0).
  */
 int http_parse_request_line(const char *buf, size_t len, struct http_request *req);
 /*
- * Labels from bytes that are no parseable head (garbage, a head cut by the
- * capture, a line no parser takes): the first word as the method when it is
- * a token, the second as the target. Returns 1 when a method word ended in buf (path may still be
- * empty), else 0 with method "_OTHER" and no path. target_truncated is set
- * when buf ended inside the path.
+ * What can be read of bytes that are no parseable head (garbage, a head cut
+ * by the capture, a line no parser takes): the first word as the method when
+ * it is a token, or any word before an origin-form target; the second word
+ * as the target. Returns 1 when a method word ended in buf (the target may
+ * still be missing), else 0 with neither. target_cut is set when buf ended
+ * inside the target.
  */
 int http_recover_request(const char *buf, size_t len, struct http_request *req);
 /*

@@ -18,15 +18,6 @@ const char *label_method(const char *tok, size_t len)
 	return LABEL_METHOD_OTHER;
 }
 
-size_t label_target_keep(const char *target, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len && target[i] != '?' && target[i] != '#'; i++)
-		;
-	return i;
-}
-
 static size_t put_literal(const char *s, char *out, size_t outsz)
 {
 	size_t n = strlen(s);
@@ -95,9 +86,7 @@ size_t label_route(const char *target, size_t len, uint32_t rq_flags, int fold_i
 
 	if (rq_flags & WT_RQ_NO_REQUEST)
 		return put_literal(LABEL_ROUTE_UNKNOWN, out, outsz);
-	if (!target)
-		len = 0;
-	end = target ? label_target_keep(target, len) : 0;
+	end = target ? len : 0;
 	if (end == 0)
 		return put_literal(rq_flags & WT_RQ_TARGET_TRUNCATED ? LABEL_ROUTE_TRUNCATED
 								 : LABEL_ROUTE_UNKNOWN,
@@ -127,9 +116,7 @@ size_t label_route(const char *target, size_t len, uint32_t rq_flags, int fold_i
 
 void labels_build(const struct wt_request *rq, int fold_ids, struct wt_labels *l)
 {
-	l->method = rq->method && !(rq->flags & WT_RQ_NO_REQUEST)
-			    ? label_method(rq->method, strlen(rq->method))
-			    : LABEL_METHOD_OTHER;
+	l->method = rq->method && !(rq->flags & WT_RQ_NO_REQUEST) ? rq->method : LABEL_METHOD_OTHER;
 	label_route(rq->path, rq->path ? rq->path_len : 0, rq->flags, fold_ids, l->route,
 		    sizeof(l->route));
 }

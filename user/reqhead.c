@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "http_parse.h"
+#include "labels.h"
 #include "looks_like.h"
 #include "uwsgi_parse.h"
 #include "wsgitrace.h"
@@ -13,9 +14,9 @@
  * uwsgi packets start with modifier1 (0 for WSGI, nginx may set others) and
  * never with a method's letters, a line end or the PROXY v2 signature. TLS
  * records (content types 20-23) are garbage to an HTTP port, not packets.
- * The modifier1 values a WSGI server answers (0, and 30 for nginx's
- * PATH_INFO fix) are packets whatever their modifier2; other bytes only
- * with the modifier2 of 0 that nearly every client sends. Only a
+ * The modifier1 values a WSGI server answers (wt_wsgi_modifier1()) are
+ * packets whatever their modifier2; other bytes only with the modifier2
+ * of 0 that nearly every client sends. Only a
  * connection's first head is judged so: a uWSGI server answers one packet
  * per connection, and bytes after an HTTP request (HTTP/2 frames behind
  * the "PRI *" preface start with a zero length byte) are HTTP garbage.
@@ -26,7 +27,32 @@ enum wt_proto reqhead_proto(const char *buf, size_t n)
 
 	if (wt_is_tchar(b) || b == '\r' || b == '\n' || (b >= 20 && b <= 23))
 		return WT_PROTO_HTTP;
-	return b == 0 || b == 30 || n < 4 || buf[3] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
+	return wt_wsgi_modifier1(b) || n < 4 || buf[3] == 0 ? WT_PROTO_UWSGI : WT_PROTO_HTTP;
+}
+
+/*
+ * What a request keeps of the method and target its parser read, until its
+ * response: label_method()'s method and the target cut before its query
+ * (route_path_len()). Here, and nowhere else, are they made so.
+ */
+static void facts_labels(struct reqhead *h, const char *method, size_t method_len,
+			 const char *target, size_t target_len)
+{
+	h->method = method ? label_method(method, method_len) : NULL;
+	h->path_len = target ? route_path_len(target, target_len) : 0;
+	h->path = h->path_len ? target : NULL;
+}
+
+/*
+ * A path of which only the first avail bytes are at hand (the rest was not
+ * captured, or not read) has a route nobody can know: _truncated. Unless a
+ * ';' among them starts the parameters, which the route drops anyway.
+ */
+static void path_cut_at(struct reqhead *h, size_t avail)
+{
+	if (h->path_len < avail || (avail && memchr(h->path, ';', avail)))
+		return;
+	h->flags |= WT_RQ_TARGET_TRUNCATED;
 }
 
 /*
@@ -41,23 +67,19 @@ static void uwsgi_labels(const char *buf, size_t n, struct reqhead *h)
 	size_t cap = n < WT_CAP ? n : WT_CAP;
 	int r = uwsgi_parse_request(buf, cap, &ur);
 
-	h->method = ur.method;
-	h->path = ur.path_len ? ur.path : NULL;
-	h->path_len = ur.path_len;
-	if (ur.path_cut || (r == -2 && !ur.path_len && cap >= UWSGI_HDR_LEN &&
-			    UWSGI_HDR_LEN + (size_t)ur.datasize > cap)) {
+	facts_labels(h, ur.method, ur.method_len, ur.path, ur.path_len);
+	if ((ur.path_cut && h->path_len == ur.path_len) ||
+	    (r == -2 && !h->path_len && cap >= UWSGI_HDR_LEN &&
+	     UWSGI_HDR_LEN + (size_t)ur.datasize > cap)) {
 		h->path = NULL;
 		h->path_len = 0;
 		h->flags |= WT_RQ_TARGET_TRUNCATED;
 	}
 }
 
-static void facts_set(struct reqhead *h, const char *method, const char *path, size_t path_len,
-		      int64_t content_length, int chunked, int framing_known)
+static void facts_framing(struct reqhead *h, int64_t content_length, int chunked,
+			  int framing_known)
 {
-	h->method = method;
-	h->path = path;
-	h->path_len = path_len;
 	h->content_length = content_length;
 	h->chunked = chunked;
 	h->framing_known = framing_known;
@@ -71,14 +93,12 @@ static void facts_set(struct reqhead *h, const char *method, const char *path, s
  */
 static void facts_cap_path(struct reqhead *h, const char *buf)
 {
-	size_t off = h->path_len ? (size_t)(h->path - buf) : 0;
+	size_t off;
 
-	if (!h->path_len || off + h->path_len < WT_CAP)
+	if (!h->path_len)
 		return;
-	/* Parameters start inside the capture: the route drops them anyway (http_recover_request). */
-	if (off < WT_CAP && memchr(h->path, ';', WT_CAP - off))
-		return;
-	h->flags |= WT_RQ_TARGET_TRUNCATED;
+	off = (size_t)(h->path - buf);
+	path_cut_at(h, off < WT_CAP ? WT_CAP - off : 0);
 }
 
 /*
@@ -107,11 +127,9 @@ int reqhead_parse(const char *buf, size_t n, bool after_http, struct reqhead *h)
 		r = http_parse_request(buf + pl, n - (size_t)pl, &hr);
 		if (r < 0)
 			return r;
-		if (pl > 0)
-			facts_set(h, NULL, NULL, 0, hr.content_length, hr.chunked, hr.framing_known);
-		else
-			facts_set(h, hr.method, hr.path, hr.path_len, hr.content_length, hr.chunked,
-				  hr.framing_known);
+		facts_framing(h, hr.content_length, hr.chunked, hr.framing_known);
+		if (pl == 0)
+			facts_labels(h, hr.method, hr.method_len, hr.target, hr.target_len);
 		facts_cap_path(h, buf);
 		return r + pl;
 	} else {
@@ -120,7 +138,7 @@ int reqhead_parse(const char *buf, size_t n, bool after_http, struct reqhead *h)
 		r = uwsgi_parse_request(buf, n, &ur);
 		if (r < 0)
 			return r;
-		facts_set(h, NULL, NULL, 0, ur.content_length, ur.chunked, ur.framing_known);
+		facts_framing(h, ur.content_length, ur.chunked, ur.framing_known);
 		uwsgi_labels(buf, n, h);
 		return r;
 	}
@@ -140,11 +158,10 @@ void reqhead_recover(const char *buf, size_t n, bool after_http, struct reqhead 
 		if (http_proxy_header_len(buf, n) > 0)
 			return;
 		if (http_recover_request(buf, n, &hr)) {
-			h->method = hr.method;
-			h->path = hr.path;
-			h->path_len = hr.path_len;
-			if (hr.target_truncated)
-				h->flags |= WT_RQ_TARGET_TRUNCATED;
+			facts_labels(h, hr.method, hr.method_len, hr.target, hr.target_len);
+			/* The bytes read ended inside the target. */
+			if (hr.target_cut)
+				path_cut_at(h, hr.target_len);
 			facts_cap_path(h, buf);
 		}
 	} else {

@@ -18,9 +18,9 @@
 /* What a request head told about itself: its labels and how its body is framed. */
 struct reqhead {
 	enum wt_proto proto;
-	const char *method; /* NULL: not recovered */
-	const char *path;
-	size_t path_len;
+	const char *method; /* label_method()'s; NULL: none was read */
+	const char *path;   /* the target up to its query (route_path_len()), into buf; */
+	size_t path_len;    /* NULL and 0: none */
 	uint32_t flags; /* WT_RQ_* */
 	int64_t content_length;
 	int chunked;

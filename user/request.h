@@ -38,8 +38,8 @@ struct wt_request {
 	enum wt_proto proto;
 	uint32_t flags;       /* WT_RQ_* */
 	const char *method;   /* normalized (label_method): "GET" ... or "_OTHER"; static storage */
-	const char *path;     /* the request-target as sent, up to its query (labels.c makes */
-	size_t path_len;      /* the route); valid during the callback only, not NUL terminated */
+	const char *path;     /* the request-target as sent, cut by route_path_len() (labels.c */
+	size_t path_len;      /* makes the route); valid during the callback only, not NUL terminated */
 };
 
 typedef void (*wt_request_cb)(const struct wt_request *rq, void *ctx);

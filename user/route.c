@@ -2,9 +2,7 @@
 #include "route.h"
 
 #include <string.h>
-#include <strings.h>
 
-#include "labels.h"
 #include "strbuf.h"
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
@@ -26,6 +24,15 @@ static int is_uuid(const unsigned char *s, size_t n)
 		}
 	}
 	return 1;
+}
+
+size_t route_path_len(const char *target, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && target[i] != '?' && target[i] != '#'; i++)
+		;
+	return i;
 }
 
 int route_segment_is_id(const char *seg, size_t len)
@@ -106,11 +113,10 @@ size_t route_normalize(const char *path, size_t len, char *out, size_t outsz, in
 {
 	const unsigned char *s = (const unsigned char *)path;
 	struct out o = {out, 0, outsz ? outsz - 1 : 0, 0};
-	size_t i = 0, end;
+	size_t i = 0, end = path ? len : 0;
 
 	if (outsz == 0)
 		return 0;
-	end = path ? label_target_keep(path, len) : 0;
 	if (end == 0) {
 		put(&o, "/", 1);
 		out[o.len] = '\0';

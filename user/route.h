@@ -21,11 +21,18 @@
 #define ROUTE_BAD "\xef\xbf\xbd"
 
 /*
- * Writes the route for an origin-form path[0..len) to out (always NUL
- * terminated when outsz > 0) and returns its length. Other target forms are
- * labels.c's business. Rules, in order:
- *  - the query string ('?...') and a fragment ('#...') are dropped; an empty
- *    path becomes "/";
+ * How much of a request-target its route is made from: up to its query
+ * ('?...') or fragment ('#...'). The part past it is never kept: the
+ * tracker stores a request's target cut here, and the route and --trace's
+ * path are made of that.
+ */
+size_t route_path_len(const char *target, size_t len);
+
+/*
+ * Writes the route for an origin-form path[0..len), cut by route_path_len(),
+ * to out (always NUL terminated when outsz > 0) and returns its length.
+ * Other target forms are labels.c's business. Rules, in order:
+ *  - an empty path becomes "/";
  *  - each segment's parameters (";jsessionid=...") are dropped;
  *  - with fold_ids, a segment between slashes becomes "{id}" when it is
  *      all digits ("/users/42"),

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "http_parse.h"
-#include "labels.h"
 #include "uwsgi_parse.h"
 
 static uint16_t le16(const char *p)
@@ -21,29 +20,12 @@ static int key_is(const char *k, size_t n, const char *lit)
 	return strlen(lit) == n && memcmp(k, lit, n) == 0;
 }
 
-static int lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
-static int ci_eq(const char *a, size_t n, const char *lit)
-{
-	size_t i;
-
-	if (strlen(lit) != n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != lit[i])
-			return 0;
-	return 1;
-}
-
 /*
  * REQUEST_URI, else PATH_INFO, whichever order they come in; the last of
  * repeated ones, as uWSGI takes them. Only got of the value's vn bytes are
- * at hand when the packet was cut inside it: the path is whole if its end
- * ('?', '#') is among them. An empty value names no path and replaces none
- * (a front end's `uwsgi_param REQUEST_URI ""` after the real one).
+ * at hand when the packet was cut inside it. An empty value names no path
+ * and replaces none (a front end's `uwsgi_param REQUEST_URI ""` after the
+ * real one).
  */
 static void set_path(struct uwsgi_request *r, const char *k, size_t kn, const char *v, size_t vn,
 		     size_t got, int *have_uri)
@@ -53,8 +35,8 @@ static void set_path(struct uwsgi_request *r, const char *k, size_t kn, const ch
 	if (vn == 0 || got == 0 || (!uri && *have_uri))
 		return;
 	r->path = v;
-	r->path_len = label_target_keep(v, got);
-	r->path_cut = got < vn && r->path_len == got;
+	r->path_len = got;
+	r->path_cut = got < vn;
 	if (uri)
 		*have_uri = 1;
 }
@@ -63,7 +45,8 @@ static void set_var(struct uwsgi_request *r, const char *k, size_t kn, const cha
 		   int *have_uri)
 {
 	if (key_is(k, kn, "REQUEST_METHOD")) {
-		r->method = label_method(v, vn);
+		r->method = v;
+		r->method_len = vn;
 	} else if (key_is(k, kn, "REQUEST_URI") || key_is(k, kn, "PATH_INFO")) {
 		set_path(r, k, kn, v, vn, vn, have_uri);
 	} else if (key_is(k, kn, "CONTENT_LENGTH")) {
@@ -74,17 +57,9 @@ static void set_var(struct uwsgi_request *r, const char *k, size_t kn, const cha
 			r->framing_known = 0;
 		}
 	} else if (key_is(k, kn, "HTTP_EXPECT")) {
-		r->expect_continue = ci_eq(v, vn, "100-continue");
+		r->expect_continue = http_expect_continue(v, vn);
 	} else if (key_is(k, kn, "HTTP_TRANSFER_ENCODING")) {
-		const char *s = v, *e = v + vn, *c = memrchr(v, ',', vn);
-
-		if (c)
-			s = c + 1;
-		while (s < e && (*s == ' ' || *s == '\t'))
-			s++;
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		r->chunked = ci_eq(s, (size_t)(e - s), "chunked");
+		r->chunked = http_te_chunked(v, vn);
 	}
 }
 
@@ -96,7 +71,6 @@ int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *r)
 	memset(r, 0, sizeof(*r));
 	r->content_length = -1;
 	r->framing_known = 1;
-	r->path = "";
 	if (len < UWSGI_HDR_LEN)
 		return -2;
 	r->modifier1 = (uint8_t)buf[0];
@@ -144,9 +118,6 @@ int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *r)
 		p += vn;
 		set_var(r, buf + k, kn, buf + v, vn, &have_uri);
 	}
-	/* A packet without REQUEST_METHOD is still a request the worker answers. */
-	if (!r->method)
-		r->method = LABEL_METHOD_OTHER;
 	/* Chunked framing only when no length was given (nginx dechunks). */
 	if (r->content_length >= 0)
 		r->chunked = 0;

@@ -20,10 +20,11 @@ struct uwsgi_request {
 	uint8_t modifier1;
 	uint8_t modifier2;
 	uint16_t datasize;
-	const char *method; /* label_method(); "_OTHER" when absent, NULL while not seen (-2) */
-	const char *path;   /* REQUEST_URI, else PATH_INFO; query dropped; into buf */
-	size_t path_len;
-	int path_cut;           /* the bytes at hand end inside the path: path is its start only */
+	const char *method; /* REQUEST_METHOD's value, into buf; NULL when absent (or not seen: -2) */
+	size_t method_len;
+	const char *path; /* REQUEST_URI, else PATH_INFO, as sent (query included); into buf */
+	size_t path_len;  /* 0: neither was seen */
+	int path_cut;     /* the bytes at hand end inside the value: path is its start only */
 	int64_t content_length; /* body bytes after the packet; -1 if absent or empty */
 	int chunked;            /* HTTP_TRANSFER_ENCODING ends in chunked */
 	int expect_continue;    /* HTTP_EXPECT: 100-continue */
@@ -33,11 +34,10 @@ struct uwsgi_request {
 /*
  * Parse a packet. On -2 the fields of the vars that lie wholly inside buf are
  * set already, and the path from a REQUEST_URI or PATH_INFO cut by the end
- * of buf (path_cut when its end was not among the bytes), so a caller whose
- * bytes were cut short can still label the request. Lenient where uWSGI is:
- * any modifier1 and modifier2, empty keys and values, no REQUEST_METHOD
- * (method "_OTHER"); only sizes that overrun the packet and an empty packet
- * are errors.
+ * of buf (path_cut), so a caller whose bytes were cut short can still label
+ * the request. Lenient where uWSGI is: any modifier1 and modifier2, empty
+ * keys and values, no REQUEST_METHOD; only sizes that overrun the packet and
+ * an empty packet are errors.
  */
 int uwsgi_parse_request(const char *buf, size_t len, struct uwsgi_request *req);
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * http_parse under libFuzzer: every entry point on the same bytes, plus the
- * invariants a caller relies on (consumed <= len, path inside the buffer,
- * -2 for every prefix of a head that parses).
+ * invariants a caller relies on (consumed <= len, method and target inside
+ * the buffer, -2 for every prefix of a head that parses).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,15 +13,22 @@
 
 #include "looks_like.h"
 
+/* A slice the parser returned lies inside buf. */
+static int inside(const char *p, size_t n, const char *buf, size_t len)
+{
+	return !n || (p >= buf && p + n <= buf + len);
+}
+
 static void check_req(const char *buf, size_t len)
 {
 	struct http_request r;
 	int n = http_parse_request(buf, len, &r);
 
 	if (n > 0) {
-		if ((size_t)n > len || !r.method)
+		if ((size_t)n > len || !r.method || !r.method_len || !r.target_len)
 			abort();
-		if (r.path_len && (r.path < buf || r.path + r.path_len > buf + len))
+		if (!inside(r.method, r.method_len, buf, len) ||
+		    !inside(r.target, r.target_len, buf, len))
 			abort();
 		/* A head is complete exactly at its end: one byte less is -2. */
 		if (http_parse_request(buf, (size_t)n - 1, &r) != -2)
@@ -29,9 +36,10 @@ static void check_req(const char *buf, size_t len)
 	}
 	(void)http_parse_request_line(buf, len, &r);
 	(void)wt_looks_like_request((const __u8 *)buf, (__u32)len);
-	/* Recovered labels point into the buffer, whatever it holds. */
-	(void)http_recover_request(buf, len, &r);
-	if (!r.method || (r.path_len && (r.path < buf || r.path + r.path_len > buf + len)))
+	/* What is recovered points into the buffer, whatever it holds. */
+	n = http_recover_request(buf, len, &r);
+	if (n != !!r.method || !inside(r.method, r.method_len, buf, len) ||
+	    !inside(r.target, r.target_len, buf, len))
 		abort();
 	n = http_proxy_header_len(buf, len);
 	if (n < -2)

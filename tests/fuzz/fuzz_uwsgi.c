@@ -20,9 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, data, size);
 	n = uwsgi_parse_request(buf, size, &r);
 	if (n > 0) {
-		if ((size_t)n > size || !r.method || (size_t)n != 4 + (size_t)r.datasize)
+		if ((size_t)n > size || (size_t)n != 4 + (size_t)r.datasize)
 			abort();
 		if (r.path_len && (r.path < buf || r.path + r.path_len > buf + size))
+			abort();
+		if (r.method && (r.method < buf || r.method + r.method_len > buf + size))
 			abort();
 		/* A whole packet cuts no path. */
 		if (r.path_cut)

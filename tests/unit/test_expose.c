@@ -271,7 +271,7 @@ static struct agg *realistic(size_t max_series)
 	for (i = 0; i < 2000; i++) {
 		const char *p = paths[i % 10];
 
-		route_normalize(p, strlen(p), route, sizeof(route), 1);
+		route_normalize(p, route_path_len(p, strlen(p)), route, sizeof(route), 1);
 		d = d * 6364136223846793005ull + 1442695040888963407ull;
 		agg_observe(a, i % 7 ? "flask-app" : "svc \"quoted\"\nname", methods[i % 3], route, codes[i % 4],
 			    (d >> 33) % 3000000000ull);

@@ -39,10 +39,23 @@ static const char *guarded(const char *s, size_t n)
 	return p;
 }
 
+/* A slice the parser returned, against the bytes wanted (NULL: none). */
+static void assert_slice(const char *p, size_t n, const char *want)
+{
+	if (!want) {
+		assert_null(p);
+		assert_int_equal(n, 0);
+		return;
+	}
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(p, want, n);
+}
+
+/* Method and target as sent: labels.c and route.c make labels of them (test_labels). */
 struct req_case {
 	const char *msg;
 	const char *method;
-	const char *path;
+	const char *target;
 	int minor;
 	int64_t cl;
 	int chunked;
@@ -54,18 +67,18 @@ struct req_case {
 static const struct req_case req_cases[] = {
 	{ "GET /test/ HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n",
 	  "GET", "/test/", 1, -1, 0, 0, HTTP_CONN_DEFAULT, 0 },
-	{ "GET /a/b?x=1&y=2 HTTP/1.0\r\n\r\n", "GET", "/a/b", 0, -1, 0, 0, HTTP_CONN_DEFAULT, 0 },
+	{ "GET /a/b?x=1&y=2 HTTP/1.0\r\n\r\n", "GET", "/a/b?x=1&y=2", 0, -1, 0, 0, HTTP_CONN_DEFAULT, 0 },
 	{ "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 102400\r\n"
 	  "Expect: 100-continue\r\n\r\n",
 	  "POST", "/echo", 1, 102400, 0, 1, HTTP_CONN_DEFAULT, 0 },
 	{ "PUT /u HTTP/1.1\r\ntransfer-encoding: gzip, Chunked\r\nConnection: Keep-Alive\r\n\r\n",
 	  "PUT", "/u", 1, -1, 1, 0, HTTP_CONN_KEEPALIVE, 0 },
-	{ "HEAD /h#frag HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n", "HEAD", "/h", 1, -1, 0, 0,
+	{ "HEAD /h#frag HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n", "HEAD", "/h#frag", 1, -1, 0, 0,
 	  HTTP_CONN_CLOSE, 0 },
-	{ "PROPFIND /dav HTTP/1.1\r\n\r\n", "_OTHER", "/dav", 1, -1, 0, 0, HTTP_CONN_DEFAULT, 0 },
-	{ "get /lower HTTP/1.1\r\n\r\n", "_OTHER", "/lower", 1, -1, 0, 0, HTTP_CONN_DEFAULT, 0 },
-	/* The target as sent, up to its query: labels.c makes the route. */
-	{ "GET http://example.com:8080/abs/p?q HTTP/1.1\r\n\r\n", "GET", "http://example.com:8080/abs/p",
+	{ "PROPFIND /dav HTTP/1.1\r\n\r\n", "PROPFIND", "/dav", 1, -1, 0, 0, HTTP_CONN_DEFAULT, 0 },
+	{ "get /lower HTTP/1.1\r\n\r\n", "get", "/lower", 1, -1, 0, 0, HTTP_CONN_DEFAULT, 0 },
+	/* The target as sent, whatever its form. */
+	{ "GET http://example.com:8080/abs/p?q HTTP/1.1\r\n\r\n", "GET", "http://example.com:8080/abs/p?q",
 	  1, -1, 0, 0, HTTP_CONN_DEFAULT, 0 },
 	{ "GET http://example.com HTTP/1.1\r\n\r\n", "GET", "http://example.com", 1, -1, 0, 0,
 	  HTTP_CONN_DEFAULT, 0 },
@@ -101,9 +114,8 @@ static void test_request_every_prefix(void **state)
 		for (k = head; k <= n; k++) {
 			memset(&r, 0xa5, sizeof(r));
 			assert_int_equal(http_parse_request(guarded(c->msg, k), k, &r), (int)head);
-			assert_string_equal(r.method, c->method);
-			assert_int_equal(r.path_len, strlen(c->path));
-			assert_memory_equal(r.path, c->path, r.path_len);
+			assert_slice(r.method, r.method_len, c->method);
+			assert_slice(r.target, r.target_len, c->target);
 			assert_int_equal(r.minor_version, c->minor);
 			assert_int_equal(r.content_length, c->cl);
 			assert_int_equal(r.chunked, c->chunked);
@@ -139,14 +151,14 @@ static const char *const bad_requests[] = {
 struct lenient_case {
 	const char *msg;
 	const char *method;
-	const char *path;
+	const char *target;
 	int64_t cl;
 	int framing_known;
 };
 
 static const struct lenient_case lenient_cases[] = {
-	{ "-blargh /x HTTP/1.1\r\n\r\n", "_OTHER", "/x", -1, 1 },
-	{ "get /test/ HTTP/1.1\r\n\r\n", "_OTHER", "/test/", -1, 1 },
+	{ "-blargh /x HTTP/1.1\r\n\r\n", "-blargh", "/x", -1, 1 },
+	{ "get /test/ HTTP/1.1\r\n\r\n", "get", "/test/", -1, 1 },
 	{ "GET /x HTTP/1.1\r\nX: a\r\n b\r\n\tc\r\n\r\n", "GET", "/x", -1, 1 }, /* obs-fold */
 	{ "GET /x HTTP/1.1\r\nX: a\x01\x07\x7f\x1b\r\n\r\n", "GET", "/x", -1, 1 },
 	{ "GET /x HTTP/1.1\r\nH\x01st\x7f: x\r\n\r\n", "GET", "/x", -1, 1 },
@@ -168,12 +180,12 @@ static const struct lenient_case lenient_cases[] = {
 	{ "POST /x HTTP/1.1\r\nContent-Length: 1,1\r\nContent-Length: 1\r\n\r\n", "POST", "/x", 1, 1 },
 	{ "POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "POST", "/x", -1, 0 },
 	{ "GET /x HTTP/2.0\r\n\r\n", "GET", "/x", -1, 0 },
-	{ "PRI * HTTP/2.0\r\n\r\n", "_OTHER", "*", -1, 0 },
+	{ "PRI * HTTP/2.0\r\n\r\n", "PRI", "*", -1, 0 },
 	{ "GET /x\r\n", "GET", "/x", -1, 0 },                      /* HTTP/0.9 */
 	{ "GET /x\n", "GET", "/x", -1, 0 },
 	{ "GET  /x  HTTP/1.1 \r\n\r\n", "GET", "/x", -1, 1 },
 	{ "CONNECT [::1]:443 HTTP/1.1\r\n\r\n", "CONNECT", "[::1]:443", -1, 1 },
-	{ "GET /a;jsessionid=X/b?q HTTP/1.1\r\n\r\n", "GET", "/a;jsessionid=X/b", -1, 1 },
+	{ "GET /a;jsessionid=X/b?q HTTP/1.1\r\n\r\n", "GET", "/a;jsessionid=X/b?q", -1, 1 },
 };
 
 static void test_request_lenient(void **state)
@@ -195,9 +207,8 @@ static void test_request_lenient(void **state)
 		rc = http_parse_request(guarded(c->msg, n), n, &r);
 		if (rc != (int)n)
 			fail_msg("case %zu: %d", i, rc);
-		assert_string_equal(r.method, c->method);
-		assert_int_equal(r.path_len, strlen(c->path));
-		assert_memory_equal(r.path, c->path, r.path_len);
+		assert_slice(r.method, r.method_len, c->method);
+		assert_slice(r.target, r.target_len, c->target);
 		assert_int_equal(r.content_length, c->cl);
 		assert_int_equal(r.framing_known, c->framing_known);
 	}
@@ -342,9 +353,8 @@ static void test_request_line_only(void **state)
 
 	assert_int_equal(http_parse_request(guarded(m, strlen(m)), strlen(m), &r), -2);
 	assert_int_equal(http_parse_request_line(guarded(m, strlen(m)), strlen(m), &r), 29);
-	assert_string_equal(r.method, "GET");
-	assert_int_equal(r.path_len, 10);
-	assert_memory_equal(r.path, "/only/line", 10);
+	assert_slice(r.method, r.method_len, "GET");
+	assert_slice(r.target, r.target_len, "/only/line?q=1");
 	assert_int_equal(r.content_length, -1);
 	assert_int_equal(http_parse_request_line(guarded(m, 20), 20, &r), -2);
 	/* Another major version is still a request line, with framing unknown. */
@@ -400,24 +410,27 @@ static void test_looks_like_request(void **state)
 	}
 }
 
-/* Labels from what no parser takes, at every truncation point. */
+/*
+ * What can be read of what no parser takes, at every truncation point (the
+ * labels of the same bytes: test_labels).
+ */
 static void test_recover(void **state)
 {
 	static const struct {
 		const char *msg;
-		const char *method;
-		const char *path; /* NULL: nothing recovered */
-		int truncated;    /* of the whole message */
+		const char *method; /* NULL: nothing recovered */
+		const char *target;
+		int cut; /* of the whole message */
 	} cases[] = {
 		{"GET /x\x01y HTTP/1.1\r\n\r\n", "GET", "/x\x01y", 0},
-		{"get /a/b?q HTTP/1.1\r\n", "_OTHER", "/a/b", 0},
+		{"get /a/b?q HTTP/1.1\r\n", "get", "/a/b?q", 0},
 		{"GET /long/path/cut", "GET", "/long/path/cut", 1},
-		{"GET /long/path?cut", "GET", "/long/path", 0},
-		{"GET /long;jsessionid=cut", "GET", "/long;jsessionid=cut", 0},
+		{"GET /long/path?cut", "GET", "/long/path?cut", 1},
+		{"GET /long;jsessionid=cut", "GET", "/long;jsessionid=cut", 1},
 		{"\r\nPOST   /p HTTP/9.9\r\n", "POST", "/p", 0},
-		{"\x16\x03\x01\x02\x00\x01", "_OTHER", NULL, 0},
-		{"NOSPACEATALL", "_OTHER", NULL, 0},
-		{"\x16\x03\x01 /x", "_OTHER", NULL, 0}, /* no token: garbage, no target */
+		{"\x16\x03\x01\x02\x00\x01", NULL, NULL, 0},
+		{"NOSPACEATALL", NULL, NULL, 0},
+		{"\x16\x03\x01 /x", NULL, NULL, 0}, /* no token: garbage, no target */
 		{"GET ", "GET", "", 1},
 	};
 	size_t i, k;
@@ -430,15 +443,10 @@ static void test_recover(void **state)
 			(void)http_recover_request(guarded(cases[i].msg, k), k, &r);
 		memset(&r, 0xa5, sizeof(r));
 		assert_int_equal(http_recover_request(guarded(cases[i].msg, n), n, &r),
-				 cases[i].path != NULL);
-		assert_string_equal(r.method, cases[i].method);
-		if (!cases[i].path) {
-			assert_int_equal(r.path_len, 0);
-			continue;
-		}
-		assert_int_equal(r.path_len, strlen(cases[i].path));
-		assert_memory_equal(r.path, cases[i].path, r.path_len);
-		assert_int_equal(r.target_truncated, cases[i].truncated);
+				 cases[i].method != NULL);
+		assert_slice(r.method, r.method_len, cases[i].method);
+		assert_slice(r.target, r.target_len, cases[i].target);
+		assert_int_equal(r.target_cut, cases[i].cut);
 	}
 }
 

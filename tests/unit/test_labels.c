@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * labels: the method and route of every target form, the placeholders, and
- * the exposition of hostile requests (through the tracker and the histogram)
- * checked by promtool.
+ * labels: the method and route of every target form, the placeholders, the
+ * labels of heads as the parsers read them, and the exposition of hostile
+ * requests (through the tracker and the histogram) checked by promtool.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,13 +20,15 @@
 #include "conntrack.h"
 #include "expose.h"
 #include "labels.h"
+#include "reqhead.h"
 #include "strbuf.h"
 
+/* As the daemon makes a route: the target cut at its query (when the head is read), labelled. */
 static const char *route(const char *t, uint32_t flags, int fold)
 {
 	static char out[ROUTE_MAX + 1];
 
-	label_route(t, t ? strlen(t) : 0, flags, fold, out, sizeof(out));
+	label_route(t, t ? route_path_len(t, strlen(t)) : 0, flags, fold, out, sizeof(out));
 	return out;
 }
 
@@ -94,7 +96,7 @@ static void test_route_forms(void **state)
 
 static void test_build(void **state)
 {
-	struct wt_request rq = {.method = "GET", .path = "/a;s=1/42?q", .path_len = 11};
+	struct wt_request rq = {.method = "GET", .path = "/a;s=1/42", .path_len = 9};
 	struct wt_labels l;
 
 	labels_build(&rq, 1, &l);
@@ -109,9 +111,117 @@ static void test_build(void **state)
 	labels_build(&rq, 0, &l);
 	assert_string_equal(l.method, "_OTHER");
 	assert_string_equal(l.route, "_unknown");
-	assert_int_equal(label_target_keep("/a?b#c", 6), 2);
-	assert_int_equal(label_target_keep("/a#b?c", 6), 2);
-	assert_int_equal(label_target_keep("/a", 2), 2);
+}
+
+/* A uwsgi packet of NULL-terminated key, value pairs; returns its length. */
+static size_t uwsgi_packet(char *out, const char *const *kv)
+{
+	size_t n = 4, i;
+
+	for (i = 0; kv[i]; i += 2) {
+		size_t kl = strlen(kv[i]), vl = strlen(kv[i + 1]);
+
+		out[n] = (char)kl;
+		out[n + 1] = 0;
+		memcpy(out + n + 2, kv[i], kl);
+		n += 2 + kl;
+		out[n] = (char)vl;
+		out[n + 1] = 0;
+		memcpy(out + n + 2, kv[i + 1], vl);
+		n += 2 + vl;
+	}
+	out[0] = 0;
+	out[1] = (char)(n - 4);
+	out[2] = 0;
+	out[3] = 0;
+	return n;
+}
+
+/*
+ * The labels of a head as the tracker gets them: reqhead reads it (parse: a
+ * whole head, else what can be recovered), labels_build labels it.
+ */
+static void head_labels(const char *buf, size_t n, int parse, const char *method, const char *route)
+{
+	struct reqhead h;
+	struct wt_request rq;
+	struct wt_labels l;
+
+	if (parse)
+		assert_int_equal(reqhead_parse(buf, n, false, &h), (int)n);
+	else
+		reqhead_recover(buf, n, false, &h);
+	memset(&rq, 0, sizeof(rq));
+	rq.method = h.method;
+	rq.path = h.path;
+	rq.path_len = h.path_len;
+	rq.flags = h.flags;
+	labels_build(&rq, 1, &l);
+	if (strcmp(l.method, method) || strcmp(l.route, route))
+		fail_msg("%.*s: %s %s, want %s %s", (int)n, buf, l.method, l.route, method, route);
+}
+
+#define HEAD(s, m, r) head_labels((s), sizeof(s) - 1, 1, (m), (r))
+#define RECOVER(s, m, r) head_labels((s), sizeof(s) - 1, 0, (m), (r))
+
+/* What the parsers read as sent (test_http_parse, test_uwsgi_parse), labelled. */
+static void test_head(void **state)
+{
+	static const char *const nginx_get[] = {
+		"QUERY_STRING", "a=1", "REQUEST_METHOD", "GET", "REQUEST_URI", "/test/?a=1",
+		"PATH_INFO", "/test/", NULL,
+	};
+	static const char *const pathinfo_only[] = {
+		"PATH_INFO", "/p", "REQUEST_METHOD", "PROPFIND", NULL,
+	};
+	static const char *const uri_after_pathinfo[] = {
+		"PATH_INFO", "/script/p", "REQUEST_URI", "/p#f", "REQUEST_METHOD", "DELETE", NULL,
+	};
+	static const char *const no_method[] = { "REQUEST_URI", "/x", NULL };
+	static const char *const empty_method[] = { "REQUEST_METHOD", "", "REQUEST_URI", "/x", NULL };
+	static const char *const cut[] = {
+		"REQUEST_METHOD", "GET", "REQUEST_URI", "/long/path?query", NULL,
+	};
+	char pkt[256];
+	size_t n, k;
+
+	/* Heads that parse: the method set, the query and fragment cut, the forms. */
+	HEAD("GET /a/b?x=1&y=2 HTTP/1.0\r\n\r\n", "GET", "/a/b");
+	HEAD("HEAD /h#frag HTTP/1.1\r\n\r\n", "HEAD", "/h");
+	HEAD("PROPFIND /dav HTTP/1.1\r\n\r\n", "_OTHER", "/dav");
+	HEAD("get /lower HTTP/1.1\r\n\r\n", "_OTHER", "/lower");
+	HEAD("-blargh /x HTTP/1.1\r\n\r\n", "_OTHER", "/x");
+	HEAD("GET http://example.com:8080/abs/p?q HTTP/1.1\r\n\r\n", "GET", "/abs/p");
+	HEAD("PRI * HTTP/2.0\r\n\r\n", "_OTHER", "*");
+	HEAD("GET /a;jsessionid=X/b?q HTTP/1.1\r\n\r\n", "GET", "/a/b");
+	HEAD("GET ?q HTTP/1.1\r\n\r\n", "GET", "_unknown");
+	/* What no parser takes: a path cut by the end of the bytes is _truncated. */
+	RECOVER("GET /x\x01y HTTP/1.1\r\n\r\n", "GET", "/x\xef\xbf\xbdy");
+	RECOVER("get /a/b?q HTTP/1.1\r\n", "_OTHER", "/a/b");
+	RECOVER("GET /long/path/cut", "GET", "_truncated");
+	RECOVER("GET /long/path?cut", "GET", "/long/path");
+	RECOVER("GET /long;jsessionid=cut", "GET", "/long");
+	RECOVER("\r\nPOST   /p HTTP/9.9\r\n", "POST", "/p");
+	RECOVER("\x16\x03\x01\x02\x00\x01", "_OTHER", "_unknown");
+	RECOVER("NOSPACEATALL", "_OTHER", "_unknown");
+	RECOVER("\x16\x03\x01 /x", "_OTHER", "_unknown");
+	RECOVER("GET ", "GET", "_truncated");
+	RECOVER("GET\r\n", "GET", "_unknown");
+	/* uwsgi packets: REQUEST_METHOD absent or empty is _OTHER. */
+	n = uwsgi_packet(pkt, nginx_get);
+	head_labels(pkt, n, 1, "GET", "/test/");
+	n = uwsgi_packet(pkt, pathinfo_only);
+	head_labels(pkt, n, 1, "_OTHER", "/p");
+	n = uwsgi_packet(pkt, uri_after_pathinfo);
+	head_labels(pkt, n, 1, "DELETE", "/p");
+	n = uwsgi_packet(pkt, no_method);
+	head_labels(pkt, n, 1, "_OTHER", "/x");
+	n = uwsgi_packet(pkt, empty_method);
+	head_labels(pkt, n, 1, "_OTHER", "/x");
+	/* Cut inside REQUEST_URI (its value starts at byte 40): whole once its '?' is in. */
+	n = uwsgi_packet(pkt, cut);
+	for (k = 40; k < n; k++)
+		head_labels(pkt, k, 0, "GET", k - 40 <= 10 ? "_truncated" : "/long/path");
 }
 
 static void observe(const struct wt_request *rq, void *ctx)
@@ -182,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_method),
 		cmocka_unit_test(test_route_forms),
 		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_head),
 		cmocka_unit_test(test_promtool),
 	};
 
