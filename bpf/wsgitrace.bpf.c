@@ -32,6 +32,7 @@
 #include <bpf/bpf_endian.h>
 #include "wsgitrace.h"
 #include "looks_like.h"
+#include "core_fixes.bpf.h"
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -56,7 +57,6 @@
 #define NR_sendmsg 46
 #define NR_recvmsg 47
 
-#define USER_CS 0x33 /* __USER_CS: pt_regs->cs of a 64-bit user task */
 #define MAX_IOV 4
 
 enum tcp_states_wt {
@@ -180,6 +180,9 @@ struct scratch {
 	__u8 spill[WT_CAP];
 };
 
+_Static_assert(sizeof(struct scratch) >= __builtin_offsetof(struct wt_conn_event, data) + 2 * WT_CAP,
+	       "a masked offset plus a masked length stays in the scratch record");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -208,13 +211,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct call_args);
 } inflight SEC(".maps");
-
-/*
- * Where the user registers sit on the kernel stack depends on THREAD_SIZE
- * (16 KiB, 32 KiB with KASAN) and on FRED's 16-byte padding (6.9+). Found on
- * first use by looking for the user code segment, then remembered.
- */
-int regs_layout = -1;
 
 /*
  * One bit per pid, mirrored from `procs`: the check every socket call on the
@@ -276,34 +272,20 @@ static __always_inline void kstat_inc(__u32 idx)
 		s->v[idx]++;
 }
 
-static __always_inline struct pt_regs *regs_at(void *stack, int layout)
+static __always_inline __u16 sock_family(struct sock *sk)
 {
-	__u32 size = (layout & 1) ? 32768 : 16384;
-	__u32 pad = (layout & 2) ? 16 : 0;
-
-	return (struct pt_regs *)(stack + size - pad) - 1;
+	return BPF_CORE_READ(sk, __sk_common.skc_family);
 }
 
-static __always_inline struct pt_regs *user_regs(void)
+static __always_inline int sock_state(struct sock *sk)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	void *stack = BPF_CORE_READ(task, stack);
-	__u64 cs = 0;
-	int layout = regs_layout;
+	return BPF_CORE_READ(sk, __sk_common.skc_state);
+}
 
-	if (!stack)
-		return NULL;
-	if (layout >= 0)
-		return regs_at(stack, layout);
-	for (int i = 0; i < 4; i++) {
-		struct pt_regs *r = regs_at(stack, i);
-
-		if (bpf_probe_read_kernel(&cs, sizeof(cs), &r->cs) == 0 && (cs & 0xffff) == USER_CS) {
-			regs_layout = i;
-			return r;
-		}
-	}
-	return NULL;
+/* The local port, in host order. */
+static __always_inline __u16 sock_port(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_num);
 }
 
 static __always_inline __u64 sock_ino(struct sock *sk)
@@ -353,7 +335,7 @@ static __always_inline bool tcp_from_start(struct sock *sk, __u8 dir, long ret)
 	if (dir == WT_DIR_RECV) {
 		/* Bytes read so far: received, less what still waits in the queue. */
 		__u64 unread = (__u32)(BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq));
-		int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+		int state = sock_state(sk);
 
 		/*
 		 * The client's FIN takes a sequence number but is no byte: a
@@ -523,7 +505,7 @@ static __always_inline void flow_of(struct sock *sk, __u16 family, struct flow *
 		__builtin_memcpy(f->local, &who, sizeof(who));
 		return;
 	}
-	lport = bpf_htons(BPF_CORE_READ(sk, __sk_common.skc_num));
+	lport = bpf_htons(sock_port(sk));
 	rport = BPF_CORE_READ(sk, __sk_common.skc_dport);
 	if (family == AF_INET) {
 		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
@@ -540,6 +522,326 @@ static __always_inline void flow_of(struct sock *sk, __u16 family, struct flow *
 }
 
 /*
+ * Claim flow f for this side (me->side). -> the claim the other side left
+ * there first: the flow is a relay. Else NULL and the flow is ours (a claim
+ * of our own side found there was left by a connection that has ended).
+ */
+static __always_inline struct flow_claim *flow_claim(struct flow *f, struct flow_claim *me)
+{
+	struct flow_claim *fc;
+
+	if (bpf_map_update_elem(&flows, f, me, BPF_NOEXIST) == 0)
+		return NULL;
+	fc = bpf_map_lookup_elem(&flows, f);
+	if (fc && fc->side != me->side)
+		return fc;
+	bpf_map_update_elem(&flows, f, me, BPF_ANY);
+	return NULL;
+}
+
+/*
+ * The flow is the router relaying to a worker (w: the worker's connection),
+ * a request the router counts itself. The connection is muted, not
+ * forgotten: its next call would look new. The flow is forgotten: the router
+ * opens one connection per request, and a later connection on the same
+ * ports is judged afresh.
+ */
+static __always_inline void relay_mute(struct flow *f, struct wt_conn *w)
+{
+	if (w)
+		w->flags |= WT_CONN_IGNORED;
+	bpf_map_delete_elem(&flows, f);
+	kstat_inc(WT_KS_RELAYED);
+}
+
+/* One socket call of a traced process, on its way through handle_io's steps. */
+struct io {
+	struct sock *sk;
+	struct scratch *s; /* the record being built */
+	struct wt_conn *hs; /* the entry a seen handshake left, filled in place */
+	__u64 key;         /* the connection's key in the maps: the sk address */
+	long ret;          /* bytes the call moved */
+	__u64 nr, buf, len; /* the syscall: number, buffer (or iovec or msghdr), length (or count) */
+	__u64 ino;
+	__u64 est_ns;
+	__u32 tgid;
+	__u32 n; /* bytes of the call in s->ev.data, once copied */
+	__u16 family;
+	__u8 dir;
+	__u8 flags; /* WT_F_* of the record */
+	bool copied;
+};
+
+/*
+ * Step 1: the connection as the maps know it, or NULL. An entry that a seen
+ * handshake left (ino 0) is no connection yet: this is the server's first
+ * call on it, and the entry is kept in io->hs to be filled in place.
+ */
+static __always_inline struct wt_conn *conn_lookup(struct io *io)
+{
+	struct wt_conn *c;
+
+	/* TCP first: a miss reads the family, which a new connection needs anyway. */
+	c = bpf_map_lookup_elem(&conns, &io->key);
+	if (!c) {
+		io->family = sock_family(io->sk);
+		if (io->family == AF_UNIX)
+			c = bpf_map_lookup_elem(&unix_conns, &io->key);
+	}
+	if (c && c->ino == 0) {
+		io->hs = c;
+		io->est_ns = c->est_ns;
+		io->family = sock_family(io->sk);
+		c = NULL;
+	}
+	return c;
+}
+
+/*
+ * Step 2, on a tracked connection: -> true when its sk now belongs to another
+ * socket; the old connection is then closed to the daemon and forgotten.
+ * A TCP socket leaves the map when it closes (tcp_state); an AF_UNIX one can
+ * be freed unseen and its sk reused. A new connection starts with a receive,
+ * so checking there also covers a TCP close we missed, at a third of the
+ * reads.
+ */
+static __always_inline bool conn_reused(struct io *io, struct wt_conn *c)
+{
+	io->flags = c->flags & 0xff;
+	io->ino = c->ino;
+	io->family = (io->flags & WT_F_UNIX) ? AF_UNIX : AF_INET;
+	if (((io->flags & WT_F_UNIX) || io->dir == WT_DIR_RECV) && sock_ino(io->sk) != io->ino) {
+		emit_close(io->key, c, WT_EV_CLOSE, 0, 0);
+		bpf_map_delete_elem(conns_of(io->flags), &io->key);
+		io->family = sock_family(io->sk);
+		return true;
+	}
+	io->flags &= WT_F_UNIX | WT_F_ACCEPTED;
+	return false;
+}
+
+/*
+ * Step 3a, on a socket the maps do not hold: -> false unless it is a stream
+ * (TCP or AF_UNIX). Notes whether the server accepted it and is at its
+ * start, and its inode.
+ */
+static __always_inline bool stream_sock(struct io *io)
+{
+	if (io->family != AF_INET && io->family != AF_INET6 && io->family != AF_UNIX)
+		return false;
+	if (sock_type(io->sk) != SOCK_STREAM)
+		return false;
+	io->flags = io->family == AF_UNIX ? WT_F_UNIX : 0;
+	/* After a seen handshake this is the first call; else the stream says. */
+	if (accepted(io->sk, io->family) &&
+	    (io->est_ns || io->family == AF_UNIX || tcp_from_start(io->sk, io->dir, io->ret)))
+		io->flags |= WT_F_ACCEPTED;
+	io->ino = sock_ino(io->sk);
+	return true;
+}
+
+/*
+ * Step 3b, on a connection this process opened and sends on first: if a
+ * traced worker took a uwsgi packet on it already (the worker's claim is
+ * there first), this process is uWSGI's router and the worker's connection a
+ * relay the daemon was told about: tell it to forget it. Else claim the flow
+ * as its sender, for the worker to find.
+ */
+static __always_inline void relay_claim_as_sender(struct io *io)
+{
+	struct flow f = {};
+	struct flow_claim me = { .side = FLOW_SENDER }, *fc;
+	struct wt_conn *w;
+
+	flow_of(io->sk, io->family, &f, false);
+	fc = flow_claim(&f, &me);
+	if (!fc)
+		return;
+	w = conn_find(&fc->sk);
+	if (!w || w->ino != fc->ino) {
+		/* A claim left by a connection that has ended: ours now. */
+		bpf_map_update_elem(&flows, &f, &me, BPF_ANY);
+		return;
+	}
+	emit_end(fc->sk, fc->ino, fc->tgid, w->flags, WT_EV_RELAYED, 0);
+	relay_mute(&f, w);
+}
+
+/*
+ * Step 3c: -> true when the client reset the connection while it waited to
+ * be read: no close will follow, and the server can no longer answer on it.
+ */
+static __always_inline bool closed_unread(struct io *io)
+{
+	if (io->family == AF_UNIX || sock_state(io->sk) != WT_TCP_CLOSE)
+		return false;
+	kstat_inc(WT_KS_CLOSED_UNREAD);
+	/* Its client gave up waiting: the daemon counts it for this server. */
+	if (io->dir == WT_DIR_RECV)
+		emit_end(io->key, io->ino, io->tgid, io->flags, WT_EV_ABANDONED, 0);
+	return true;
+}
+
+/*
+ * Step 3d: track the connection, in the entry its handshake left or a new
+ * one, and note its local port as a server's. -> false when the table is
+ * full (counted).
+ */
+static __always_inline bool conn_track(struct io *io)
+{
+	struct wt_conn nc = { .ino = io->ino, .est_ns = io->est_ns, .tgid = io->tgid, .flags = io->flags };
+	__u16 port = 0;
+
+	if (io->family != AF_UNIX)
+		port = sock_port(io->sk);
+	if (io->hs) {
+		/*
+		 * In place: replacing the entry would take a spare element
+		 * and free the old one on every connection.
+		 */
+		io->hs->tgid = io->tgid;
+		io->hs->flags = io->flags;
+		io->hs->ino = io->ino;
+	} else if (bpf_map_update_elem(conns_of(io->flags), &io->key, &nc, BPF_ANY)) {
+		/* On a server port the handshake's refusal counted it already. */
+		if (io->family == AF_UNIX || !server_port(port))
+			kstat_inc(WT_KS_CONN_FULL);
+		return false;
+	}
+	if (io->family != AF_UNIX && !server_port(port))
+		bit_set(server_ports, PORT_WORDS, port, true);
+	return true;
+}
+
+/*
+ * Step 3e, on a connection just tracked whose first read is a uwsgi packet:
+ * -> true when the router's claim on its flow was there first; the
+ * connection is then a relay, muted before the daemon hears of it. Else the
+ * flow is claimed as the receiver's, for the router to find.
+ */
+static __always_inline bool relay_claim_as_receiver(struct io *io)
+{
+	struct flow f = {};
+	struct flow_claim me = { .sk = io->key, .ino = io->ino, .tgid = io->tgid, .side = FLOW_RECEIVER };
+
+	flow_of(io->sk, io->family, &f, true);
+	if (!flow_claim(&f, &me))
+		return false;
+	relay_mute(&f, bpf_map_lookup_elem(conns_of(io->flags), &io->key));
+	return true;
+}
+
+/*
+ * Step 3, on a socket the maps do not hold: -> true when it is an inbound
+ * connection of the server's, now tracked, and this call's record goes out
+ * (flagged WT_F_NEW).
+ */
+static __always_inline bool conn_start(struct io *io)
+{
+	struct scratch *s = io->s;
+	bool req;
+
+	if (!stream_sock(io))
+		return false;
+	if (io->dir != WT_DIR_RECV && !(io->flags & WT_F_ACCEPTED)) {
+		/* Sends first: a connection this process opened. */
+		relay_claim_as_sender(io);
+		return false;
+	}
+	if (closed_unread(io))
+		return false;
+	/* The copy the record needs anyway tells a request from other traffic. */
+	io->n = copy_data(s->ev.data, io->nr, io->buf, io->len, io->ret, WT_CAP);
+	io->copied = true;
+	req = io->dir == WT_DIR_RECV && wt_looks_like_request(s->ev.data, io->n);
+	/*
+	 * An accepted connection is the server's whatever its first bytes
+	 * are; any other is one open before we started, picked up at a
+	 * request.
+	 */
+	if (!req && !(io->flags & WT_F_ACCEPTED))
+		return false;
+	if (!conn_track(io))
+		return false;
+	/* Tracked before the claim: a router that sees the claim finds it. */
+	if (req && io->n >= 4 && wt_wsgi_modifier1(s->ev.data[0]) && /* a uwsgi packet */
+	    relay_claim_as_receiver(io))
+		return false;
+	io->flags |= WT_F_NEW;
+	return true;
+}
+
+/* Fill in and send the record of s->ev.data's first n bytes. */
+static __always_inline void submit_data(struct scratch *s, __u32 n)
+{
+	__u64 size = offsetof(struct wt_conn_event, data) + n;
+
+	/* Keep the verifier's bound: the compiler knows n <= WT_CAP, it does not. */
+	barrier_var(size);
+	if (size > sizeof(struct wt_conn_event))
+		size = sizeof(struct wt_conn_event);
+	submit(&s->ev, size, s->ev.ts_ns);
+}
+
+/*
+ * Step 4: the call's record, with its first bytes (copied now if step 3 did
+ * not). A read past the capture that starts like a request, or with the
+ * empty lines a request may follow: its head may be longer than the
+ * capture, with the next request pipelined behind it in the same read, or
+ * the request may come after the capture. Its last bytes follow in a record
+ * of their own. Reads of request bodies do not start like a request: they
+ * cost no second record.
+ */
+static __always_inline void emit_data(struct io *io)
+{
+	struct scratch *s = io->s;
+	long ret = io->ret;
+	__u8 flags = io->flags;
+	__u32 n = io->n;
+
+	if (!io->copied)
+		n = copy_data(s->ev.data, io->nr, io->buf, io->len, ret, WT_CAP);
+	if (n == 0) {
+		/* sendfile's bytes come from a file; a failed read of a buffer is counted. */
+		flags |= WT_F_NODATA;
+		if (has_user_buffer(io->nr))
+			kstat_inc(WT_KS_READ_FAIL);
+	}
+	if (io->dir == WT_DIR_RECV && ret > WT_CAP && n == WT_CAP && (io->nr == NR_read || io->nr == NR_recvfrom) &&
+	    (wt_looks_like_request(s->ev.data, n) || s->ev.data[0] == '\r' || s->ev.data[0] == '\n'))
+		flags |= WT_F_TAILED;
+	s->ev.ts_ns = bpf_ktime_get_ns();
+	s->ev.sk = io->key;
+	s->ev.ino = io->ino;
+	s->ev.tgid = io->tgid;
+	s->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	s->ev.len = ret > 0x7fffffff ? 0x7fffffff : ret;
+	s->ev.cap_len = n;
+	s->ev.type = WT_EV_DATA;
+	s->ev.dir = io->dir;
+	s->ev.flags = flags;
+	s->ev.unacked = (io->dir == WT_DIR_SEND && io->family != AF_UNIX) ? tcp_unacked(io->sk) : 0;
+	s->ev.est_ns = io->est_ns;
+	if (bench_stage == WT_STAGE_NO_RECORDS)
+		return;
+	submit_data(s, n);
+	if (!(flags & WT_F_TAILED))
+		return;
+	n = wt_tail_len(ret > 0x7fffffff ? 0x7fffffff : ret);
+	n &= WT_CAP * 2 - 1;
+	if (n > WT_CAP)
+		n = WT_CAP;
+	s->ev.flags = (flags & (WT_F_UNIX | WT_F_ACCEPTED)) | WT_F_TAIL;
+	s->ev.est_ns = 0;
+	s->ev.len = n;
+	/* A tail that cannot be read still tells the daemon where the read ended. */
+	if (bpf_probe_read_user(s->ev.data, n, (void *)(io->buf + ret - n)))
+		n = 0;
+	s->ev.cap_len = n;
+	submit_data(s, n);
+}
+
+/*
  * One socket call of a traced process that moved `ret` bytes. (nr, buf, len)
  * describe the syscall: its number, its buffer (or iovec or msghdr) and
  * length (or iovec count).
@@ -547,231 +849,26 @@ static __always_inline void flow_of(struct sock *sk, __u16 family, struct flow *
 static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 tgid,
 				     __u64 nr, __u64 buf, __u64 len)
 {
-	__u64 key = (__u64)sk;
-	__u32 zero = 0, n = 0;
-	bool copied = false;
-	struct scratch *s;
-	struct wt_conn *c, *hs = NULL, nc = {};
-	__u16 family, type;
-	__u64 ino, size, est_ns = 0;
-	__u8 flags = 0;
+	struct io io = { .sk = sk, .key = (__u64)sk, .ret = ret, .dir = dir, .tgid = tgid,
+			 .nr = nr, .buf = buf, .len = len };
+	struct wt_conn *c;
+	__u32 zero = 0;
 
 	if (ret <= 0 || !sk)
 		return 0;
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
+	io.s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!io.s)
 		return 0;
-
-	/* TCP first: a miss reads the family, which a new connection needs anyway. */
-	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c) {
-		family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		if (family == AF_UNIX)
-			c = bpf_map_lookup_elem(&unix_conns, &key);
-	}
-	if (c && c->ino == 0) {
-		/* Its handshake was seen: this is the server's first call on it. */
-		hs = c;
-		est_ns = c->est_ns;
-		family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		c = NULL;
-	}
+	c = conn_lookup(&io);
 	if (c) {
-		flags = c->flags & 0xff;
-		ino = c->ino;
-		family = (flags & WT_F_UNIX) ? AF_UNIX : AF_INET;
-		/*
-		 * A TCP socket leaves the map when it closes (tcp_state); an
-		 * AF_UNIX one can be freed unseen and its sk reused. A new
-		 * connection starts with a receive, so checking there also
-		 * covers a TCP close we missed, at a third of the reads.
-		 */
-		if (((flags & WT_F_UNIX) || dir == WT_DIR_RECV) && sock_ino(sk) != ino) {
-			emit_close(key, c, WT_EV_CLOSE, 0, 0);
-			bpf_map_delete_elem(conns_of(flags), &key);
-			family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		if (conn_reused(&io, c))
 			c = NULL;
-		} else if (c->flags & WT_CONN_IGNORED) {
-			return 0;
-		}
-		flags &= WT_F_UNIX | WT_F_ACCEPTED;
+		else if (c->flags & WT_CONN_IGNORED)
+			return 0; /* a protocol the daemon does not speak, or a relay */
 	}
-	if (!c) {
-		if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
-			return 0;
-		type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
-		if (type != SOCK_STREAM)
-			return 0;
-		flags = family == AF_UNIX ? WT_F_UNIX : 0;
-		/* After a seen handshake this is the first call; else the stream says. */
-		if (accepted(sk, family) &&
-		    (est_ns || family == AF_UNIX || tcp_from_start(sk, dir, ret)))
-			flags |= WT_F_ACCEPTED;
-		ino = sock_ino(sk);
-	}
-	if (!c) {
-		struct flow f = {};
-		struct flow_claim me = {}, *fc;
-		__u16 port = 0;
-		bool req;
-
-		if (dir != WT_DIR_RECV && !(flags & WT_F_ACCEPTED)) {
-			/* Sends first: a connection this process opened. */
-			flow_of(sk, family, &f, false);
-			me.side = FLOW_SENDER;
-			if (bpf_map_update_elem(&flows, &f, &me, BPF_NOEXIST) == 0)
-				return 0;
-			fc = bpf_map_lookup_elem(&flows, &f);
-			if (!fc || fc->side != FLOW_RECEIVER)
-				return 0;
-			/* The worker took the packet for a request before we saw it sent. */
-			c = conn_find(&fc->sk);
-			if (c && c->ino == fc->ino) {
-				__u64 wsk = fc->sk;
-
-				emit_end(wsk, fc->ino, fc->tgid, c->flags, WT_EV_RELAYED, 0);
-				/* Muted, not forgotten: its next call would look new. */
-				c->flags |= WT_CONN_IGNORED;
-				bpf_map_delete_elem(&flows, &f);
-				kstat_inc(WT_KS_RELAYED);
-				return 0;
-			}
-			/* A claim left by a connection that has ended: ours now. */
-			bpf_map_update_elem(&flows, &f, &me, BPF_ANY);
-			return 0;
-		}
-		/*
-		 * Reset by the client while it waited to be read: no close will
-		 * follow, and the server can no longer answer on it.
-		 */
-		if (family != AF_UNIX && BPF_CORE_READ(sk, __sk_common.skc_state) == WT_TCP_CLOSE) {
-			kstat_inc(WT_KS_CLOSED_UNREAD);
-			/* Its client gave up waiting: the daemon counts it for this server. */
-			if (dir == WT_DIR_RECV)
-				emit_end(key, ino, tgid, flags, WT_EV_ABANDONED, 0);
-			return 0;
-		}
-		/* The copy the record needs anyway tells a request from other traffic. */
-		n = copy_data(s->ev.data, nr, buf, len, ret, WT_CAP);
-		copied = true;
-		req = dir == WT_DIR_RECV && wt_looks_like_request(s->ev.data, n);
-		/*
-		 * An accepted connection is the server's whatever its first bytes
-		 * are; any other is one open before we started, picked up at a
-		 * request.
-		 */
-		if (!req && !(flags & WT_F_ACCEPTED))
-			return 0;
-		nc.ino = ino;
-		nc.est_ns = est_ns;
-		nc.tgid = tgid;
-		nc.flags = flags;
-		if (family != AF_UNIX)
-			port = BPF_CORE_READ(sk, __sk_common.skc_num);
-		if (hs) {
-			/*
-			 * In place: replacing the entry would take a spare element
-			 * and free the old one on every connection.
-			 */
-			hs->tgid = tgid;
-			hs->flags = flags;
-			hs->ino = ino;
-		} else if (bpf_map_update_elem(conns_of(flags), &key, &nc, BPF_ANY)) {
-			/* On a server port the handshake's refusal counted it already. */
-			if (family == AF_UNIX || !server_port(port))
-				kstat_inc(WT_KS_CONN_FULL);
-			return 0;
-		}
-		if (family != AF_UNIX && !server_port(port))
-			bit_set(server_ports, PORT_WORDS, port, true);
-		/* Tracked before the claim: a router that sees the claim finds it. */
-		if (req && n >= 4 && wt_wsgi_modifier1(s->ev.data[0])) { /* a uwsgi packet */
-			flow_of(sk, family, &f, true);
-			me.sk = key;
-			me.ino = ino;
-			me.tgid = tgid;
-			me.side = FLOW_RECEIVER;
-			if (bpf_map_update_elem(&flows, &f, &me, BPF_NOEXIST) != 0) {
-				fc = bpf_map_lookup_elem(&flows, &f);
-				if (fc && fc->side == FLOW_SENDER) {
-					/*
-					 * The router opens one connection per request:
-					 * forget the flow, so a later connection on the
-					 * same ports is judged afresh.
-					 */
-					struct wt_conn *w = bpf_map_lookup_elem(conns_of(flags), &key);
-
-					bpf_map_delete_elem(&flows, &f);
-					/* Muted, not forgotten: its next call would look new. */
-					if (w)
-						w->flags |= WT_CONN_IGNORED;
-					kstat_inc(WT_KS_RELAYED);
-					return 0;
-				}
-				bpf_map_update_elem(&flows, &f, &me, BPF_ANY);
-			}
-		}
-		flags |= WT_F_NEW;
-	}
-
-	if (!copied)
-		n = copy_data(s->ev.data, nr, buf, len, ret, WT_CAP);
-	if (n == 0) {
-		/* sendfile's bytes come from a file; a failed read of a buffer is counted. */
-		flags |= WT_F_NODATA;
-		if (has_user_buffer(nr))
-			kstat_inc(WT_KS_READ_FAIL);
-	}
-
-	/*
-	 * A read past the capture that starts like a request, or with the
-	 * empty lines a request may follow: its head may be longer than the
-	 * capture, with the next request pipelined behind it in the same read,
-	 * or the request may come after the capture. Its last bytes follow in
-	 * a record of their own. Reads of request bodies do not start like a
-	 * request: they cost no second record.
-	 */
-	if (dir == WT_DIR_RECV && ret > WT_CAP && n == WT_CAP && (nr == NR_read || nr == NR_recvfrom) &&
-	    (wt_looks_like_request(s->ev.data, n) || s->ev.data[0] == '\r' || s->ev.data[0] == '\n'))
-		flags |= WT_F_TAILED;
-	s->ev.ts_ns = bpf_ktime_get_ns();
-	s->ev.sk = key;
-	s->ev.ino = ino;
-	s->ev.tgid = tgid;
-	s->ev.tid = (__u32)bpf_get_current_pid_tgid();
-	s->ev.len = ret > 0x7fffffff ? 0x7fffffff : ret;
-	s->ev.cap_len = n;
-	s->ev.type = WT_EV_DATA;
-	s->ev.dir = dir;
-	s->ev.flags = flags;
-	s->ev.unacked = (dir == WT_DIR_SEND && family != AF_UNIX) ? tcp_unacked(sk) : 0;
-	s->ev.est_ns = est_ns;
-	if (bench_stage == WT_STAGE_NO_RECORDS)
+	if (!c && !conn_start(&io))
 		return 0;
-	size = offsetof(struct wt_conn_event, data) + n;
-	/* Keep the verifier's bound: the compiler knows n <= WT_CAP, it does not. */
-	barrier_var(size);
-	if (size > sizeof(struct wt_conn_event))
-		size = sizeof(struct wt_conn_event);
-	submit(&s->ev, size, s->ev.ts_ns);
-	if (flags & WT_F_TAILED) {
-		n = wt_tail_len(ret > 0x7fffffff ? 0x7fffffff : ret);
-		n &= WT_CAP * 2 - 1;
-		if (n > WT_CAP)
-			n = WT_CAP;
-		s->ev.flags = (flags & (WT_F_UNIX | WT_F_ACCEPTED)) | WT_F_TAIL;
-		s->ev.est_ns = 0;
-		s->ev.len = n;
-		/* A tail that cannot be read still tells the daemon where the read ended. */
-		if (bpf_probe_read_user(s->ev.data, n, (void *)(buf + ret - n)))
-			n = 0;
-		s->ev.cap_len = n;
-		size = offsetof(struct wt_conn_event, data) + n;
-		barrier_var(size);
-		if (size > sizeof(struct wt_conn_event))
-			size = sizeof(struct wt_conn_event);
-		submit(&s->ev, size, s->ev.ts_ns);
-	}
+	emit_data(&io);
 	return 0;
 }
 
@@ -785,9 +882,7 @@ static __always_inline int on_sock_io(struct bpf_raw_tracepoint_args *ctx, __u8 
 	long ret = (int)ctx->args[1];
 	int msg_flags = (int)ctx->args[2];
 	struct pt_regs *regs;
-	struct {
-		__u64 dx, si, di, orig_ax;
-	} args;
+	struct syscall_regs args;
 	__u64 nr = 0, buf = 0, len = 0;
 
 	if (!traced(tgid) || bench_stage == WT_STAGE_FILTER)
@@ -799,7 +894,6 @@ static __always_inline int on_sock_io(struct bpf_raw_tracepoint_args *ctx, __u8 
 		kstat_inc(WT_KS_REGS_FAIL);
 		return 0;
 	}
-	/* dx, si, di, orig_ax are adjacent in x86_64's pt_regs: one read. */
 	if (bpf_probe_read_kernel(&args, sizeof(args), __builtin_preserve_access_index(&regs->dx))) {
 		kstat_inc(WT_KS_REGS_FAIL);
 		return 0;
@@ -834,7 +928,7 @@ static __always_inline int handshake_done(struct sock *sk)
 
 	if (bench_stage == WT_STAGE_NO_QUEUE)
 		return 0;
-	if (!server_port(BPF_CORE_READ(sk, __sk_common.skc_num)))
+	if (!server_port(sock_port(sk)))
 		return 0;
 	nc.est_ns = bpf_ktime_get_ns();
 	/* Counted here, once: every later call on it would be refused again. */
@@ -1050,9 +1144,7 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pt_regs *regs = (void *)ctx->args[0];
 	__u64 nr = ctx->args[1];
-	struct {
-		__u64 dx, si, di;
-	} a;
+	struct syscall_regs a;
 
 	if (!traced(bpf_get_current_pid_tgid() >> 32))
 		return 0;
@@ -1071,7 +1163,6 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	default:
 		return 0;
 	}
-	/* dx, si, di are adjacent in x86_64's pt_regs: one read. */
 	if (bpf_probe_read_kernel(&a, sizeof(a), __builtin_preserve_access_index(&regs->dx))) {
 		kstat_inc(WT_KS_REGS_FAIL);
 		return 0;

@@ -122,6 +122,20 @@ struct wt_proc_event {
 	char args[WT_ARGS_LEN]; /* argv, NUL separated, for WT_EV_EXEC */
 };
 
+/*
+ * What the reader relies on, checked where both sides compile: it looks at
+ * `type` before it knows which record it holds; a data record is its header
+ * plus cap_len bytes of data[]; a fork or exit record, sent without args[],
+ * is still as long as a data record's header.
+ */
+_Static_assert(__builtin_offsetof(struct wt_conn_event, type) == 38 &&
+		       __builtin_offsetof(struct wt_proc_event, type) == 38,
+	       "type at offset 38 in every record");
+_Static_assert(__builtin_offsetof(struct wt_conn_event, data) + WT_CAP == sizeof(struct wt_conn_event),
+	       "data[] is the data record's last field");
+_Static_assert(__builtin_offsetof(struct wt_proc_event, args) >= __builtin_offsetof(struct wt_conn_event, data),
+	       "a record without args[] is as long as a data record's header");
+
 /* Counters the kernel side keeps, one slot each in a per-CPU array. */
 enum wt_kstat {
 	WT_KS_RB_LOST = 0,     /* ring buffer full: record not written */

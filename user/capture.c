@@ -19,6 +19,7 @@
 
 #include "capture.h"
 #include "preflight.h"
+#include "progstats.h"
 #include "wsgitrace.h"
 #include "wsgitrace.skel.h"
 
@@ -30,6 +31,7 @@ struct capture {
 	enum wt_hooks hooks;
 	bool raw_syscalls; /* syscall hooks as raw tracepoints: no tracefs to be had */
 	int ncpu;
+	int stats_fd; /* bpf_enable_stats(): the kernel's BPF statistics stay on while it is open */
 };
 
 static bool verbose_libbpf;
@@ -101,6 +103,7 @@ int capture_open(struct capture **out, const struct capture_opts *o, capture_eve
 	}
 	c->fn = fn;
 	c->ctx = ctx;
+	c->stats_fd = -1;
 	c->ncpu = libbpf_num_possible_cpus();
 	verbose_libbpf = o->verbose;
 	libbpf_set_print(print_fn);
@@ -228,6 +231,51 @@ void capture_kstats(const struct capture *c, uint64_t *out, size_t n)
 	free(vals);
 }
 
+int capture_enable_stats(struct capture *c)
+{
+	if (c->stats_fd < 0)
+		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	return c->stats_fd < 0 ? -errno : 0;
+}
+
+bool capture_stats_on(const struct capture *c)
+{
+	char v = '0';
+	FILE *f;
+
+	if (c->stats_fd >= 0)
+		return true;
+	/* Someone else may have turned them on: the sysctl shows the kernel's switch. */
+	f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
+	if (!f)
+		return false;
+	if (fread(&v, 1, 1, f) != 1)
+		v = '0';
+	fclose(f);
+	return v == '1';
+}
+
+size_t capture_prog_stats(const struct capture *c, struct progstat *out, size_t n)
+{
+	struct bpf_program *prog;
+	size_t i = 0;
+
+	bpf_object__for_each_program(prog, c->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		/* Programs of the hook set not in use are not loaded. */
+		if (i == n || fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		out[i].name = bpf_program__name(prog);
+		out[i].run_time_ns = info.run_time_ns;
+		out[i].run_cnt = info.run_cnt;
+		i++;
+	}
+	return i;
+}
+
 const char *capture_hooks_name(const struct capture *c)
 {
 	if (c->hooks == WT_HOOKS_SYSCALLS)
@@ -241,6 +289,8 @@ void capture_close(struct capture *c)
 		return;
 	ring_buffer__free(c->rb);
 	wsgitrace_bpf__destroy(c->skel);
+	if (c->stats_fd >= 0)
+		close(c->stats_fd);
 	free(c);
 }
 

@@ -26,6 +26,7 @@ struct capture_opts {
 typedef void (*capture_event_fn)(const void *data, size_t size, void *ctx);
 
 struct capture;
+struct progstat;
 
 /* Returns 0, or -errno with a message in err that says what to do. */
 int capture_open(struct capture **out, const struct capture_opts *o, capture_event_fn fn,
@@ -49,6 +50,16 @@ int capture_ignore_conn(struct capture *c, uint64_t sk, uint64_t ino);
  * from now on (queue time) before their first request is read.
  */
 void capture_server_port(struct capture *c, uint16_t port);
+/*
+ * Turn the kernel's BPF run-time statistics on until capture_close()
+ * (bpf_enable_stats: on while its fd is open). Needs CAP_SYS_ADMIN, so before
+ * privileges are dropped. 0, or -errno.
+ */
+int capture_enable_stats(struct capture *c);
+/* Whether the kernel counts BPF programs' run time: --bpf-stats, or the sysctl (an fd another process holds does not show). */
+bool capture_stats_on(const struct capture *c);
+/* Run time and runs of each loaded program, at most n; -> how many filled. */
+size_t capture_prog_stats(const struct capture *c, struct progstat *out, size_t n);
 const char *capture_hooks_name(const struct capture *c);
 void capture_close(struct capture *c);
 

@@ -34,6 +34,7 @@
 #include "listeners.h"
 #include "podmeta.h"
 #include "proctab.h"
+#include "progstats.h"
 #include "svckey.h"
 #include "serverstate.h"
 #include "service.h"
@@ -64,6 +65,7 @@ static struct env {
 	unsigned poll_ms;
 	size_t ringbuf_mb;
 	enum wt_stage stage;
+	bool bpf_stats;
 } env = {
 	.listen = "0.0.0.0:9464",
 	.fold_ids = true,
@@ -101,6 +103,7 @@ enum {
 	OPT_RINGBUF_MB,
 	OPT_NO_FOLD,
 	OPT_BENCH_STAGE,
+	OPT_BPF_STATS,
 	OPT_WEB_CONFIG,
 };
 
@@ -119,6 +122,7 @@ static const struct argp_option opts[] = {
 	{ "poll-ms", OPT_POLL_MS, "MS", 0, "How often the ring buffer is drained (default 50)", 0 },
 	{ "ringbuf-mb", OPT_RINGBUF_MB, "MB", 0, "Ring buffer size, a power of two (default 4)", 0 },
 	{ "no-fold-ids", OPT_NO_FOLD, NULL, 0, "Keep id-like path segments instead of folding them to {id}", 0 },
+	{ "bpf-stats", OPT_BPF_STATS, NULL, 0, "Turn the kernel's BPF statistics on while running, for the wsgitrace_bpf_program_* metrics (every BPF program on the node then reads the clock twice more per run)", 0 },
 	/* Not for users: it stops tracing part-way, to measure what each part costs (bench/). */
 	{ "bench-stage", OPT_BENCH_STAGE, "full|filter|no-records|no-queue", OPTION_HIDDEN, NULL, 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output (libbpf, verifier)", 0 },
@@ -278,6 +282,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_NO_FOLD:
 		env.fold_ids = false;
 		break;
+	case OPT_BPF_STATS:
+		env.bpf_stats = true;
+		break;
 	case OPT_BENCH_STAGE: {
 		static const char *const names[] = { "full", "filter", "no-records", "no-queue" };
 		static const enum wt_stage vals[] = { WT_STAGE_FULL, WT_STAGE_FILTER, WT_STAGE_NO_RECORDS,
@@ -306,6 +313,7 @@ struct app {
 	struct httpd *httpd;
 	struct proctab *procs;
 	struct strbuf line;
+	struct strbuf extra; /* the families rendered beside expose.c's */
 	uint64_t events;
 	uint64_t malformed;
 	uint64_t last_drain_ns; /* the ring was last drained then */
@@ -543,6 +551,19 @@ static int health(void *ctx, char *why, size_t len)
 	return -1;
 }
 
+/* Per-service families, then what the BPF programs cost. */
+static const struct strbuf *render_extra(struct app *a)
+{
+	const struct strbuf *svc = serverstate_render(a->state, a->procs, a->ct);
+	struct progstat ps[64];
+	size_t n = capture_prog_stats(a->cap, ps, ARRAY_SIZE(ps));
+
+	sb_reset(&a->extra);
+	sb_append(&a->extra, svc->buf, svc->len);
+	progstats_render(&a->extra, ps, n, capture_stats_on(a->cap));
+	return &a->extra;
+}
+
 static struct expose_stream *render(void *ctx)
 {
 	struct app *a = ctx;
@@ -583,7 +604,7 @@ static struct expose_stream *render(void *ctx)
 	st.version = WT_VERSION;
 	st.revision = WT_GIT_REV;
 	st.hook = capture_hooks_name(a->cap);
-	extra = serverstate_render(a->state, a->procs, a->ct);
+	extra = render_extra(a);
 	serverstate_ports(a->state, mark_port, a);
 	st.extra = extra->buf;
 	st.extra_len = extra->len;
@@ -606,6 +627,7 @@ int main(int argc, char **argv)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sb_init(&a.line);
+	sb_init(&a.extra);
 	warn_flags();
 
 	/* Before anything is attached: a mistake in it is found at once. */
@@ -663,6 +685,11 @@ int main(int argc, char **argv)
 
 		fprintf(stderr, "wsgitrace: %s%s%s\n", err, missing ? "; this process lacks " : "",
 			missing ? missing : "");
+		goto cleanup;
+	}
+	if (env.bpf_stats && (n = capture_enable_stats(a.cap))) {
+		fprintf(stderr, "wsgitrace: cannot turn the kernel's BPF statistics on (%s): --bpf-stats needs "
+			"CAP_SYS_ADMIN and a kernel from 5.8\n", strerror(-n));
 		goto cleanup;
 	}
 	n = discover(env.pids, env.npids, on_discovered, &a, err, sizeof(err));
@@ -734,5 +761,6 @@ cleanup:
 	agg_free(a.agg);
 	webconfig_free(ho.web);
 	sb_free(&a.line);
+	sb_free(&a.extra);
 	return err_code;
 }
