@@ -32,7 +32,7 @@
 #include "httpd.h"
 #include "privs.h"
 #include "listeners.h"
-#include "podmeta.h"
+#include "naming.h"
 #include "proctab.h"
 #include "progstats.h"
 #include "svckey.h"
@@ -312,6 +312,7 @@ struct app {
 	struct serverstate *state;
 	struct httpd *httpd;
 	struct proctab *procs;
+	struct naming names; /* names procs' services */
 	struct strbuf line;
 	struct strbuf extra; /* the families rendered beside expose.c's */
 	uint64_t events;
@@ -331,54 +332,17 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/*
- * The series key of a server's processes (svckey.h): --service-name, else
- * in a Kubernetes pod its workload's name (podmeta.h), else the app on the
- * command line; with the pod's labels when there is a pod.
- */
-static void server_key(uint32_t pid, const char *args, size_t n, char *key, size_t keysz)
-{
-	static struct podmeta m;
-	char cmd[WT_SERVICE_MAX];
-	const char *name;
-	bool pod = podmeta_of_pid(pid, "/proc", "/var/log", &m) == 0;
-
-	if (n > 0)
-		service_from_args(args, n, cmd, sizeof(cmd));
-	else
-		snprintf(cmd, sizeof(cmd), "unknown");
-	name = env.service_name ? env.service_name : pod && podmeta_service_name(&m) ? podmeta_service_name(&m) : cmd;
-	svckey_make(key, keysz, name, pod ? &m : NULL);
-}
-
-static const char *service_of(struct app *a, uint32_t pid)
-{
-	static char key[SVCKEY_MAX];
-	const char *s;
-	char args[4096];
-	int n;
-
-	s = proctab_get(a->procs, pid);
-	if (s)
-		return s;
-	/* A fork whose record was lost: its command line is its master's. */
-	n = proc_cmdline(pid, args, sizeof(args));
-	server_key(pid, args, n > 0 ? (size_t)n : 0, key, sizeof(key));
-	proctab_set(a->procs, pid, key);
-	return key;
-}
-
 static void on_unanswered(uint32_t tgid, enum wt_unanswered why, void *ctx)
 {
 	struct app *a = ctx;
 
-	serverstate_unanswered(a->state, service_of(a, tgid), why);
+	serverstate_unanswered(a->state, naming_of(&a->names, tgid), why);
 }
 
 static void on_request(const struct wt_request *rq, void *ctx)
 {
 	struct app *a = ctx;
-	const char *svc = service_of(a, rq->tgid);
+	const char *svc = naming_of(&a->names, rq->tgid);
 
 	agg_observe_request(a->agg, svc, rq, env.fold_ids);
 	if (rq->queue_ns)
@@ -426,7 +390,7 @@ static void on_exec(struct app *a, const struct wt_proc_event *e)
 	if (server) {
 		if (env.npids == 0 && capture_trace_pid(a->cap, e->pid, e->pid) && env.verbose)
 			fprintf(stderr, "wsgitrace: cannot trace new server %u\n", e->pid);
-		server_key(e->pid, e->args, n, svc, sizeof(svc));
+		naming_key(&a->names, e->pid, e->args, n, svc, sizeof(svc));
 		add_proc(a, e->pid, svc, true);
 		if (env.verbose)
 			fprintf(stderr, "wsgitrace: tracing new server %u (%s)\n", e->pid, svc);
@@ -447,7 +411,7 @@ static void on_record(const void *data, size_t size, void *ctx)
 	}
 	switch (d->type) {
 	case WT_EV_ABANDONED:
-		serverstate_unanswered(a->state, service_of(a, d->tgid), WT_UNANSWERED_GONE_QUEUED);
+		serverstate_unanswered(a->state, naming_of(&a->names, d->tgid), WT_UNANSWERED_GONE_QUEUED);
 		break;
 	case WT_EV_DATA:
 	case WT_EV_CLOSE:
@@ -468,7 +432,7 @@ static void on_record(const void *data, size_t size, void *ctx)
 		break;
 	case WT_EV_FORK:
 		parent = proctab_get(a->procs, p->ppid);
-		add_proc(a, p->pid, parent ? parent : service_of(a, p->ppid), false);
+		add_proc(a, p->pid, parent ? parent : naming_of(&a->names, p->ppid), false);
 		break;
 	case WT_EV_EXIT:
 		conntrack_proc_exit(a->ct, p->pid, p->ts_ns);
@@ -500,7 +464,7 @@ static void on_discovered(uint32_t pid, uint32_t root, void *ctx)
 	if (capture_trace_pid(a->cap, pid, root) && env.verbose)
 		fprintf(stderr, "wsgitrace: cannot trace %u\n", pid);
 	n = proc_cmdline(root, args, sizeof(args));
-	server_key(root, args, n > 0 ? (size_t)n : 0, svc, sizeof(svc));
+	naming_key(&a->names, root, args, n > 0 ? (size_t)n : 0, svc, sizeof(svc));
 	add_proc(a, pid, svc, pid == root);
 	/* Its listening ports now: the first connections' queue time is measured too. */
 	if (pid == root)
@@ -651,6 +615,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	a.procs = proctab_new();
+	a.names.procs = a.procs;
+	a.names.override = env.service_name;
 	cto.max_conns = env.max_conns;
 	cto.ignore = on_ignore;
 	cto.ignore_ctx = &a;
