@@ -639,6 +639,8 @@ static struct expose_stream *render(void *ctx)
 	st.client_resets = cs->client_reset;
 	st.missed_requests = cs->missed_requests;
 	st.not_http_conns = cs->not_http;
+	st.http2_conns = cs->http2;
+	st.upgraded_conns = cs->upgraded;
 	st.pending_overflow = cs->pending_overflow;
 	st.conns_active = cs->conns_active;
 	st.conns_dropped = cs->conns_dropped + ks[WT_KS_CONN_FULL];

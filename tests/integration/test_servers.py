@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
 import tempfile
 import threading
 import unittest
@@ -122,6 +123,15 @@ def asgi_workload(port, keepalive=True, pipeline=True, sse=True):
     if sse:
         st, body = r("/sse?n=5", route="/sse")
         assert st == 200 and b"data: 4" in body
+        # Events until the client leaves: the 200 the server wrote counts once.
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s.sendall(b"GET /sse HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while data.count(b"data: ") < 3:
+            data += s.recv(4096)
+        assert data.startswith(b"HTTP/1.1 200"), data
+        s.close()
+        got("GET", "/sse", 200)
     fragmented(port)
     got("GET", "/test/", 200)
     r("/test/", method="HEAD")
@@ -232,6 +242,8 @@ class ServerCase:
         self.assertEqual(self.tracer.self_metric("wsgitrace_http_parse_errors_total"), 0)
         self.assertEqual(self.tracer.self_metric("wsgitrace_events_lost_total"), 0)
         self.assertEqual(served(self.tracer, self.service), self.traced_workers)
+        self.assertEqual(self.tracer.self_metric("wsgitrace_upgraded_connections_total"),
+                         1 if self.ws and not self.flask else 0)
         if self.workers:
             pids = {t["pid"] for t in self.tracer.traces(under=self.server.pid)}
             self.assertNotIn(self.server.pid, pids)
@@ -325,6 +337,29 @@ class TestWaitress(ServerCase, unittest.TestCase):
     @classmethod
     def argv(cls, port):
         return ["/usr/bin/waitress-serve", "--listen=127.0.0.1:%d" % port, "--threads=4", "flask_app:app"]
+
+
+class TestHttp2(unittest.TestCase):
+    """HTTP/2 is not HTTP/1.x: hypercorn's h2c with prior knowledge is counted in
+    wsgitrace_http2_connections_total, never as requests; an h2c upgrade counts its 101."""
+
+    def test_h2c(self):
+        tracer = h.Tracer()
+        self.addCleanup(tracer.cleanup)
+        port = h.free_port()
+        server = h.Server(["/usr/bin/hypercorn", "-b", "127.0.0.1:%d" % port, "fastapi_app:app"], "h2c", port=port)
+        self.addCleanup(server.cleanup)
+        url = "http://127.0.0.1:%d/test/" % port
+        # nghttp (nghttp2-client): -n discards the bodies, -u upgrades from HTTP/1.1.
+        subprocess.run(["nghttp", "-n", url, url, url], check=True, timeout=30)
+        h.wait_for(lambda: tracer.self_metric("wsgitrace_http2_connections_total") == 1, what="one h2c connection")
+        subprocess.run(["nghttp", "-nu", url, url], check=True, timeout=30)
+        self.assertEqual(h.request(port, "/test/")[0], 200)
+        tracer.wait_counts({("GET", "/test/", "101"): 1, ("GET", "/test/", "200"): 1}, service=FASTAPI)
+        self.assertEqual(tracer.self_metric("wsgitrace_upgraded_connections_total"), 1)
+        self.assertEqual(tracer.self_metric("wsgitrace_http2_connections_total"), 1)
+        self.assertEqual(tracer.self_metric("wsgitrace_not_http_connections_total"), 1)
+        self.assertEqual(tracer.self_metric("wsgitrace_http_parse_errors_total"), 0)
 
 
 class TestScriptStarted(unittest.TestCase):
