@@ -10,7 +10,7 @@
 typedef void (*discover_fn)(uint32_t pid, uint32_t root, void *ctx);
 
 /*
- * Every process whose command line is a gunicorn or uWSGI server, and all of
+ * Every process whose command line is a server (service.h), and all of
  * their descendants (roots = nonzero). With pids given, those processes and
  * their descendants instead; a pid that does not exist is an error.
  * Returns the number of processes reported, or -errno with err set.

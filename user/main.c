@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * wsgitrace: request latency of gunicorn and uWSGI servers, traced from the
+ * wsgitrace: request latency of Python web servers, traced from the
  * kernel, served as Prometheus metrics.
  *
  * open/configure/load/attach the probes (capture.c) -> find the servers
@@ -81,16 +81,20 @@ static struct env {
 const char *argp_program_version = "wsgitrace " WT_VERSION " (" WT_GIT_REV ")";
 const char *argp_program_bug_address = "the project's issue tracker";
 static const char doc[] =
-	"Request latency of gunicorn and uWSGI servers, traced from the kernel and "
-	"served as Prometheus metrics. No change to the app, no restart.\n"
+	"Request latency of Python web servers (gunicorn, uWSGI, uvicorn, hypercorn, daphne, "
+	"waitress), traced from the kernel and served as Prometheus metrics. No change to "
+	"the app, no restart.\n"
 	"\n"
-	"By default every process whose command line runs gunicorn or uWSGI, already "
-	"running or started later, and every process they fork, is traced.\n"
+	"By default every process whose command line runs one of these servers (or fastapi "
+	"run|dev, or matches --server-cmdline), and every Python process that holds a "
+	"listening TCP socket (a server started from a script), already running or started "
+	"later, is traced with every process it forks.\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  wsgitrace                         # trace all servers, metrics on :9464/metrics\n"
 	"  wsgitrace -l 127.0.0.1:9100       # listen elsewhere\n"
 	"  wsgitrace -p 4242 -s shop         # only server 4242 and its workers\n"
+	"  wsgitrace --server-cmdline '^granian '  # granian servers too\n"
 	"  wsgitrace -t                      # also print one JSON line per request\n"
 	"  wsgitrace -b 0.01,0.1,1           # other histogram buckets (seconds)";
 
@@ -114,7 +118,7 @@ static const struct argp_option opts[] = {
 	{ "web.config.file", OPT_WEB_CONFIG, "FILE", 0, "TLS and basic authentication for /metrics, in the Prometheus exporters' web configuration format (tls_server_config, basic_auth_users)", 0 },
 	{ "pid", 'p', "PID", 0, "Trace this process and its descendants instead of discovering servers (repeatable)", 0 },
 	{ "server-cmdline", OPT_SERVER_CMDLINE, "REGEX", 0, "Also trace processes whose command line (words joined by spaces, as ps shows it) matches this POSIX extended regular expression, and what they fork (repeatable)", 0 },
-	{ "service-name", 's', "NAME", 0, "service_name label (default: the WSGI app on the server's command line)", 0 },
+	{ "service-name", 's', "NAME", 0, "service_name label (default: the app on the server's command line)", 0 },
 	{ "buckets", 'b', "LIST", 0, "Histogram upper bounds in seconds, comma separated, increasing", 0 },
 	{ "trace", 't', NULL, 0, "Print one JSON line per completed request on stdout", 0 },
 	{ "max-series", OPT_MAX_SERIES, "N", 0, "Histogram series kept (default 10000); more go to route=\"_overflow\" and are counted", 0 },
