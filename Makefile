@@ -22,7 +22,7 @@ LIBS := -lbpf -lelf -lz $(PURE_LIBS)
 
 # Modules that need the kernel (BPF skeleton, /proc); everything else in
 # user/ is pure and linked into the unit tests and fuzzers too.
-KERNEL_SRCS := user/main.c user/capture.c user/discover.c user/preflight.c user/listeners.c user/serverstate.c
+KERNEL_SRCS := user/main.c user/capture.c user/discover.c user/naming.c user/preflight.c user/listeners.c user/serverstate.c
 LIB_SRCS := $(filter-out $(KERNEL_SRCS),$(wildcard user/*.c))
 LIB_OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(LIB_SRCS))
 KERNEL_OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(filter $(wildcard user/*.c),$(KERNEL_SRCS)))

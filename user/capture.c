@@ -204,6 +204,17 @@ int capture_trace_pid(struct capture *c, uint32_t pid, uint32_t root)
 	return 0;
 }
 
+void capture_untrace_pid(struct capture *c, uint32_t pid)
+{
+	__u64 *w;
+
+	bpf_map__delete_elem(c->skel->maps.procs, &pid, sizeof(pid), 0);
+	if (pid >> 6 < sizeof(c->skel->bss->traced_bits) / sizeof(c->skel->bss->traced_bits[0])) {
+		w = &c->skel->bss->traced_bits[pid >> 6];
+		__atomic_fetch_and(w, ~(1ULL << (pid & 63)), __ATOMIC_SEQ_CST);
+	}
+}
+
 int capture_fd(const struct capture *c)
 {
 	return ring_buffer__epoll_fd(c->rb);

@@ -33,6 +33,8 @@ int capture_open(struct capture **out, const struct capture_opts *o, capture_eve
 		 void *ctx, char *err, size_t errlen);
 /* Start tracing pid; root is the server process it belongs to. */
 int capture_trace_pid(struct capture *c, uint32_t pid, uint32_t root);
+/* Stop tracing pid (not what it forked before). */
+void capture_untrace_pid(struct capture *c, uint32_t pid);
 /* The fd to poll: readable when the kernel side asks to be drained early. */
 int capture_fd(const struct capture *c);
 /* Drain every record in the ring; returns records handled or -errno. */

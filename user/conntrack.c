@@ -317,8 +317,21 @@ static void free_held(struct conn *c)
  */
 static void end_conn(struct conntrack *ct, struct conn *c, uint64_t close_ns, enum drop pending)
 {
+	struct pend *f;
+
 	flush_held(ct, c, 0);
 	finish_unframed(ct, c, close_ns, pending);
+	/*
+	 * A response whose head was written and whose body the close cut (a
+	 * stream or server-sent events that the client left, or the server
+	 * ended without the last chunk) was written with its status: it counts,
+	 * ended at its last write.
+	 */
+	f = front(c);
+	if (f && f->status >= 200 && f->resp_bytes > 0 && c->tx.state != RF_HEAD) {
+		emit(ct, c, f, f->last_send_ns, WT_RQ_CUT);
+		q_pop(c);
+	}
 	drop_all(ct, c, pending);
 	conntable_remove(&ct->tab, &c->e);
 	if (c->in_grace)
@@ -556,6 +569,9 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 	uint64_t pos = 0;
 
 	if (!c->spoke && cap > 0 && (e->flags & WT_F_ACCEPTED) && !looks_like_response(d, cap)) {
+		/* An HTTP/2 server's first frame is SETTINGS (type 4) on stream 0 (RFC 9113 3.4). */
+		if (cap >= 9 && d[3] == 4 && !d[5] && !d[6] && !d[7] && !d[8])
+			ct->st.http2++;
 		not_http(ct, c);
 		return;
 	}
@@ -617,6 +633,7 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 			complete_front(ct, c, e->ts_ns, 0);
 			drop_all(ct, c, DROP_CLOSED);
 			c->upgraded = 1;
+			ct->st.upgraded++;
 			reqframe_resync(&c->rx);
 			return;
 		case RF_EV_LOST:

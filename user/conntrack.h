@@ -71,6 +71,8 @@ struct conntrack_stats {
 	uint64_t client_reset;       /* requests pending when the client reset the connection */
 	uint64_t missed_requests;    /* responses counted whose request was not seen (placeholder labels) */
 	uint64_t not_http;           /* connections whose server spoke something else than HTTP */
+	uint64_t http2;              /* of those, connections the client opened with the HTTP/2 preface */
+	uint64_t upgraded;           /* connections that left HTTP/1.x after a 101 (WebSocket, h2c) */
 	uint64_t orphan_responses;   /* sends with no request to answer that start no response */
 	uint64_t pending_overflow;   /* requests dropped: the per-connection queue was full */
 	uint64_t events;             /* records given to conntrack_event */

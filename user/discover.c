@@ -63,6 +63,41 @@ static int read_ppid(uint32_t pid, uint32_t *ppid)
 	return 0;
 }
 
+uint32_t proc_ppid(uint32_t pid)
+{
+	uint32_t ppid;
+
+	return read_ppid(pid, &ppid) ? 0 : ppid;
+}
+
+int discover_python(discover_fn fn, void *ctx)
+{
+	struct dirent *de;
+	char args[256];
+	int found = 0, len;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		uint32_t pid;
+		char *end;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = strtoul(de->d_name, &end, 10);
+		if (*end || pid == (uint32_t)getpid())
+			continue;
+		len = proc_cmdline(pid, args, sizeof(args));
+		if (len > 0 && service_is_python(args, len)) {
+			fn(pid, 0, ctx);
+			found++;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
 static int by_pid(const void *a, const void *b)
 {
 	const struct pinfo *x = a, *y = b;

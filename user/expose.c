@@ -227,6 +227,12 @@ static const struct self_metric self_metrics[] = {
 	 "Responses whose request was not seen; they are counted with method \"_OTHER\" and route \"_unknown\"."},
 	{"wsgitrace_not_http_connections_total", F(not_http_conns), 0,
 	 "Accepted connections on which the server spoke another protocol than HTTP (TLS, ...); no longer followed."},
+	{"wsgitrace_http2_connections_total", F(http2_conns), 0,
+	 "Of the connections on which the server spoke another protocol, those the client opened with the "
+	 "HTTP/2 preface (h2c with prior knowledge): their requests are not counted."},
+	{"wsgitrace_upgraded_connections_total", F(upgraded_conns), 0,
+	 "Connections that left HTTP/1.x after a 101 Switching Protocols (WebSocket, h2c upgrade): the 101 is "
+	 "counted once, nothing after it is parsed."},
 	{"wsgitrace_series_retired_total", F(series_retired), 0,
 	 "Series removed because they were not updated for --series-ttl."},
 	{"wsgitrace_metrics_connections_evicted_total", F(metrics_conns_evicted), 0,

@@ -48,6 +48,8 @@ struct wt_self_stats {
 	uint64_t metrics_conns_timed_out; /* /metrics connections that sent no whole request in time */
 	uint64_t log_suppressed;       /* log lines a remote peer caused, over the rate limit */
 	uint64_t conns_reset_unread;     /* connections the client reset before the server read them: not followed */
+	uint64_t http2_conns;          /* of the not_http ones, HTTP/2 from the first bytes (h2c prior knowledge) */
+	uint64_t upgraded_conns;       /* connections that left HTTP/1.x after a 101 */
 	const char *version;           /* build info labels; NULL renders "" */
 	const char *revision;
 	const char *hook; /* "sockets" or "syscalls": how data is captured */

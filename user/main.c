@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * wsgitrace: request latency of gunicorn and uWSGI servers, traced from the
+ * wsgitrace: request latency of Python web servers, traced from the
  * kernel, served as Prometheus metrics.
  *
  * open/configure/load/attach the probes (capture.c) -> find the servers
@@ -32,9 +32,10 @@
 #include "httpd.h"
 #include "privs.h"
 #include "listeners.h"
-#include "podmeta.h"
+#include "naming.h"
 #include "proctab.h"
 #include "progstats.h"
+#include "scripted.h"
 #include "svckey.h"
 #include "serverstate.h"
 #include "service.h"
@@ -80,16 +81,20 @@ static struct env {
 const char *argp_program_version = "wsgitrace " WT_VERSION " (" WT_GIT_REV ")";
 const char *argp_program_bug_address = "the project's issue tracker";
 static const char doc[] =
-	"Request latency of gunicorn and uWSGI servers, traced from the kernel and "
-	"served as Prometheus metrics. No change to the app, no restart.\n"
+	"Request latency of Python web servers (gunicorn, uWSGI, uvicorn, hypercorn, daphne, "
+	"waitress), traced from the kernel and served as Prometheus metrics. No change to "
+	"the app, no restart.\n"
 	"\n"
-	"By default every process whose command line runs gunicorn or uWSGI, already "
-	"running or started later, and every process they fork, is traced.\n"
+	"By default every process whose command line runs one of these servers (or fastapi "
+	"run|dev, or matches --server-cmdline), and every Python process that holds a "
+	"listening TCP socket (a server started from a script), already running or started "
+	"later, is traced with every process it forks.\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  wsgitrace                         # trace all servers, metrics on :9464/metrics\n"
 	"  wsgitrace -l 127.0.0.1:9100       # listen elsewhere\n"
 	"  wsgitrace -p 4242 -s shop         # only server 4242 and its workers\n"
+	"  wsgitrace --server-cmdline '^granian '  # granian servers too\n"
 	"  wsgitrace -t                      # also print one JSON line per request\n"
 	"  wsgitrace -b 0.01,0.1,1           # other histogram buckets (seconds)";
 
@@ -105,13 +110,15 @@ enum {
 	OPT_BENCH_STAGE,
 	OPT_BPF_STATS,
 	OPT_WEB_CONFIG,
+	OPT_SERVER_CMDLINE,
 };
 
 static const struct argp_option opts[] = {
 	{ "listen", 'l', "ADDR:PORT", 0, "Serve /metrics here (default 0.0.0.0:9464; [::]:PORT for IPv6)", 0 },
 	{ "web.config.file", OPT_WEB_CONFIG, "FILE", 0, "TLS and basic authentication for /metrics, in the Prometheus exporters' web configuration format (tls_server_config, basic_auth_users)", 0 },
 	{ "pid", 'p', "PID", 0, "Trace this process and its descendants instead of discovering servers (repeatable)", 0 },
-	{ "service-name", 's', "NAME", 0, "service_name label (default: the WSGI app on the server's command line)", 0 },
+	{ "server-cmdline", OPT_SERVER_CMDLINE, "REGEX", 0, "Also trace processes whose command line (words joined by spaces, as ps shows it) matches this POSIX extended regular expression, and what they fork (repeatable)", 0 },
+	{ "service-name", 's', "NAME", 0, "service_name label (default: the app on the server's command line)", 0 },
 	{ "buckets", 'b', "LIST", 0, "Histogram upper bounds in seconds, comma separated, increasing", 0 },
 	{ "trace", 't', NULL, 0, "Print one JSON line per completed request on stdout", 0 },
 	{ "max-series", OPT_MAX_SERIES, "N", 0, "Histogram series kept (default 10000); more go to route=\"_overflow\" and are counted", 0 },
@@ -279,6 +286,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_WEB_CONFIG:
 		env.web_config = arg;
 		break;
+	case OPT_SERVER_CMDLINE:
+		if (service_add_cmdline(arg, err, sizeof(err)))
+			argp_error(state, "--server-cmdline '%s': %s", arg, err);
+		break;
 	case OPT_NO_FOLD:
 		env.fold_ids = false;
 		break;
@@ -312,6 +323,8 @@ struct app {
 	struct serverstate *state;
 	struct httpd *httpd;
 	struct proctab *procs;
+	struct naming names; /* names procs' services */
+	struct scripted *scripted; /* Python processes that may start serving */
 	struct strbuf line;
 	struct strbuf extra; /* the families rendered beside expose.c's */
 	uint64_t events;
@@ -331,54 +344,17 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/*
- * The series key of a server's processes (svckey.h): --service-name, else
- * in a Kubernetes pod its workload's name (podmeta.h), else the app on the
- * command line; with the pod's labels when there is a pod.
- */
-static void server_key(uint32_t pid, const char *args, size_t n, char *key, size_t keysz)
-{
-	static struct podmeta m;
-	char cmd[WT_SERVICE_MAX];
-	const char *name;
-	bool pod = podmeta_of_pid(pid, "/proc", "/var/log", &m) == 0;
-
-	if (n > 0)
-		service_from_args(args, n, cmd, sizeof(cmd));
-	else
-		snprintf(cmd, sizeof(cmd), "unknown");
-	name = env.service_name ? env.service_name : pod && podmeta_service_name(&m) ? podmeta_service_name(&m) : cmd;
-	svckey_make(key, keysz, name, pod ? &m : NULL);
-}
-
-static const char *service_of(struct app *a, uint32_t pid)
-{
-	static char key[SVCKEY_MAX];
-	const char *s;
-	char args[4096];
-	int n;
-
-	s = proctab_get(a->procs, pid);
-	if (s)
-		return s;
-	/* A fork whose record was lost: its command line is its master's. */
-	n = proc_cmdline(pid, args, sizeof(args));
-	server_key(pid, args, n > 0 ? (size_t)n : 0, key, sizeof(key));
-	proctab_set(a->procs, pid, key);
-	return key;
-}
-
 static void on_unanswered(uint32_t tgid, enum wt_unanswered why, void *ctx)
 {
 	struct app *a = ctx;
 
-	serverstate_unanswered(a->state, service_of(a, tgid), why);
+	serverstate_unanswered(a->state, naming_of(&a->names, tgid), why);
 }
 
 static void on_request(const struct wt_request *rq, void *ctx)
 {
 	struct app *a = ctx;
-	const char *svc = service_of(a, rq->tgid);
+	const char *svc = naming_of(&a->names, rq->tgid);
 
 	agg_observe_request(a->agg, svc, rq, env.fold_ids);
 	if (rq->queue_ns)
@@ -414,6 +390,18 @@ static void add_proc(struct app *a, uint32_t pid, const char *service, bool root
 		proctab_set(a->procs, pid, service);
 }
 
+/*
+ * Python's multiprocessing starts a resource tracker beside the workers it
+ * spawns (uvicorn --workers, --reload; hypercorn -w): `python3 -c from
+ * multiprocessing.resource_tracker import main;main(4)`.
+ */
+static bool is_mp_helper(const char *args, size_t n)
+{
+	return memmem(args, n, "from multiprocessing.resource_tracker import", 44) ||
+	       memmem(args, n, "from multiprocessing.semaphore_tracker import", 45) ||
+	       memmem(args, n, "from multiprocessing.forkserver import", 38);
+}
+
 static void on_exec(struct app *a, const struct wt_proc_event *e)
 {
 	size_t n = e->args_len > 0 ? (size_t)e->args_len : 0;
@@ -426,10 +414,18 @@ static void on_exec(struct app *a, const struct wt_proc_event *e)
 	if (server) {
 		if (env.npids == 0 && capture_trace_pid(a->cap, e->pid, e->pid) && env.verbose)
 			fprintf(stderr, "wsgitrace: cannot trace new server %u\n", e->pid);
-		server_key(e->pid, e->args, n, svc, sizeof(svc));
+		naming_key(&a->names, e->pid, e->args, n, svc, sizeof(svc));
 		add_proc(a, e->pid, svc, true);
 		if (env.verbose)
 			fprintf(stderr, "wsgitrace: tracing new server %u (%s)\n", e->pid, svc);
+	} else if (proctab_get(a->procs, e->pid)) {
+		/* A server's helper that serves nothing is no worker (wsgi_server_workers). */
+		if (is_mp_helper(e->args, n)) {
+			capture_untrace_pid(a->cap, e->pid);
+			proctab_del(a->procs, e->pid);
+		}
+	} else if (env.npids == 0 && service_is_python(e->args, n)) {
+		scripted_add(a->scripted, e->pid, now_ns(), SCRIPTED_FIRST_MS * 1000000ull);
 	}
 }
 
@@ -447,7 +443,7 @@ static void on_record(const void *data, size_t size, void *ctx)
 	}
 	switch (d->type) {
 	case WT_EV_ABANDONED:
-		serverstate_unanswered(a->state, service_of(a, d->tgid), WT_UNANSWERED_GONE_QUEUED);
+		serverstate_unanswered(a->state, naming_of(&a->names, d->tgid), WT_UNANSWERED_GONE_QUEUED);
 		break;
 	case WT_EV_DATA:
 	case WT_EV_CLOSE:
@@ -468,7 +464,7 @@ static void on_record(const void *data, size_t size, void *ctx)
 		break;
 	case WT_EV_FORK:
 		parent = proctab_get(a->procs, p->ppid);
-		add_proc(a, p->pid, parent ? parent : service_of(a, p->ppid), false);
+		add_proc(a, p->pid, parent ? parent : naming_of(&a->names, p->ppid), false);
 		break;
 	case WT_EV_EXIT:
 		conntrack_proc_exit(a->ct, p->pid, p->ts_ns);
@@ -497,19 +493,77 @@ static void on_discovered(uint32_t pid, uint32_t root, void *ctx)
 	char args[4096], svc[SVCKEY_MAX];
 	int n;
 
+	if (pid != root && (n = proc_cmdline(pid, args, sizeof(args))) > 0 && is_mp_helper(args, n))
+		return;
 	if (capture_trace_pid(a->cap, pid, root) && env.verbose)
 		fprintf(stderr, "wsgitrace: cannot trace %u\n", pid);
 	n = proc_cmdline(root, args, sizeof(args));
-	server_key(root, args, n > 0 ? (size_t)n : 0, svc, sizeof(svc));
+	naming_key(&a->names, root, args, n > 0 ? (size_t)n : 0, svc, sizeof(svc));
 	add_proc(a, pid, svc, pid == root);
 	/* Its listening ports now: the first connections' queue time is measured too. */
 	if (pid == root)
-		listeners_of(pid, mark_listener, a);
+		listeners_read(serverstate_reader(a->state), pid, mark_listener, a);
 	if (env.verbose)
 		fprintf(stderr, "wsgitrace: tracing %u (server %u, %s)\n", pid, root, svc);
 	if (env.npids && a->nserver_roots < MAX_PIDS && (n = proc_cmdline(pid, args, sizeof(args))) > 0 &&
 	    service_is_server(args, n))
 		a->server_roots[a->nserver_roots++] = root;
+}
+
+static void count_listener(const struct listener *l, void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
+/* Does pid hold a listening TCP socket? (-1: it is gone, or traced already.) */
+static int holds_listener(uint32_t pid, void *ctx)
+{
+	struct app *a = ctx;
+	int n = 0, r;
+
+	if (proctab_get(a->procs, pid))
+		return -1;
+	r = listeners_read(serverstate_reader(a->state), pid, count_listener, &n);
+	if (r < 0)
+		return -1;
+	return n > 0;
+}
+
+/*
+ * A Python process started listening: it serves. Its server is the topmost
+ * of its Python ancestors that listen too (a master whose spawned workers
+ * share its socket); that one and everything below it are traced, the root
+ * first, so that what it forks while we look is followed by the kernel.
+ */
+static void on_scripted(uint32_t pid, void *ctx)
+{
+	struct app *a = ctx;
+	char args[256];
+	uint32_t root = pid, up;
+	int n;
+
+	n = proc_cmdline(pid, args, sizeof(args));
+	if (n <= 0 || !service_is_python(args, n))
+		return; /* the pid was reused */
+	for (int depth = 0; depth < 16 && (up = proc_ppid(root)) > 1; depth++) {
+		n = proc_cmdline(up, args, sizeof(args));
+		if (n <= 0 || !service_is_python(args, n) || holds_listener(up, a) <= 0)
+			break;
+		root = up;
+	}
+	if (capture_trace_pid(a->cap, root, root) && env.verbose)
+		fprintf(stderr, "wsgitrace: cannot trace %u\n", root);
+	if (env.verbose)
+		fprintf(stderr, "wsgitrace: %u listens: a server started from a script\n", root);
+	discover(&root, 1, on_discovered, a, args, sizeof(args));
+}
+
+static void add_candidate(uint32_t pid, uint32_t root, void *ctx)
+{
+	struct app *a = ctx;
+
+	if (!proctab_get(a->procs, pid))
+		scripted_add(a->scripted, pid, now_ns(), 0);
 }
 
 /* A --pid with no server at or below it counts nothing: say so, it is rarely meant. */
@@ -527,7 +581,7 @@ static void warn_pids_without_server(const struct app *a)
 		for (j = 0; j + 1 < (size_t)n; j++)
 			if (!args[j])
 				args[j] = ' ';
-		warn("--pid %u (%.60s) is not a gunicorn or uWSGI server and runs none below it: nothing is "
+		warn("--pid %u (%.60s) is not a server wsgitrace knows and runs none below it: nothing is "
 		     "counted until one starts there. Give the server's master process, e.g. pgrep -o -f gunicorn",
 		     env.pids[i], args);
 	}
@@ -589,6 +643,8 @@ static struct expose_stream *render(void *ctx)
 	st.client_resets = cs->client_reset;
 	st.missed_requests = cs->missed_requests;
 	st.not_http_conns = cs->not_http;
+	st.http2_conns = cs->http2;
+	st.upgraded_conns = cs->upgraded;
 	st.pending_overflow = cs->pending_overflow;
 	st.conns_active = cs->conns_active;
 	st.conns_dropped = cs->conns_dropped + ks[WT_KS_CONN_FULL];
@@ -651,13 +707,16 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	a.procs = proctab_new();
+	a.scripted = scripted_new();
+	a.names.procs = a.procs;
+	a.names.override = env.service_name;
 	cto.max_conns = env.max_conns;
 	cto.ignore = on_ignore;
 	cto.ignore_ctx = &a;
 	cto.unanswered = on_unanswered;
 	cto.unanswered_ctx = &a;
 	a.ct = conntrack_new(&cto, on_request, &a);
-	if (!a.procs || !a.ct) {
+	if (!a.procs || !a.ct || !a.scripted) {
 		fprintf(stderr, "wsgitrace: out of memory\n");
 		goto cleanup;
 	}
@@ -698,6 +757,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	warn_pids_without_server(&a);
+	if (env.npids == 0)
+		discover_python(add_candidate, &a);
 	/* Listening last: a scrape that succeeds means tracing is live. */
 	a.httpd = httpd_start(env.listen, &ho, render, &a, err, sizeof(err));
 	if (!a.httpd) {
@@ -742,6 +803,7 @@ int main(int argc, char **argv)
 		}
 		if (now - last_tick >= 100000000ull) {
 			conntrack_tick(a.ct, now);
+			scripted_tick(a.scripted, now, holds_listener, on_scripted, &a);
 			agg_retire(a.agg, now, env.series_ttl_s * 1000000000ull);
 			last_tick = now;
 		}
@@ -757,6 +819,7 @@ cleanup:
 		close(sfd);
 	conntrack_free(a.ct);
 	proctab_free(a.procs);
+	scripted_free(a.scripted);
 	serverstate_free(a.state);
 	agg_free(a.agg);
 	webconfig_free(ho.web);

@@ -22,6 +22,7 @@ enum wt_proto {
 #define WT_RQ_TARGET_TRUNCATED 0x08 /* the capture ended inside the path: route "_truncated" */
 #define WT_RQ_NO_REQUEST 0x10      /* a response whose request was missed: placeholder labels */
 #define WT_RQ_UNPARSED 0x20        /* the request head did not parse: labels are what was recovered */
+#define WT_RQ_CUT 0x40             /* the connection ended inside the response body: end is the last write */
 
 #define WT_PATH_MAX 1024
 

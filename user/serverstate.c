@@ -74,6 +74,11 @@ void serverstate_start_reader(struct serverstate *s)
 	s->reader = listeners_reader_start();
 }
 
+struct listener_reader *serverstate_reader(struct serverstate *s)
+{
+	return s->reader;
+}
+
 void serverstate_queue(struct serverstate *s, const char *service, uint64_t queue_ns)
 {
 	agg_observe(s->queue, service, "", "", 0, queue_ns);

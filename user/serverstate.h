@@ -26,6 +26,8 @@ struct serverstate *serverstate_new(const double *bounds, size_t nbounds, char *
  * capabilities it needs (listeners.h); without it they are read directly.
  */
 void serverstate_start_reader(struct serverstate *s);
+/* That reader, for other questions about listening sockets; NULL before it starts. */
+struct listener_reader *serverstate_reader(struct serverstate *s);
 /* A new connection's first request waited queue_ns in the backlog. */
 void serverstate_queue(struct serverstate *s, const char *service, uint64_t queue_ns);
 /* A request service's server read got no response, for the reason why (conntrack.h). */

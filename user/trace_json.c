@@ -64,6 +64,7 @@ int trace_json_format(struct strbuf *sb, const struct wt_request *rq, const char
 		{WT_RQ_TARGET_TRUNCATED, "target_truncated"},
 		{WT_RQ_NO_REQUEST, "no_request"},
 		{WT_RQ_UNPARSED, "unparsed"},
+		{WT_RQ_CUT, "cut"},
 	};
 
 	labels_build(rq, fold_ids, &l);

@@ -39,6 +39,8 @@ METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE"
 PLACEHOLDERS = {"_authority", "_unknown", "_truncated", "*"}
 UNKNOWN = ("_OTHER", "_unknown")
 SEED = 20261201
+# Servers whose WSGI environ has no raw request-target (RAW_URI, REQUEST_URI): the echo names the method only.
+NO_RAW_URI = {"uvicorn"}
 CONCURRENCY = 8
 READ_TIMEOUT = 30.0
 SELF_METRICS = ("wsgitrace_http_parse_errors_total", "wsgitrace_framing_lost_total",
@@ -237,6 +239,11 @@ def echo_mismatch(case, k, echo, family):
     if family in case.app_differs:
         return None
     want = case.requests[k]
+    if family in NO_RAW_URI:
+        method = urllib.parse.unquote_to_bytes(echo.get("method", "")).decode("latin-1")
+        if method.upper() != want["sent_method"].upper():
+            return "the app saw %r, the manifest's request %d is %r" % (method, k + 1, want["sent_method"])
+        return None
     uri = urllib.parse.unquote_to_bytes(echo.get("uri", "")).decode("latin-1")
     seen_len = int(echo.get("uri-len", "-1"))
     sent = want["sent_target"]
@@ -302,7 +309,8 @@ def case_of_path(path, names):
 
 class CorpusReplay:
     """Each subclass starts one server with the corpus app; the same replay runs on all."""
-    server = ()  # ("gunicorn" or "uwsgi", options...): the first word is the key of a case's app_differs
+    server = ()  # ("gunicorn", "uwsgi", "waitress" or "uvicorn", options...): the first word is the key of a case's app_differs
+    workers = 2  # processes below the server once it is ready
 
     @classmethod
     def setUpClass(cls):
@@ -311,7 +319,7 @@ class CorpusReplay:
         cls.name = cls.__name__
         cls.family = cls.server[0]
         cls.port = h.free_port()
-        cls.proc = h.Server(server_argv(cls.server, cls.port), cls.name, port=cls.port, workers=2)
+        cls.proc = h.Server(server_argv(cls.server, cls.port), cls.name, port=cls.port, workers=cls.workers)
         try:
             cls.tracer = h.Tracer("--pid", str(cls.proc.pid), "--no-fold-ids", trace=True)
         except Exception:
@@ -513,6 +521,10 @@ def server_argv(server, port):
     family, args = server[0], list(server[1:])
     if family == "gunicorn":
         return [h.PY, h.GUNICORN, "-b", "127.0.0.1:%d" % port, "--log-level", "warning"] + args + [APP]
+    if family == "waitress":
+        return ["/usr/bin/waitress-serve", "--listen=127.0.0.1:%d" % port] + args + [APP]
+    if family == "uvicorn":
+        return [h.PY, "-m", "uvicorn", "--interface", "wsgi", "--port", str(port), "--log-level", "warning"] + args + [APP]
     return [h.UWSGI, "--plugin", "python3", "--module", APP, "--master", "--disable-logging", "--die-on-term",
             "--processes", "2"] + args + ["127.0.0.1:%d" % port]
 
@@ -529,7 +541,7 @@ class TestCorpusFiles(unittest.TestCase):
         self.assertGreaterEqual(len(files), 150)
         for name, e in entries.items():
             self.assertIn(name.split("-")[0], ("valid", "lenient", "invalid", "hostile"), name)
-            self.assertLessEqual(set(e.get("app_differs", {})), {"gunicorn", "uwsgi"}, name)
+            self.assertLessEqual(set(e.get("app_differs", {})), {"gunicorn", "uwsgi", "waitress", "uvicorn"}, name)
             for r in e["requests"]:
                 self.assertIn(r["method"], METHODS, name)
                 self.assertTrue(r["route"].startswith("/") or r["route"] in PLACEHOLDERS, name)
@@ -556,6 +568,25 @@ class TestUwsgiHttpSocket(CorpusReplay, unittest.TestCase):
 
 class TestUwsgiHttp11Socket(CorpusReplay, unittest.TestCase):
     server = ("uwsgi", "--http11-socket")
+
+
+class TestWaitress(CorpusReplay, unittest.TestCase):
+    server = ("waitress", "--threads=4")
+    workers = 0
+
+
+# uvicorn serves the WSGI corpus app through its WSGI interface. It drops a connection whose
+# client half-closed before it answered (the replay half-closes after sending), so most
+# cases get no response from it (its unanswered requests are counted as such): what it did
+# answer must count once.
+class TestUvicornH11(CorpusReplay, unittest.TestCase):
+    server = ("uvicorn", "--workers", "2", "--http", "h11")
+    workers = 3  # and multiprocessing's resource tracker
+
+
+class TestUvicornHttptools(CorpusReplay, unittest.TestCase):
+    server = ("uvicorn", "--http", "httptools")
+    workers = 0
 
 
 if __name__ == "__main__":

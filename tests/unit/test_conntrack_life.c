@@ -349,6 +349,71 @@ static void test_reset(void **state)
 	assert_int_equal(st()->unanswered, 0);
 }
 
+/*
+ * A response whose body the connection's end cuts (server-sent events the
+ * client left; a server that closes without the last chunk) was written
+ * with its status: it counts once, ended at its last write. One whose head
+ * was not all written has no status to count.
+ */
+static void test_cut_response(void **state)
+{
+	struct conn_id c = {.sk = 33, .ino = 3, .tgid = TGID, .flags = WT_F_ACCEPTED, .est_ns = 1};
+
+	rx_on(&c, 100, 1, "GET /sse HTTP/1.1\r\n\r\n");
+	tx_on(&c, 110, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	tx_on(&c, 120, 1, "9\r\ndata: 0\n\n\r\n");
+	tx_on(&c, 130, 1, "9\r\ndata: 1\n\n\r\n");
+	close_on(&c, 150, WT_F_RESET, 0);
+	assert_int_equal(nrec, 1);
+	check_labels(0, "GET", "/sse", 200);
+	assert_int_equal(recs[0].rq.end_ns, 130);
+	assert_true(recs[0].rq.flags & WT_RQ_CUT);
+	assert_int_equal(st()->client_reset, 0);
+	/* Content-Length not reached, the server closes; the request behind it was never answered. */
+	c.sk = 34;
+	rx_on(&c, 200, 1, "GET /big HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+	tx_on(&c, 210, 1, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
+	close_on(&c, 220, 0, 0);
+	assert_int_equal(nrec, 2);
+	check_labels(1, "GET", "/big", 200);
+	assert_int_equal(recs[1].rq.end_ns, 210);
+	assert_int_equal(st()->unanswered, 1);
+	/* A head cut before its end: no status, nothing counted. */
+	c.sk = 35;
+	rx_on(&c, 300, 1, "GET /h HTTP/1.1\r\n\r\n");
+	tx_on(&c, 310, 1, "HTTP/1.1 200 OK\r\nContent-Le");
+	close_on(&c, 320, WT_F_RESET, 0);
+	assert_int_equal(nrec, 2);
+	assert_int_equal(st()->client_reset, 1);
+	assert_int_equal(st()->conns_active, 0);
+}
+
+/* A 101 is counted once and the connection leaves HTTP/1.x; an HTTP/2 server's SETTINGS is not HTTP. */
+static void test_upgraded_and_http2(void **state)
+{
+	struct conn_id c = {.sk = 36, .ino = 3, .tgid = TGID, .flags = WT_F_ACCEPTED, .est_ns = 1};
+	static const char settings[] = "\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64";
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+	rx_on(&c, 100, 1, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+	tx_on(&c, 110, 1, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
+	rx_on(&c, 120, 1, "GET /not-a-request HTTP/1.1\r\n\r\n");
+	tx_on(&c, 130, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	close_on(&c, 140, 0, 0);
+	assert_int_equal(nrec, 1);
+	check_labels(0, "GET", "/ws", 101);
+	assert_int_equal(st()->upgraded, 1);
+	assert_int_equal(st()->parse_errors_http, 0);
+	c.sk = 37;
+	data_on(&c, WT_DIR_RECV, 200, 1, preface, sizeof(preface) - 1, sizeof(preface) - 1);
+	data_on(&c, WT_DIR_SEND, 210, 1, settings, sizeof(settings) - 1, sizeof(settings) - 1);
+	close_on(&c, 220, 0, 0);
+	assert_int_equal(nrec, 1);
+	assert_int_equal(st()->http2, 1);
+	assert_int_equal(st()->not_http, 1);
+	assert_int_equal(st()->conns_active, 0);
+}
+
 static uint64_t ignored_sk, ignored_ino;
 static int ignored_calls;
 
@@ -419,6 +484,8 @@ int main(void)
 		T(test_relayed),
 		T(test_accepted_first_bytes),
 		T(test_reset),
+		T(test_cut_response),
+		T(test_upgraded_and_http2),
 		T(test_not_http_ignored),
 	};
 

@@ -174,6 +174,14 @@ static const char expected_self[] =
 	"than HTTP (TLS, ...); no longer followed.\n"
 	"# TYPE wsgitrace_not_http_connections_total counter\n"
 	"wsgitrace_not_http_connections_total 20\n"
+	"# HELP wsgitrace_http2_connections_total Of the connections on which the server spoke another protocol, those "
+	"the client opened with the HTTP/2 preface (h2c with prior knowledge): their requests are not counted.\n"
+	"# TYPE wsgitrace_http2_connections_total counter\n"
+	"wsgitrace_http2_connections_total 27\n"
+	"# HELP wsgitrace_upgraded_connections_total Connections that left HTTP/1.x after a 101 Switching Protocols "
+	"(WebSocket, h2c upgrade): the 101 is counted once, nothing after it is parsed.\n"
+	"# TYPE wsgitrace_upgraded_connections_total counter\n"
+	"wsgitrace_upgraded_connections_total 28\n"
 	"# HELP wsgitrace_series_retired_total Series removed because they were not updated for --series-ttl.\n"
 	"# TYPE wsgitrace_series_retired_total counter\n"
 	"wsgitrace_series_retired_total 0\n"
@@ -203,7 +211,7 @@ static const char expected_self[] =
 
 static struct wt_self_stats stats_numbered(void)
 {
-	struct wt_self_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, "0.1.0", "abc\"1", "sockets", NULL, 0};
+	struct wt_self_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, "0.1.0", "abc\"1", "sockets", NULL, 0};
 
 	return st;
 }

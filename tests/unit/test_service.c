@@ -50,11 +50,71 @@ static void test_uwsgi(void **state)
 	check("/usr/bin/uwsgi_python3|--ini|app.ini", true, "uwsgi");
 }
 
+static void test_asgi_and_waitress(void **state)
+{
+	/* Debian's uvicorn has no script: python3 -m uvicorn; pip's has one. */
+	check("/usr/bin/python3|-m|uvicorn|main:app|--workers|2", true, "main");
+	check("/srv/venv/bin/python|/srv/venv/bin/uvicorn|app.main:app|--host|::|--port|80", true, "app.main");
+	check("uvicorn|--header|server:me|--factory|pkg.web:create_app", true, "pkg.web");
+	check("uvicorn|--host|0.0.0.0|--reload|main:app", true, "main");
+	check("python3|-m|uvicorn|--app-dir|/srv/x", true, "uvicorn");
+	check("/usr/bin/python3|/usr/bin/hypercorn|-w|2|-b|127.0.0.1:8000|fastapi_app:app", true, "fastapi_app");
+	check("hypercorn|-b|localhost:8000|--worker-class|uvloop|svc:app", true, "svc");
+	check("/usr/bin/python3|/usr/bin/daphne|-p|8000|proj.asgi:application", true, "proj.asgi");
+	check("daphne|-e|tcp:port=8000|proj.asgi:application", true, "proj.asgi");
+	check("/usr/bin/python3|/usr/bin/waitress-serve|--listen=127.0.0.1:8080|flask_app:app", true, "flask_app");
+	check("python3|-m|waitress|--port=8080|--call|shop:create_app", true, "shop");
+	check("waitress-serve|--listen=*:8080", true, "waitress");
+	/* fastapi-cli: the module file's name. */
+	check("/srv/venv/bin/python|/srv/venv/bin/fastapi|run|app/main.py", true, "main");
+	check("fastapi|dev|--port|8001|api.py", true, "api");
+	check("fastapi|run|--host|0.0.0.0|app/main.py|--workers|4", true, "main");
+	check("fastapi|run", true, "fastapi");
+	check("fastapi|--version", false, "fastapi");
+}
+
+static void test_scripts(void **state)
+{
+	/* Not servers by their command line; named for when they serve (listening, --server-cmdline). */
+	check("/usr/bin/python3|main.py", false, "main");
+	check("python3.11|-u|-X|dev|/srv/app/serve.py|--port|8000", false, "serve");
+	check("python|-m|mypkg.server", false, "mypkg.server");
+	check("/usr/bin/python3|serve_script.py|uvicorn|8000", false, "serve_script");
+	check("/usr/bin/python3|-u|-m|uvicorn|main:app", true, "main");
+	check("ddtrace-run|uvicorn|main:app", true, "main");
+	check("/usr/bin/python3|-c|import x", false, "unknown");
+	check("granian|--interface|asgi|main:app", false, "main");
+	check("/opt/bin/myserver|--port|80", false, "myserver");
+	assert_true(service_is_python("/usr/bin/python3.11\0x.py", 20));
+	assert_true(service_is_python("pypy3", 5));
+	assert_false(service_is_python("/usr/bin/pythonista", 19));
+	assert_false(service_is_python("gunicorn", 8));
+}
+
+static void test_server_cmdline(void **state)
+{
+	char err[128];
+
+	check("granian|--interface|asgi|main:app", false, "main");
+	assert_int_equal(service_add_cmdline("^granian .*--interface", err, sizeof(err)), 0);
+	assert_int_equal(service_add_cmdline("(^| )/srv/bin/myserver( |$)", err, sizeof(err)), 0);
+	check("granian|--interface|asgi|main:app", true, "main");
+	check("/srv/bin/myserver|--port|80", true, "myserver");
+	check("/srv/bin/myserver2|--port|80", false, "myserver2");
+	/* Built-in servers keep their own names. */
+	check("gunicorn|flask_app:app", true, "flask_app");
+	assert_int_equal(service_add_cmdline("(", err, sizeof(err)), -1);
+	assert_true(err[0]);
+	service_clear_cmdlines();
+	check("granian|--interface|asgi|main:app", false, "main");
+}
+
 static void test_not_servers(void **state)
 {
-	check("/usr/bin/python3|manage.py|runserver", false, "unknown");
-	check("bash|-c|cd /srv && /usr/bin/gunicorn app:app", false, "unknown");
-	check("vim|notes.txt|gunicorn.conf.py", false, "unknown");
+	check("/usr/bin/python3|manage.py|runserver", false, "manage");
+	check("bash|-c|cd /srv && /usr/bin/gunicorn app:app", false, "bash");
+	check("vim|notes.txt|gunicorn.conf.py", false, "vim");
+	check("/usr/bin/python3|-B|-c|from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=5)", false, "unknown");
 	check("", false, "unknown");
 }
 
@@ -77,6 +137,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gunicorn),
 		cmocka_unit_test(test_uwsgi),
+		cmocka_unit_test(test_asgi_and_waitress),
+		cmocka_unit_test(test_scripts),
+		cmocka_unit_test(test_server_cmdline),
 		cmocka_unit_test(test_not_servers),
 		cmocka_unit_test(test_truncated_and_odd),
 	};
