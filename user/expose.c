@@ -1,71 +1,16 @@
 // SPDX-License-Identifier: MIT
-#include "expose.h"
-#include "svckey.h"
-
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Label values escape \\, " and newline; other control bytes are legal in them. */
-static const char *const label_esc[128] = { ['\\'] = "\\\\", ['"'] = "\\\"", ['\n'] = "\\n" };
-
-void expose_label_value_n(struct strbuf *sb, const char *s, size_t n)
-{
-	sb_append_escaped(sb, s, n, label_esc, "\xef\xbf\xbd"); /* U+FFFD */
-}
-
-void expose_label_value(struct strbuf *sb, const char *str)
-{
-	const char *s = str ? str : "";
-
-	expose_label_value_n(sb, s, strlen(s));
-}
-
-/* Shortest "%g" text that reads back as v; buf holds at least 32 bytes. */
-static size_t fmt_double(char *buf, size_t sz, double v)
-{
-	int prec, n = 0;
-
-	if (isnan(v))
-		return (size_t)snprintf(buf, sz, "NaN");
-	if (isinf(v))
-		return (size_t)snprintf(buf, sz, v > 0 ? "+Inf" : "-Inf");
-	if (fabs(v) < 1e15 && v == (double)(int64_t)v)
-		return (size_t)snprintf(buf, sz, "%lld", (long long)v);
-	for (prec = 15; prec <= 17; prec++) {
-		n = snprintf(buf, sz, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	return (size_t)n;
-}
-
-void expose_double(struct strbuf *sb, double v)
-{
-	char buf[48];
-
-	sb_append(sb, buf, fmt_double(buf, sizeof(buf), v));
-}
-
-void expose_family(struct strbuf *sb, const char *name, const char *type, const char *help)
-{
-	sb_puts(sb, "# HELP ");
-	sb_puts(sb, name);
-	sb_putc(sb, ' ');
-	sb_puts(sb, help);
-	sb_puts(sb, "\n# TYPE ");
-	sb_puts(sb, name);
-	sb_putc(sb, ' ');
-	sb_puts(sb, type);
-	sb_putc(sb, '\n');
-}
+#include "expose.h"
+#include "promtext.h"
+#include "svckey.h"
 
 static void render_hist_family(struct strbuf *sb)
 {
-	expose_family(sb, EXPOSE_HIST_NAME, "histogram",
-	       "Duration of HTTP server requests, from the first request byte read to the last response "
-	       "byte written, as seen on the server's sockets.");
+	promtext_family(sb, EXPOSE_HIST_NAME, "histogram",
+			"Duration of HTTP server requests, from the first request byte read to the last response "
+			"byte written, as seen on the server's sockets.");
 }
 
 /* The le="..." texts of an agg's bounds, formatted once per exposition. */
@@ -81,7 +26,7 @@ static void le_texts_init(struct le_texts *le, const struct agg *agg)
 	size_t j;
 
 	for (j = 0; j < le->nb; j++)
-		le->len[j] = fmt_double(le->text[j], sizeof(le->text[j]), bounds[j]);
+		le->len[j] = promtext_fmt_double(le->text[j], sizeof(le->text[j]), bounds[j]);
 }
 
 /*
@@ -98,13 +43,12 @@ static int render_series_of(struct strbuf *sb, struct strbuf *lab, const struct 
 	sb_reset(lab);
 	sb_putc(lab, '{');
 	if (!service_only) {
-		sb_puts(lab, "http_request_method=\"");
-		expose_label_value(lab, s->method);
-		sb_puts(lab, "\",http_response_status_code=\"");
+		promtext_label(lab, "http_request_method", s->method);
+		sb_puts(lab, ",http_response_status_code=\"");
 		sb_put_i64(lab, s->status);
-		sb_puts(lab, "\",http_route=\"");
-		expose_label_value(lab, s->route);
 		sb_puts(lab, "\",");
+		promtext_label(lab, "http_route", s->route);
+		sb_putc(lab, ',');
 	}
 	svckey_render(lab, s->service);
 	if (!sb_ok(lab)) {
@@ -129,7 +73,7 @@ static int render_series_of(struct strbuf *sb, struct strbuf *lab, const struct 
 	sb_puts(sb, "_sum");
 	sb_append(sb, lab->buf, lab->len);
 	sb_puts(sb, "} ");
-	expose_double(sb, agg_series_sum(s));
+	promtext_double(sb, agg_series_sum(s));
 	sb_putc(sb, '\n');
 	sb_puts(sb, name);
 	sb_puts(sb, "_count");
@@ -153,7 +97,7 @@ void expose_service_histogram(struct strbuf *sb, const char *name, const char *h
 	struct le_texts le;
 	size_t n, i;
 
-	expose_family(sb, name, "histogram", help);
+	promtext_family(sb, name, "histogram", help);
 	le_texts_init(&le, agg);
 	n = agg_list(agg, &list);
 	for (i = 0; i < n && sb_ok(sb); i++)
@@ -258,21 +202,18 @@ static void render_self(struct strbuf *sb, const struct wt_self_stats *st)
 		uint64_t v;
 
 		memcpy(&v, (const char *)st + m->off, sizeof(v));
-		expose_family(sb, m->name, m->gauge ? "gauge" : "counter", m->help);
-		sb_puts(sb, m->name);
-		sb_putc(sb, ' ');
-		sb_put_u64(sb, v);
-		sb_putc(sb, '\n');
+		promtext_family(sb, m->name, m->gauge ? "gauge" : "counter", m->help);
+		promtext_sample(sb, m->name, v);
 	}
-	expose_family(sb, "wsgitrace_build_info", "gauge",
-	       "Version, git revision and capture hook of the running wsgitrace; always 1.");
-	sb_puts(sb, "wsgitrace_build_info{hook=\"");
-	expose_label_value(sb, st->hook);
-	sb_puts(sb, "\",revision=\"");
-	expose_label_value(sb, st->revision);
-	sb_puts(sb, "\",version=\"");
-	expose_label_value(sb, st->version);
-	sb_puts(sb, "\"} 1\n");
+	promtext_family(sb, "wsgitrace_build_info", "gauge",
+			"Version, git revision and capture hook of the running wsgitrace; always 1.");
+	sb_puts(sb, "wsgitrace_build_info{");
+	promtext_label(sb, "hook", st->hook);
+	sb_putc(sb, ',');
+	promtext_label(sb, "revision", st->revision);
+	sb_putc(sb, ',');
+	promtext_label(sb, "version", st->version);
+	promtext_sample_end(sb, 1);
 }
 
 /* The self metrics as expose_render() writes them: series figures from agg. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Prometheus text exposition format 0.0.4: the request-duration histograms
- * from agg.c and the tracer's own metrics.
+ * The /metrics exposition: the request-duration histograms from agg.c,
+ * then the server-state families and the tracer's own metrics. The text
+ * itself is written with promtext.h.
  */
 #ifndef WT_EXPOSE_H
 #define WT_EXPOSE_H
@@ -11,9 +12,9 @@
 #include <sys/types.h>
 
 #include "agg.h"
+#include "promtext.h"
 #include "strbuf.h"
 
-#define EXPOSE_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define EXPOSE_HIST_NAME "http_server_request_duration_seconds"
 
 /*
@@ -70,8 +71,6 @@ struct wt_self_stats {
  * agg_list() order, so equal inputs give byte-identical output.
  * 0, or -1 if the buffer could not grow (sb->oom).
  */
-/* "# HELP" and "# TYPE" lines of a family. */
-void expose_family(struct strbuf *sb, const char *name, const char *type, const char *help);
 /*
  * A histogram family called name holding agg's series labelled by
  * service_name alone (the agg is used with empty method and route).
@@ -103,15 +102,5 @@ struct expose_stream *expose_stream_new(struct agg *agg, const struct wt_self_st
  */
 ssize_t expose_stream_read(struct expose_stream *x, char *buf, size_t max);
 void expose_stream_free(struct expose_stream *x);
-
-/* Appends a label value escaped per the format (\\, \", \n), invalid UTF-8
- * bytes replaced with U+FFFD. */
-void expose_label_value(struct strbuf *sb, const char *s);
-/* The same for n bytes of s, not NUL terminated. */
-void expose_label_value_n(struct strbuf *sb, const char *s, size_t n);
-
-/* Appends v the way Prometheus prints it: shortest text that reads back
- * as the same double, "+Inf", "-Inf", "NaN". */
-void expose_double(struct strbuf *sb, double v);
 
 #endif /* WT_EXPOSE_H */

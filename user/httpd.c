@@ -652,13 +652,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			     static_text("Could not render the metrics (out of memory?).\n"),
 			     "text/plain; charset=utf-8");
 	if (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
-		return reply(c, MHD_HTTP_OK, head_response(x), EXPOSE_CONTENT_TYPE);
+		return reply(c, MHD_HTTP_OK, head_response(x), PROMTEXT_CONTENT_TYPE);
 	/* Size unknown: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
 	 * MHD calls free_body() when the response is done or abandoned. */
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTPD_BODY_BLOCK, read_body, x, free_body);
 	if (!r)
 		expose_stream_free(x);
-	return reply(c, MHD_HTTP_OK, r, EXPOSE_CONTENT_TYPE);
+	return reply(c, MHD_HTTP_OK, r, PROMTEXT_CONTENT_TYPE);
 }
 
 static int epoll_add(int epfd, int fd)
