@@ -124,118 +124,28 @@ static void render_hist(struct strbuf *sb, struct agg *agg)
 	sb_free(&lab);
 }
 
-struct self_metric {
-	const char *name;
-	size_t off;
-	int gauge;
-	const char *help;
-};
-
-#define F(f) offsetof(struct wt_self_stats, f)
-static const struct self_metric self_metrics[] = {
-	{"wsgitrace_events_total", F(events_total), 0, "Events read from the kernel ring buffer."},
-	{"wsgitrace_events_lost_total", F(events_lost), 0,
-	 "Events the kernel side could not submit because the ring buffer was full; requests they belonged to "
-	 "are missing or counted as framing lost."},
-	{"wsgitrace_kernel_read_failures_total", F(kernel_read_failures), 0,
-	 "Reads of socket data from the traced process' memory that failed in the kernel."},
-	{"wsgitrace_http_parse_errors_total", F(http_parse_errors), 0,
-	 "HTTP/1.x requests or responses that could not be parsed."},
-	{"wsgitrace_uwsgi_parse_errors_total", F(uwsgi_parse_errors), 0, "uwsgi packets that could not be parsed."},
-	{"wsgitrace_framing_lost_total", F(framing_lost), 0,
-	 "Requests whose response framing was not captured; their end is the last write seen."},
-	{"wsgitrace_unanswered_requests_total", F(unanswered_requests), 0,
-	 "Requests whose connection ended before a response was seen."},
-	{"wsgitrace_orphan_responses_total", F(orphan_responses), 0,
-	 "Sends with no request pending that start no response (the rest of a response not followed)."},
-	{"wsgitrace_pending_overflow_total", F(pending_overflow), 0,
-	 "Pipelined requests dropped because too many were pending on one connection."},
-	{"wsgitrace_connections_active", F(conns_active), 1, "Connections being tracked."},
-	{"wsgitrace_connections_dropped_total", F(conns_dropped), 0,
-	 "Connections not tracked because a connection table (the kernel's or the daemon's, --max-conns) was full."},
-	{"wsgitrace_connections_expired_total", F(conns_expired), 0,
-	 "Tracked connections forgotten after being idle too long."},
-	{"wsgitrace_processes_traced", F(procs_traced), 1, "Server processes being traced."},
-	{"wsgitrace_series_active", F(series_active), 1,
-	 "Series of http_server_request_duration_seconds, the overflow series included."},
-	{"wsgitrace_series_dropped_total", F(series_dropped), 0,
-	 "Observations that did not get their own series because of the series limit; they are in the "
-	 "series with http_route=\"_overflow\"."},
-	{"wsgitrace_scrapes_total", F(scrapes), 0, "Requests for /metrics served."},
-	{"wsgitrace_relayed_connections_total", F(relayed_connections), 0,
-	 "Connections a traced relay (uWSGI's --http router) opened to a worker; their requests are counted "
-	 "once, where they entered."},
-	{"wsgitrace_client_resets_total", F(client_resets), 0,
-	 "Requests pending when the client reset the connection: no response was owed."},
-	{"wsgitrace_missed_requests_total", F(missed_requests), 0,
-	 "Responses whose request was not seen; they are counted with method \"_OTHER\" and route \"_unknown\"."},
-	{"wsgitrace_not_http_connections_total", F(not_http_conns), 0,
-	 "Accepted connections on which the server spoke another protocol than HTTP (TLS, ...); no longer followed."},
-	{"wsgitrace_http2_connections_total", F(http2_conns), 0,
-	 "Of the connections on which the server spoke another protocol, those the client opened with the "
-	 "HTTP/2 preface (h2c with prior knowledge): their requests are not counted."},
-	{"wsgitrace_upgraded_connections_total", F(upgraded_conns), 0,
-	 "Connections that left HTTP/1.x after a 101 Switching Protocols (WebSocket, h2c upgrade): the 101 is "
-	 "counted once, nothing after it is parsed."},
-	{"wsgitrace_series_retired_total", F(series_retired), 0,
-	 "Series removed because they were not updated for --series-ttl."},
-	{"wsgitrace_metrics_connections_evicted_total", F(metrics_conns_evicted), 0,
-	 "Connections to /metrics closed to admit a newer one (per-address or overall limit)."},
-	{"wsgitrace_metrics_connections_refused_total", F(metrics_conns_refused), 0,
-	 "Connections to /metrics refused because every slot was answering a request."},
-	{"wsgitrace_metrics_connections_timed_out_total", F(metrics_conns_timed_out), 0,
-	 "Connections to /metrics closed for not sending a whole request in time."},
-	{"wsgitrace_log_lines_suppressed_total", F(log_suppressed), 0,
-	 "Log lines caused by remote peers that were not written because of the log rate limit."},
-	{"wsgitrace_connections_reset_unread_total", F(conns_reset_unread), 0,
-	 "Connections the client reset before the server read them: the server could not answer, nothing "
-	 "is owed, they are not followed."},
-};
-#undef F
-
-static void render_self(struct strbuf *sb, const struct wt_self_stats *st)
+/* What follows the histograms: the caller's families, the tables, build_info. */
+static void render_self(struct strbuf *sb, const struct expose_self *self)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(self_metrics) / sizeof(self_metrics[0]); i++) {
-		const struct self_metric *m = &self_metrics[i];
-		uint64_t v;
-
-		memcpy(&v, (const char *)st + m->off, sizeof(v));
-		promtext_family(sb, m->name, m->gauge ? "gauge" : "counter", m->help);
-		promtext_sample(sb, m->name, v);
-	}
+	if (self->extra)
+		sb_append(sb, self->extra, self->extra_len);
+	promtext_tables(sb, self->src, self->nsrc);
 	promtext_family(sb, "wsgitrace_build_info", "gauge",
 			"Version, git revision and capture hook of the running wsgitrace; always 1.");
 	sb_puts(sb, "wsgitrace_build_info{");
-	promtext_label(sb, "hook", st->hook);
+	promtext_label(sb, "hook", self->hook);
 	sb_putc(sb, ',');
-	promtext_label(sb, "revision", st->revision);
+	promtext_label(sb, "revision", self->revision);
 	sb_putc(sb, ',');
-	promtext_label(sb, "version", st->version);
+	promtext_label(sb, "version", self->version);
 	promtext_sample_end(sb, 1);
 }
 
-/* The self metrics as expose_render() writes them: series figures from agg. */
-static void render_self_from(struct strbuf *sb, struct agg *agg, const struct wt_self_stats *st)
-{
-	struct wt_self_stats s = *st;
-
-	if (st->extra)
-		sb_append(sb, st->extra, st->extra_len);
-	if (agg) {
-		s.series_active = agg_series_active(agg);
-		s.series_dropped = agg_series_dropped(agg);
-		s.series_retired = agg_series_retired(agg);
-	}
-	render_self(sb, &s);
-}
-
-int expose_render(struct strbuf *sb, struct agg *agg, const struct wt_self_stats *st)
+int expose_render(struct strbuf *sb, struct agg *agg, const struct expose_self *self)
 {
 	render_hist(sb, agg);
-	if (st)
-		render_self_from(sb, agg, st);
+	if (self)
+		render_self(sb, self);
 	return sb_ok(sb) ? 0 : -1;
 }
 
@@ -251,7 +161,7 @@ struct expose_stream {
 	struct le_texts le;
 };
 
-struct expose_stream *expose_stream_new(struct agg *agg, const struct wt_self_stats *st)
+struct expose_stream *expose_stream_new(struct agg *agg, const struct expose_self *self)
 {
 	struct expose_stream *x = calloc(1, sizeof(*x));
 	struct agg_series *const *list;
@@ -272,9 +182,9 @@ struct expose_stream *expose_stream_new(struct agg *agg, const struct wt_self_st
 	}
 	render_hist_family(&x->carry);
 	/* Now rather than at the end: the figures of the moment the scrape
-	 * started, and no pointers into st kept. */
-	if (st)
-		render_self_from(&x->tail, agg, st);
+	 * started, and no pointers into self kept. */
+	if (self)
+		render_self(&x->tail, self);
 	if (!sb_ok(&x->carry) || !sb_ok(&x->tail))
 		goto fail;
 	return x;

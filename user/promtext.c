@@ -88,3 +88,42 @@ void promtext_sample_end(struct strbuf *sb, uint64_t v)
 	sb_put_u64(sb, v);
 	sb_putc(sb, '\n');
 }
+
+static uint64_t row_value(const struct promtext_metric *m, const void *stats)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)stats + m->off, sizeof(v));
+	return v;
+}
+
+/* The sum of the uint64_t rows called name, over every table. */
+static uint64_t family_value(const struct promtext_source *src, size_t n, const char *name)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < src[i].table->n; j++) {
+			const struct promtext_metric *m = &src[i].table->rows[j];
+
+			if (!m->write && strcmp(m->name, name) == 0)
+				v += row_value(m, src[i].stats);
+		}
+	return v;
+}
+
+void promtext_tables(struct strbuf *sb, const struct promtext_source *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < src[i].table->n; j++) {
+			const struct promtext_metric *m = &src[i].table->rows[j];
+
+			if (!m->help)
+				continue;
+			promtext_family(sb, m->name, m->type == PROMTEXT_GAUGE ? "gauge" : "counter", m->help);
+			if (m->write)
+				m->write(sb, m->name, src[i].stats);
+			else
+				promtext_sample(sb, m->name, family_value(src, n, m->name));
+		}
+}

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* promtext: the pieces of the text format. */
+/* promtext: the pieces of the text format, and the walk over the modules' tables. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,12 +77,91 @@ static void test_lines(void **state)
 	sb_free(&sb);
 }
 
+/* Two modules' stats and tables, as a daemon's would be. */
+struct one_stats {
+	uint64_t a, b, shared;
+	uint32_t not_a_counter;
+};
+struct two_stats {
+	uint64_t c, shared;
+	const char *label;
+};
+
+static void write_labelled(struct strbuf *sb, const char *name, const void *stats)
+{
+	const struct two_stats *t = stats;
+
+	for (int i = 0; i < 2; i++) {
+		sb_puts(sb, name);
+		sb_putc(sb, '{');
+		promtext_label(sb, "program", i ? t->label : "first");
+		promtext_sample_end(sb, t->c + (uint64_t)i);
+	}
+}
+
+static const struct promtext_metric one_rows[] = {
+	PROMTEXT_U64("t_a_total", PROMTEXT_COUNTER, struct one_stats, a, "A."),
+	/* Its family is described by the other table: written there, summed. */
+	PROMTEXT_ADD("t_shared_total", struct one_stats, shared),
+	PROMTEXT_U64("t_b", PROMTEXT_GAUGE, struct one_stats, b, "B."),
+};
+static const struct promtext_table one_table = PROMTEXT_TABLE(one_rows);
+
+static const struct promtext_metric two_rows[] = {
+	PROMTEXT_U64("t_shared_total", PROMTEXT_COUNTER, struct two_stats, shared, "Seen by both."),
+	PROMTEXT_WRITE("t_program_runs_total", PROMTEXT_COUNTER, write_labelled, "Per program."),
+	PROMTEXT_ADD("t_a_total", struct two_stats, c),
+};
+static const struct promtext_table two_table = PROMTEXT_TABLE(two_rows);
+
+/*
+ * Families in the order of the sources and their rows; rows without help
+ * add to the family of their name wherever it is written; a row with its
+ * own writer writes labelled samples.
+ */
+static void test_tables(void **state)
+{
+	struct one_stats one = { .a = 1, .b = 2, .shared = 30, .not_a_counter = 7 };
+	struct two_stats two = { .c = 100, .shared = 400, .label = "sec\"ond" };
+	const struct promtext_source src[] = { { &one_table, &one }, { &two_table, &two } };
+	struct strbuf sb = STRBUF_INIT;
+
+	promtext_tables(&sb, src, 2);
+	assert_string_equal(sb.buf, "# HELP t_a_total A.\n"
+				    "# TYPE t_a_total counter\n"
+				    "t_a_total 101\n"
+				    "# HELP t_b B.\n"
+				    "# TYPE t_b gauge\n"
+				    "t_b 2\n"
+				    "# HELP t_shared_total Seen by both.\n"
+				    "# TYPE t_shared_total counter\n"
+				    "t_shared_total 430\n"
+				    "# HELP t_program_runs_total Per program.\n"
+				    "# TYPE t_program_runs_total counter\n"
+				    "t_program_runs_total{program=\"first\"} 100\n"
+				    "t_program_runs_total{program=\"sec\\\"ond\"} 101\n");
+	/* Without the second module: its families and its additions are gone. */
+	sb_reset(&sb);
+	promtext_tables(&sb, src, 1);
+	assert_string_equal(sb.buf, "# HELP t_a_total A.\n"
+				    "# TYPE t_a_total counter\n"
+				    "t_a_total 1\n"
+				    "# HELP t_b B.\n"
+				    "# TYPE t_b gauge\n"
+				    "t_b 2\n");
+	sb_reset(&sb);
+	promtext_tables(&sb, src, 0);
+	assert_int_equal(sb.len, 0);
+	sb_free(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_double),
 		cmocka_unit_test(test_label_escape),
 		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_tables),
 	};
 
 	return cmocka_run_group_tests_name("promtext", tests, NULL, NULL);
