@@ -43,12 +43,14 @@ static int render_series_of(struct strbuf *sb, struct strbuf *lab, const struct 
 	sb_reset(lab);
 	sb_putc(lab, '{');
 	if (!service_only) {
-		promtext_label(lab, "http_request_method", s->method);
-		sb_puts(lab, ",http_response_status_code=\"");
+		/* Literal label names with their punctuation: this runs once per series. */
+		sb_puts(lab, "http_request_method=\"");
+		promtext_label_value(lab, s->method);
+		sb_puts(lab, "\",http_response_status_code=\"");
 		sb_put_i64(lab, s->status);
+		sb_puts(lab, "\",http_route=\"");
+		promtext_label_value(lab, s->route);
 		sb_puts(lab, "\",");
-		promtext_label(lab, "http_route", s->route);
-		sb_putc(lab, ',');
 	}
 	svckey_render(lab, s->service);
 	if (!sb_ok(lab)) {

@@ -77,5 +77,8 @@ void svckey_render(struct strbuf *sb, const char *key)
 		promtext_label_n(sb, pod_labels[i], val[i], len[i]);
 		sb_putc(sb, ',');
 	}
-	promtext_label_n(sb, "service_name", key, n);
+	/* As one literal: every series' label set ends here. */
+	sb_puts(sb, "service_name=\"");
+	promtext_label_value_n(sb, key, n);
+	sb_putc(sb, '"');
 }
