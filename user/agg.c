@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "labels.h"
+#include "promtext.h"
 #include "route.h"
 #include "strbuf.h"
 
@@ -53,8 +54,7 @@ struct agg {
 	size_t tabmask;
 	uint64_t seed;
 	struct agg_series *overflow;
-	uint64_t dropped;
-	uint64_t retired;
+	struct agg_stats st;
 	struct agg_series **sorted;
 	size_t nsorted;
 	int dirty;
@@ -426,7 +426,7 @@ int agg_observe(struct agg *a, const char *service, const char *method, const ch
 		if (s->count == 0)
 			a->dirty = 1;
 	}
-	a->dropped++;
+	a->st.series_dropped++;
 	s->last_ns = a->clock_ns;
 	record(a, s, dur_ns);
 	return 1;
@@ -465,7 +465,7 @@ size_t agg_retire(struct agg *a, uint64_t now_ns, uint64_t ttl_ns)
 		}
 	}
 	if (n) {
-		a->retired += n;
+		a->st.series_retired += n;
 		a->dirty = 1;
 	}
 	return n;
@@ -497,13 +497,32 @@ size_t agg_series_active(const struct agg *a)
 
 uint64_t agg_series_dropped(const struct agg *a)
 {
-	return a->dropped;
+	return a->st.series_dropped;
 }
 
 uint64_t agg_series_retired(const struct agg *a)
 {
-	return a->retired;
+	return a->st.series_retired;
 }
+
+const struct agg_stats *agg_stats(struct agg *a)
+{
+	a->st.series_active = agg_series_active(a);
+	return &a->st;
+}
+
+#define ROW(name, type, field, help) PROMTEXT_U64(name, type, struct agg_stats, field, help)
+static const struct promtext_metric metrics[] = {
+	ROW("wsgitrace_series_active", PROMTEXT_GAUGE, series_active,
+	    "Series of http_server_request_duration_seconds, the overflow series included."),
+	ROW("wsgitrace_series_dropped_total", PROMTEXT_COUNTER, series_dropped,
+	    "Observations that did not get their own series because of the series limit; they are in the "
+	    "series with http_route=\"_overflow\"."),
+	ROW("wsgitrace_series_retired_total", PROMTEXT_COUNTER, series_retired,
+	    "Series removed because they were not updated for --series-ttl."),
+};
+#undef ROW
+const struct promtext_table agg_metrics = PROMTEXT_TABLE(metrics);
 
 const double *agg_bounds(const struct agg *a, size_t *n)
 {

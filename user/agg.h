@@ -74,6 +74,7 @@ struct agg_series {
 };
 
 struct agg;
+struct promtext_table;
 
 /*
  * bounds: strictly increasing upper bounds in seconds, without +Inf; NULL
@@ -133,6 +134,17 @@ size_t agg_series_active(const struct agg *a);
 uint64_t agg_series_dropped(const struct agg *a);
 /* Series removed by agg_retire(). */
 uint64_t agg_series_retired(const struct agg *a);
+
+/* The same figures, for the self metrics. */
+struct agg_stats {
+	uint64_t series_active;  /* gauge: agg_series_active(), counted when agg_stats() is called */
+	uint64_t series_dropped; /* observations that went to an overflow series */
+	uint64_t series_retired; /* series removed by agg_retire() */
+};
+const struct agg_stats *agg_stats(struct agg *a);
+/* The self metrics of agg_stats() (promtext.h). */
+extern const struct promtext_table agg_metrics;
+
 const double *agg_bounds(const struct agg *a, size_t *n);
 double agg_series_sum(const struct agg_series *s);
 

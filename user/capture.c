@@ -20,6 +20,7 @@
 #include "capture.h"
 #include "preflight.h"
 #include "progstats.h"
+#include "promtext.h"
 #include "wsgitrace.h"
 #include "wsgitrace.skel.h"
 
@@ -32,6 +33,7 @@ struct capture {
 	bool raw_syscalls; /* syscall hooks as raw tracepoints: no tracefs to be had */
 	int ncpu;
 	int stats_fd; /* bpf_enable_stats(): the kernel's BPF statistics stay on while it is open */
+	struct capture_stats st;
 };
 
 static bool verbose_libbpf;
@@ -286,6 +288,34 @@ size_t capture_prog_stats(const struct capture *c, struct progstat *out, size_t 
 	}
 	return i;
 }
+
+const struct capture_stats *capture_stats(struct capture *c)
+{
+	capture_kstats(c, c->st.ks, WT_KS_MAX);
+	return &c->st;
+}
+
+#define ROW(name, ks, help) PROMTEXT_U64(name, PROMTEXT_COUNTER, struct capture_stats, ks, help)
+#define ADD(name, ks) PROMTEXT_ADD(name, struct capture_stats, ks)
+static const struct promtext_metric metrics[] = {
+	ROW("wsgitrace_events_lost_total", ks[WT_KS_RB_LOST],
+	    "Events the kernel side could not submit because the ring buffer was full; requests they belonged "
+	    "to are missing or counted as framing lost."),
+	ROW("wsgitrace_kernel_read_failures_total", ks[WT_KS_READ_FAIL],
+	    "Reads of socket data from the traced process' memory that failed in the kernel."),
+	ADD("wsgitrace_kernel_read_failures_total", ks[WT_KS_REGS_FAIL]),
+	ROW("wsgitrace_relayed_connections_total", ks[WT_KS_RELAYED],
+	    "Connections a traced relay (uWSGI's --http router) opened to a worker; their requests are counted "
+	    "once, where they entered."),
+	/* The kernel's connection table full: conntrack's family counts the daemon's. */
+	ADD("wsgitrace_connections_dropped_total", ks[WT_KS_CONN_FULL]),
+	ROW("wsgitrace_connections_reset_unread_total", ks[WT_KS_CLOSED_UNREAD],
+	    "Connections the client reset before the server read them: the server could not answer, nothing "
+	    "is owed, they are not followed."),
+};
+#undef ROW
+#undef ADD
+const struct promtext_table capture_metrics = PROMTEXT_TABLE(metrics);
 
 const char *capture_hooks_name(const struct capture *c)
 {

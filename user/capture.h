@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wsgitrace.h"
+
 enum wt_hooks {
 	WT_HOOKS_AUTO = 0,  /* sockets where the kernel has them, else syscalls */
 	WT_HOOKS_SOCKETS,   /* raw tracepoints sock_send_length/sock_recv_length */
@@ -27,6 +29,7 @@ typedef void (*capture_event_fn)(const void *data, size_t size, void *ctx);
 
 struct capture;
 struct progstat;
+struct promtext_table;
 
 /* Returns 0, or -errno with a message in err that says what to do. */
 int capture_open(struct capture **out, const struct capture_opts *o, capture_event_fn fn,
@@ -41,6 +44,13 @@ int capture_fd(const struct capture *c);
 int capture_consume(struct capture *c);
 /* Sum over CPUs of the kernel-side counters (enum wt_kstat). */
 void capture_kstats(const struct capture *c, uint64_t *out, size_t n);
+/* The same, for the self metrics: read now. */
+struct capture_stats {
+	uint64_t ks[WT_KS_MAX];
+};
+const struct capture_stats *capture_stats(struct capture *c);
+/* The self metrics of capture_stats() (promtext.h). */
+extern const struct promtext_table capture_metrics;
 /*
  * No more records for this connection: it carries a protocol the daemon
  * does not speak. Its close is still reported. 0, or -errno (-ENOENT: it

@@ -26,6 +26,7 @@
 #include "conntrack.h"
 #include "labels.h"
 #include "looks_like.h"
+#include "promtext.h"
 #include "reqframe.h"
 #include "respframe.h"
 
@@ -971,6 +972,44 @@ const struct conntrack_stats *conntrack_stats(const struct conntrack *ct)
 {
 	return &ct->st;
 }
+
+#define ROW(name, type, field, help) PROMTEXT_U64(name, type, struct conntrack_stats, field, help)
+static const struct promtext_metric metrics[] = {
+	ROW("wsgitrace_http_parse_errors_total", PROMTEXT_COUNTER, parse_errors_http,
+	    "HTTP/1.x requests or responses that could not be parsed."),
+	ROW("wsgitrace_uwsgi_parse_errors_total", PROMTEXT_COUNTER, parse_errors_uwsgi,
+	    "uwsgi packets that could not be parsed."),
+	ROW("wsgitrace_framing_lost_total", PROMTEXT_COUNTER, framing_lost,
+	    "Requests whose response framing was not captured; their end is the last write seen."),
+	ROW("wsgitrace_unanswered_requests_total", PROMTEXT_COUNTER, unanswered,
+	    "Requests whose connection ended before a response was seen."),
+	ROW("wsgitrace_orphan_responses_total", PROMTEXT_COUNTER, orphan_responses,
+	    "Sends with no request pending that start no response (the rest of a response not followed)."),
+	ROW("wsgitrace_pending_overflow_total", PROMTEXT_COUNTER, pending_overflow,
+	    "Pipelined requests dropped because too many were pending on one connection."),
+	ROW("wsgitrace_connections_active", PROMTEXT_GAUGE, conns_active, "Connections being tracked."),
+	ROW("wsgitrace_connections_dropped_total", PROMTEXT_COUNTER, conns_dropped,
+	    "Connections not tracked because a connection table (the kernel's or the daemon's, --max-conns) "
+	    "was full."),
+	ROW("wsgitrace_connections_expired_total", PROMTEXT_COUNTER, conns_expired,
+	    "Tracked connections forgotten after being idle too long."),
+	ROW("wsgitrace_client_resets_total", PROMTEXT_COUNTER, client_reset,
+	    "Requests pending when the client reset the connection: no response was owed."),
+	ROW("wsgitrace_missed_requests_total", PROMTEXT_COUNTER, missed_requests,
+	    "Responses whose request was not seen; they are counted with method \"_OTHER\" and route "
+	    "\"_unknown\"."),
+	ROW("wsgitrace_not_http_connections_total", PROMTEXT_COUNTER, not_http,
+	    "Accepted connections on which the server spoke another protocol than HTTP (TLS, ...); no longer "
+	    "followed."),
+	ROW("wsgitrace_http2_connections_total", PROMTEXT_COUNTER, http2,
+	    "Of the connections on which the server spoke another protocol, those the client opened with the "
+	    "HTTP/2 preface (h2c with prior knowledge): their requests are not counted."),
+	ROW("wsgitrace_upgraded_connections_total", PROMTEXT_COUNTER, upgraded,
+	    "Connections that left HTTP/1.x after a 101 Switching Protocols (WebSocket, h2c upgrade): the 101 is "
+	    "counted once, nothing after it is parsed."),
+};
+#undef ROW
+const struct promtext_table conntrack_metrics = PROMTEXT_TABLE(metrics);
 
 void conntrack_free(struct conntrack *ct)
 {

@@ -80,6 +80,7 @@ struct conntrack_stats {
 };
 
 struct conntrack;
+struct promtext_table;
 
 struct conntrack *conntrack_new(const struct conntrack_opts *o, wt_request_cb cb, void *ctx);
 /*
@@ -98,6 +99,8 @@ void conntrack_proc_exit(struct conntrack *ct, uint32_t tgid, uint64_t ts_ns);
 /* Expiry: unix grace and idle timeout, against the events' clock. */
 void conntrack_tick(struct conntrack *ct, uint64_t now_ns);
 const struct conntrack_stats *conntrack_stats(const struct conntrack *ct);
+/* The self metrics of conntrack_stats() (promtext.h). */
+extern const struct promtext_table conntrack_metrics;
 /* Frees everything; pending requests are dropped without being counted. */
 void conntrack_free(struct conntrack *ct);
 

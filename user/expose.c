@@ -1,71 +1,16 @@
 // SPDX-License-Identifier: MIT
-#include "expose.h"
-#include "svckey.h"
-
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Label values escape \\, " and newline; other control bytes are legal in them. */
-static const char *const label_esc[128] = { ['\\'] = "\\\\", ['"'] = "\\\"", ['\n'] = "\\n" };
-
-void expose_label_value_n(struct strbuf *sb, const char *s, size_t n)
-{
-	sb_append_escaped(sb, s, n, label_esc, "\xef\xbf\xbd"); /* U+FFFD */
-}
-
-void expose_label_value(struct strbuf *sb, const char *str)
-{
-	const char *s = str ? str : "";
-
-	expose_label_value_n(sb, s, strlen(s));
-}
-
-/* Shortest "%g" text that reads back as v; buf holds at least 32 bytes. */
-static size_t fmt_double(char *buf, size_t sz, double v)
-{
-	int prec, n = 0;
-
-	if (isnan(v))
-		return (size_t)snprintf(buf, sz, "NaN");
-	if (isinf(v))
-		return (size_t)snprintf(buf, sz, v > 0 ? "+Inf" : "-Inf");
-	if (fabs(v) < 1e15 && v == (double)(int64_t)v)
-		return (size_t)snprintf(buf, sz, "%lld", (long long)v);
-	for (prec = 15; prec <= 17; prec++) {
-		n = snprintf(buf, sz, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	return (size_t)n;
-}
-
-void expose_double(struct strbuf *sb, double v)
-{
-	char buf[48];
-
-	sb_append(sb, buf, fmt_double(buf, sizeof(buf), v));
-}
-
-void expose_family(struct strbuf *sb, const char *name, const char *type, const char *help)
-{
-	sb_puts(sb, "# HELP ");
-	sb_puts(sb, name);
-	sb_putc(sb, ' ');
-	sb_puts(sb, help);
-	sb_puts(sb, "\n# TYPE ");
-	sb_puts(sb, name);
-	sb_putc(sb, ' ');
-	sb_puts(sb, type);
-	sb_putc(sb, '\n');
-}
+#include "expose.h"
+#include "promtext.h"
+#include "svckey.h"
 
 static void render_hist_family(struct strbuf *sb)
 {
-	expose_family(sb, EXPOSE_HIST_NAME, "histogram",
-	       "Duration of HTTP server requests, from the first request byte read to the last response "
-	       "byte written, as seen on the server's sockets.");
+	promtext_family(sb, EXPOSE_HIST_NAME, "histogram",
+			"Duration of HTTP server requests, from the first request byte read to the last response "
+			"byte written, as seen on the server's sockets.");
 }
 
 /* The le="..." texts of an agg's bounds, formatted once per exposition. */
@@ -81,7 +26,7 @@ static void le_texts_init(struct le_texts *le, const struct agg *agg)
 	size_t j;
 
 	for (j = 0; j < le->nb; j++)
-		le->len[j] = fmt_double(le->text[j], sizeof(le->text[j]), bounds[j]);
+		le->len[j] = promtext_fmt_double(le->text[j], sizeof(le->text[j]), bounds[j]);
 }
 
 /*
@@ -98,12 +43,13 @@ static int render_series_of(struct strbuf *sb, struct strbuf *lab, const struct 
 	sb_reset(lab);
 	sb_putc(lab, '{');
 	if (!service_only) {
+		/* Literal label names with their punctuation: this runs once per series. */
 		sb_puts(lab, "http_request_method=\"");
-		expose_label_value(lab, s->method);
+		promtext_label_value(lab, s->method);
 		sb_puts(lab, "\",http_response_status_code=\"");
 		sb_put_i64(lab, s->status);
 		sb_puts(lab, "\",http_route=\"");
-		expose_label_value(lab, s->route);
+		promtext_label_value(lab, s->route);
 		sb_puts(lab, "\",");
 	}
 	svckey_render(lab, s->service);
@@ -129,7 +75,7 @@ static int render_series_of(struct strbuf *sb, struct strbuf *lab, const struct 
 	sb_puts(sb, "_sum");
 	sb_append(sb, lab->buf, lab->len);
 	sb_puts(sb, "} ");
-	expose_double(sb, agg_series_sum(s));
+	promtext_double(sb, agg_series_sum(s));
 	sb_putc(sb, '\n');
 	sb_puts(sb, name);
 	sb_puts(sb, "_count");
@@ -153,7 +99,7 @@ void expose_service_histogram(struct strbuf *sb, const char *name, const char *h
 	struct le_texts le;
 	size_t n, i;
 
-	expose_family(sb, name, "histogram", help);
+	promtext_family(sb, name, "histogram", help);
 	le_texts_init(&le, agg);
 	n = agg_list(agg, &list);
 	for (i = 0; i < n && sb_ok(sb); i++)
@@ -180,121 +126,28 @@ static void render_hist(struct strbuf *sb, struct agg *agg)
 	sb_free(&lab);
 }
 
-struct self_metric {
-	const char *name;
-	size_t off;
-	int gauge;
-	const char *help;
-};
-
-#define F(f) offsetof(struct wt_self_stats, f)
-static const struct self_metric self_metrics[] = {
-	{"wsgitrace_events_total", F(events_total), 0, "Events read from the kernel ring buffer."},
-	{"wsgitrace_events_lost_total", F(events_lost), 0,
-	 "Events the kernel side could not submit because the ring buffer was full; requests they belonged to "
-	 "are missing or counted as framing lost."},
-	{"wsgitrace_kernel_read_failures_total", F(kernel_read_failures), 0,
-	 "Reads of socket data from the traced process' memory that failed in the kernel."},
-	{"wsgitrace_http_parse_errors_total", F(http_parse_errors), 0,
-	 "HTTP/1.x requests or responses that could not be parsed."},
-	{"wsgitrace_uwsgi_parse_errors_total", F(uwsgi_parse_errors), 0, "uwsgi packets that could not be parsed."},
-	{"wsgitrace_framing_lost_total", F(framing_lost), 0,
-	 "Requests whose response framing was not captured; their end is the last write seen."},
-	{"wsgitrace_unanswered_requests_total", F(unanswered_requests), 0,
-	 "Requests whose connection ended before a response was seen."},
-	{"wsgitrace_orphan_responses_total", F(orphan_responses), 0,
-	 "Sends with no request pending that start no response (the rest of a response not followed)."},
-	{"wsgitrace_pending_overflow_total", F(pending_overflow), 0,
-	 "Pipelined requests dropped because too many were pending on one connection."},
-	{"wsgitrace_connections_active", F(conns_active), 1, "Connections being tracked."},
-	{"wsgitrace_connections_dropped_total", F(conns_dropped), 0,
-	 "Connections not tracked because a connection table (the kernel's or the daemon's, --max-conns) was full."},
-	{"wsgitrace_connections_expired_total", F(conns_expired), 0,
-	 "Tracked connections forgotten after being idle too long."},
-	{"wsgitrace_processes_traced", F(procs_traced), 1, "Server processes being traced."},
-	{"wsgitrace_series_active", F(series_active), 1,
-	 "Series of http_server_request_duration_seconds, the overflow series included."},
-	{"wsgitrace_series_dropped_total", F(series_dropped), 0,
-	 "Observations that did not get their own series because of the series limit; they are in the "
-	 "series with http_route=\"_overflow\"."},
-	{"wsgitrace_scrapes_total", F(scrapes), 0, "Requests for /metrics served."},
-	{"wsgitrace_relayed_connections_total", F(relayed_connections), 0,
-	 "Connections a traced relay (uWSGI's --http router) opened to a worker; their requests are counted "
-	 "once, where they entered."},
-	{"wsgitrace_client_resets_total", F(client_resets), 0,
-	 "Requests pending when the client reset the connection: no response was owed."},
-	{"wsgitrace_missed_requests_total", F(missed_requests), 0,
-	 "Responses whose request was not seen; they are counted with method \"_OTHER\" and route \"_unknown\"."},
-	{"wsgitrace_not_http_connections_total", F(not_http_conns), 0,
-	 "Accepted connections on which the server spoke another protocol than HTTP (TLS, ...); no longer followed."},
-	{"wsgitrace_http2_connections_total", F(http2_conns), 0,
-	 "Of the connections on which the server spoke another protocol, those the client opened with the "
-	 "HTTP/2 preface (h2c with prior knowledge): their requests are not counted."},
-	{"wsgitrace_upgraded_connections_total", F(upgraded_conns), 0,
-	 "Connections that left HTTP/1.x after a 101 Switching Protocols (WebSocket, h2c upgrade): the 101 is "
-	 "counted once, nothing after it is parsed."},
-	{"wsgitrace_series_retired_total", F(series_retired), 0,
-	 "Series removed because they were not updated for --series-ttl."},
-	{"wsgitrace_metrics_connections_evicted_total", F(metrics_conns_evicted), 0,
-	 "Connections to /metrics closed to admit a newer one (per-address or overall limit)."},
-	{"wsgitrace_metrics_connections_refused_total", F(metrics_conns_refused), 0,
-	 "Connections to /metrics refused because every slot was answering a request."},
-	{"wsgitrace_metrics_connections_timed_out_total", F(metrics_conns_timed_out), 0,
-	 "Connections to /metrics closed for not sending a whole request in time."},
-	{"wsgitrace_log_lines_suppressed_total", F(log_suppressed), 0,
-	 "Log lines caused by remote peers that were not written because of the log rate limit."},
-	{"wsgitrace_connections_reset_unread_total", F(conns_reset_unread), 0,
-	 "Connections the client reset before the server read them: the server could not answer, nothing "
-	 "is owed, they are not followed."},
-};
-#undef F
-
-static void render_self(struct strbuf *sb, const struct wt_self_stats *st)
+/* What follows the histograms: the caller's families, the tables, build_info. */
+static void render_self(struct strbuf *sb, const struct expose_self *self)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(self_metrics) / sizeof(self_metrics[0]); i++) {
-		const struct self_metric *m = &self_metrics[i];
-		uint64_t v;
-
-		memcpy(&v, (const char *)st + m->off, sizeof(v));
-		expose_family(sb, m->name, m->gauge ? "gauge" : "counter", m->help);
-		sb_puts(sb, m->name);
-		sb_putc(sb, ' ');
-		sb_put_u64(sb, v);
-		sb_putc(sb, '\n');
-	}
-	expose_family(sb, "wsgitrace_build_info", "gauge",
-	       "Version, git revision and capture hook of the running wsgitrace; always 1.");
-	sb_puts(sb, "wsgitrace_build_info{hook=\"");
-	expose_label_value(sb, st->hook);
-	sb_puts(sb, "\",revision=\"");
-	expose_label_value(sb, st->revision);
-	sb_puts(sb, "\",version=\"");
-	expose_label_value(sb, st->version);
-	sb_puts(sb, "\"} 1\n");
+	if (self->extra)
+		sb_append(sb, self->extra, self->extra_len);
+	promtext_tables(sb, self->src, self->nsrc);
+	promtext_family(sb, "wsgitrace_build_info", "gauge",
+			"Version, git revision and capture hook of the running wsgitrace; always 1.");
+	sb_puts(sb, "wsgitrace_build_info{");
+	promtext_label(sb, "hook", self->hook);
+	sb_putc(sb, ',');
+	promtext_label(sb, "revision", self->revision);
+	sb_putc(sb, ',');
+	promtext_label(sb, "version", self->version);
+	promtext_sample_end(sb, 1);
 }
 
-/* The self metrics as expose_render() writes them: series figures from agg. */
-static void render_self_from(struct strbuf *sb, struct agg *agg, const struct wt_self_stats *st)
-{
-	struct wt_self_stats s = *st;
-
-	if (st->extra)
-		sb_append(sb, st->extra, st->extra_len);
-	if (agg) {
-		s.series_active = agg_series_active(agg);
-		s.series_dropped = agg_series_dropped(agg);
-		s.series_retired = agg_series_retired(agg);
-	}
-	render_self(sb, &s);
-}
-
-int expose_render(struct strbuf *sb, struct agg *agg, const struct wt_self_stats *st)
+int expose_render(struct strbuf *sb, struct agg *agg, const struct expose_self *self)
 {
 	render_hist(sb, agg);
-	if (st)
-		render_self_from(sb, agg, st);
+	if (self)
+		render_self(sb, self);
 	return sb_ok(sb) ? 0 : -1;
 }
 
@@ -310,7 +163,7 @@ struct expose_stream {
 	struct le_texts le;
 };
 
-struct expose_stream *expose_stream_new(struct agg *agg, const struct wt_self_stats *st)
+struct expose_stream *expose_stream_new(struct agg *agg, const struct expose_self *self)
 {
 	struct expose_stream *x = calloc(1, sizeof(*x));
 	struct agg_series *const *list;
@@ -331,9 +184,9 @@ struct expose_stream *expose_stream_new(struct agg *agg, const struct wt_self_st
 	}
 	render_hist_family(&x->carry);
 	/* Now rather than at the end: the figures of the moment the scrape
-	 * started, and no pointers into st kept. */
-	if (st)
-		render_self_from(&x->tail, agg, st);
+	 * started, and no pointers into self kept. */
+	if (self)
+		render_self(&x->tail, self);
 	if (!sb_ok(&x->carry) || !sb_ok(&x->tail))
 		goto fail;
 	return x;

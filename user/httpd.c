@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 
 #include "expose.h"
+#include "promtext.h"
 #include "ratelog.h"
 #include "webconfig.h"
 
@@ -652,13 +653,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			     static_text("Could not render the metrics (out of memory?).\n"),
 			     "text/plain; charset=utf-8");
 	if (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
-		return reply(c, MHD_HTTP_OK, head_response(x), EXPOSE_CONTENT_TYPE);
+		return reply(c, MHD_HTTP_OK, head_response(x), PROMTEXT_CONTENT_TYPE);
 	/* Size unknown: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
 	 * MHD calls free_body() when the response is done or abandoned. */
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTPD_BODY_BLOCK, read_body, x, free_body);
 	if (!r)
 		expose_stream_free(x);
-	return reply(c, MHD_HTTP_OK, r, EXPOSE_CONTENT_TYPE);
+	return reply(c, MHD_HTTP_OK, r, PROMTEXT_CONTENT_TYPE);
 }
 
 static int epoll_add(int epfd, int fd)
@@ -802,6 +803,20 @@ const struct httpd_stats *httpd_stats(struct httpd *h)
 	h->st.log_suppressed = h->log.suppressed_total;
 	return &h->st;
 }
+
+#define ROW(name, field, help) PROMTEXT_U64(name, PROMTEXT_COUNTER, struct httpd_stats, field, help)
+static const struct promtext_metric metrics[] = {
+	ROW("wsgitrace_metrics_connections_evicted_total", evicted,
+	    "Connections to /metrics closed to admit a newer one (per-address or overall limit)."),
+	ROW("wsgitrace_metrics_connections_refused_total", refused,
+	    "Connections to /metrics refused because every slot was answering a request."),
+	ROW("wsgitrace_metrics_connections_timed_out_total", timed_out,
+	    "Connections to /metrics closed for not sending a whole request in time."),
+	ROW("wsgitrace_log_lines_suppressed_total", log_suppressed,
+	    "Log lines caused by remote peers that were not written because of the log rate limit."),
+};
+#undef ROW
+const struct promtext_table httpd_metrics = PROMTEXT_TABLE(metrics);
 
 unsigned httpd_port(const struct httpd *h)
 {

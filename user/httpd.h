@@ -45,6 +45,7 @@
 #include <sys/socket.h>
 
 struct expose_stream;
+struct promtext_table;
 
 /*
  * Starts one GET or HEAD /metrics: returns the exposition as a stream
@@ -117,6 +118,8 @@ int httpd_timeout_ms(struct httpd *h);
 /* Accepts, reads, answers and closes whatever is ready; never blocks. */
 void httpd_run(struct httpd *h);
 const struct httpd_stats *httpd_stats(struct httpd *h);
+/* The self metrics of httpd_stats() (promtext.h). */
+extern const struct promtext_table httpd_metrics;
 /* The port actually bound (useful with port 0). */
 unsigned httpd_port(const struct httpd *h);
 /* "127.0.0.1:9100" or "[::]:9100", as bound. */

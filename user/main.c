@@ -33,6 +33,7 @@
 #include "privs.h"
 #include "listeners.h"
 #include "naming.h"
+#include "promtext.h"
 #include "proctab.h"
 #include "progstats.h"
 #include "scripted.h"
@@ -618,53 +619,46 @@ static const struct strbuf *render_extra(struct app *a)
 	return &a->extra;
 }
 
+/* The loop's own counters, in struct app. */
+static const struct promtext_metric app_metrics_rows[] = {
+	PROMTEXT_U64("wsgitrace_events_total", PROMTEXT_COUNTER, struct app, events,
+		     "Events read from the kernel ring buffer."),
+	/* Records too short for their type: as good as a failed read in the kernel. */
+	PROMTEXT_ADD("wsgitrace_kernel_read_failures_total", struct app, malformed),
+	PROMTEXT_U64("wsgitrace_scrapes_total", PROMTEXT_COUNTER, struct app, scrapes, "Requests for /metrics served."),
+};
+static const struct promtext_table app_metrics = PROMTEXT_TABLE(app_metrics_rows);
+
 static struct expose_stream *render(void *ctx)
 {
 	struct app *a = ctx;
-	const struct conntrack_stats *cs;
-	const struct httpd_stats *hs = httpd_stats(a->httpd);
 	const struct strbuf *extra;
-	struct wt_self_stats st = {};
-	uint64_t ks[WT_KS_MAX];
 
 	/* A scrape sees every request completed before it, not 50 ms behind. */
 	capture_consume(a->cap);
-	cs = conntrack_stats(a->ct);
-	capture_kstats(a->cap, ks, WT_KS_MAX);
 	a->scrapes++;
-	st.events_total = a->events;
-	st.events_lost = ks[WT_KS_RB_LOST];
-	st.kernel_read_failures = ks[WT_KS_READ_FAIL] + ks[WT_KS_REGS_FAIL] + a->malformed;
-	st.http_parse_errors = cs->parse_errors_http;
-	st.uwsgi_parse_errors = cs->parse_errors_uwsgi;
-	st.framing_lost = cs->framing_lost;
-	st.unanswered_requests = cs->unanswered;
-	st.orphan_responses = cs->orphan_responses;
-	st.client_resets = cs->client_reset;
-	st.missed_requests = cs->missed_requests;
-	st.not_http_conns = cs->not_http;
-	st.http2_conns = cs->http2;
-	st.upgraded_conns = cs->upgraded;
-	st.pending_overflow = cs->pending_overflow;
-	st.conns_active = cs->conns_active;
-	st.conns_dropped = cs->conns_dropped + ks[WT_KS_CONN_FULL];
-	st.conns_expired = cs->conns_expired;
-	st.procs_traced = proctab_count(a->procs);
-	st.scrapes = a->scrapes;
-	st.relayed_connections = ks[WT_KS_RELAYED];
-	st.metrics_conns_evicted = hs->evicted;
-	st.metrics_conns_refused = hs->refused;
-	st.metrics_conns_timed_out = hs->timed_out;
-	st.log_suppressed = hs->log_suppressed;
-	st.conns_reset_unread = ks[WT_KS_CLOSED_UNREAD];
-	st.version = WT_VERSION;
-	st.revision = WT_GIT_REV;
-	st.hook = capture_hooks_name(a->cap);
+	/* Each module's counters as of now: the stream renders them at once. */
+	const struct promtext_source src[] = {
+		{ &app_metrics, a },
+		{ &capture_metrics, capture_stats(a->cap) },
+		{ &conntrack_metrics, conntrack_stats(a->ct) },
+		{ &proctab_metrics, proctab_stats(a->procs) },
+		{ &agg_metrics, agg_stats(a->agg) },
+		{ &httpd_metrics, httpd_stats(a->httpd) },
+	};
 	extra = render_extra(a);
 	serverstate_ports(a->state, mark_port, a);
-	st.extra = extra->buf;
-	st.extra_len = extra->len;
-	return expose_stream_new(a->agg, &st);
+	const struct expose_self self = {
+		.extra = extra->buf,
+		.extra_len = extra->len,
+		.src = src,
+		.nsrc = ARRAY_SIZE(src),
+		.version = WT_VERSION,
+		.revision = WT_GIT_REV,
+		.hook = capture_hooks_name(a->cap),
+	};
+
+	return expose_stream_new(a->agg, &self);
 }
 
 int main(int argc, char **argv)

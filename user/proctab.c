@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proctab.h"
+#include "promtext.h"
 #include "svckey.h"
 
 struct pentry {
@@ -18,6 +19,7 @@ struct proctab {
 	struct pentry **b;
 	size_t nb;
 	size_t n;
+	struct proctab_stats st;
 };
 
 static size_t slot(const struct proctab *t, uint32_t pid)
@@ -149,6 +151,18 @@ size_t proctab_count(const struct proctab *t)
 {
 	return t->n;
 }
+
+const struct proctab_stats *proctab_stats(struct proctab *t)
+{
+	t->st.processes = t->n;
+	return &t->st;
+}
+
+static const struct promtext_metric metrics[] = {
+	PROMTEXT_U64("wsgitrace_processes_traced", PROMTEXT_GAUGE, struct proctab_stats, processes,
+		     "Server processes being traced."),
+};
+const struct promtext_table proctab_metrics = PROMTEXT_TABLE(metrics);
 
 void proctab_foreach(const struct proctab *t, proctab_fn fn, void *ctx)
 {

@@ -10,6 +10,7 @@
 #include "service.h"
 
 struct proctab;
+struct promtext_table;
 
 struct proctab *proctab_new(void);
 void proctab_free(struct proctab *t);
@@ -24,6 +25,13 @@ int proctab_set_root(struct proctab *t, uint32_t pid, const char *service);
 const char *proctab_get(const struct proctab *t, uint32_t pid);
 void proctab_del(struct proctab *t, uint32_t pid);
 size_t proctab_count(const struct proctab *t);
+/* The count, for the self metrics. */
+struct proctab_stats {
+	uint64_t processes; /* gauge: proctab_count(), taken when proctab_stats() is called */
+};
+const struct proctab_stats *proctab_stats(struct proctab *t);
+/* The self metrics of proctab_stats() (promtext.h). */
+extern const struct promtext_table proctab_metrics;
 /* Every process, in no particular order. */
 typedef void (*proctab_fn)(uint32_t pid, const char *service, bool root, void *ctx);
 void proctab_foreach(const struct proctab *t, proctab_fn fn, void *ctx);

@@ -11,6 +11,7 @@
 #include "agg.h"
 #include "expose.h"
 #include "listeners.h"
+#include "promtext.h"
 #include "saturation.h"
 #include "serverstate.h"
 #include "svckey.h"
@@ -150,14 +151,11 @@ static void sample(struct strbuf *sb, const char *name, const char *service, con
 	sb_puts(sb, name);
 	sb_putc(sb, '{');
 	if (address) {
-		sb_puts(sb, "listen_address=\"");
-		expose_label_value(sb, address);
-		sb_puts(sb, "\",");
+		promtext_label(sb, "listen_address", address);
+		sb_putc(sb, ',');
 	}
 	svckey_render(sb, service);
-	sb_puts(sb, "} ");
-	sb_put_u64(sb, v);
-	sb_putc(sb, '\n');
+	promtext_sample_end(sb, v);
 }
 
 static const struct {
@@ -205,7 +203,7 @@ const struct strbuf *serverstate_render(struct serverstate *s, const struct proc
 	conntrack_pending(ct, add_request, s->sat);
 	n = sat_rows(s->sat, &rows);
 	for (f = 0; f < sizeof(sat_families) / sizeof(sat_families[0]); f++) {
-		expose_family(&s->out, sat_families[f].name, "gauge", sat_families[f].help);
+		promtext_family(&s->out, sat_families[f].name, "gauge", sat_families[f].help);
 		for (i = 0; i < n; i++) {
 			uint32_t v;
 
@@ -214,29 +212,27 @@ const struct strbuf *serverstate_render(struct serverstate *s, const struct proc
 		}
 	}
 
-	expose_family(&s->out, "wsgi_server_requests_unanswered_total", "counter",
-		      "Requests a server read and never answered, by the reason wsgitrace can tell: the client "
-		      "reset the connection while the server had the request (client_gone) or while it waited in "
-		      "the backlog (client_gone_queued), the process that read it exited (worker_exited), the "
-		      "connection ended first (connection_closed), it stayed idle past the timeout (idle_expired).");
+	promtext_family(&s->out, "wsgi_server_requests_unanswered_total", "counter",
+			"Requests a server read and never answered, by the reason wsgitrace can tell: the client "
+			"reset the connection while the server had the request (client_gone) or while it waited in "
+			"the backlog (client_gone_queued), the process that read it exited (worker_exited), the "
+			"connection ended first (connection_closed), it stayed idle past the timeout (idle_expired).");
 	for (i = 0; i < s->nunanswered; i++) {
 		for (int w = 0; w < WT_UNANSWERED_MAX; w++) {
 			if (!s->unanswered[i].n[w])
 				continue;
-			sb_puts(&s->out, "wsgi_server_requests_unanswered_total{reason=\"");
-			sb_puts(&s->out, unanswered_reason[w]);
-			sb_puts(&s->out, "\",");
+			sb_puts(&s->out, "wsgi_server_requests_unanswered_total{");
+			promtext_label(&s->out, "reason", unanswered_reason[w]);
+			sb_putc(&s->out, ',');
 			svckey_render(&s->out, s->unanswered[i].service);
-			sb_puts(&s->out, "} ");
-			sb_put_u64(&s->out, s->unanswered[i].n[w]);
-			sb_putc(&s->out, '\n');
+			promtext_sample_end(&s->out, s->unanswered[i].n[w]);
 		}
 	}
 
 	s->nrows = 0;
 	proctab_foreach(procs, read_master, s);
 	for (f = 0; f < sizeof(listen_families) / sizeof(listen_families[0]); f++) {
-		expose_family(&s->out, listen_families[f].name, listen_families[f].type, listen_families[f].help);
+		promtext_family(&s->out, listen_families[f].name, listen_families[f].type, listen_families[f].help);
 		for (i = 0; i < s->nrows; i++) {
 			uint64_t v = 0;
 			uint32_t v32;

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "expose.h"
+#include "promtext.h"
 #include "svckey.h"
 
 #define SEP '\x1f'
@@ -74,12 +74,11 @@ void svckey_render(struct strbuf *sb, const char *key)
 
 		if (!len[i])
 			continue;
-		sb_puts(sb, pod_labels[i]);
-		sb_puts(sb, "=\"");
-		expose_label_value_n(sb, val[i], len[i]);
-		sb_puts(sb, "\",");
+		promtext_label_n(sb, pod_labels[i], val[i], len[i]);
+		sb_putc(sb, ',');
 	}
+	/* As one literal: every series' label set ends here. */
 	sb_puts(sb, "service_name=\"");
-	expose_label_value_n(sb, key, n);
+	promtext_label_value_n(sb, key, n);
 	sb_putc(sb, '"');
 }

@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 
 #include "agg.h"
-#include "expose.h"
 #include "httpd.h"
+#include "promtext.h"
 #include "route.h"
 #include "strbuf.h"
 #include "trace_json.h"
@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	httpd_parse_listen(str, &ss, &sl, err, sizeof(err));
-	expose_label_value(&sb, str);
+	promtext_label_value(&sb, str);
 	/* An escaped label value never holds a raw newline or an unescaped quote. */
 	for (size_t i = 0; i < sb.len; i++) {
 		if (sb.buf[i] == '\n')

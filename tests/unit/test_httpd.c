@@ -22,6 +22,7 @@
 #include "agg.h"
 #include "expose.h"
 #include "httpd.h"
+#include "promtext.h"
 #include "strbuf.h"
 #include "webconfig.h"
 
@@ -31,33 +32,47 @@ struct ctx {
 	struct agg *agg; /* NULL: the histogram family without series */
 };
 
-static struct wt_self_stats stats(int calls)
-{
-	struct wt_self_stats st = {.scrapes = (uint64_t)calls, .version = "1.2.3", .revision = "abc",
-				   .hook = "sockets"};
+/* The scrape's number, as the daemon's own table shows it, and the httpd's table. */
+struct scrape_stats {
+	uint64_t scrapes;
+};
+static const struct promtext_metric scrape_rows[] = {
+	PROMTEXT_U64("wsgitrace_scrapes_total", PROMTEXT_COUNTER, struct scrape_stats, scrapes,
+		     "Requests for /metrics served."),
+};
+static const struct promtext_table scrape_metrics = PROMTEXT_TABLE(scrape_rows);
+static const struct httpd_stats no_httpd_stats;
 
-	return st;
+/* Scrape number `calls`, as expose_render() (out) or a stream (returned, out NULL) shows it. */
+static struct expose_stream *scrape(struct ctx *c, int calls, struct strbuf *out)
+{
+	struct scrape_stats st = { .scrapes = (uint64_t)calls };
+	const struct promtext_source src[] = { { &scrape_metrics, &st }, { &httpd_metrics, &no_httpd_stats } };
+	const struct expose_self self = { .src = src, .nsrc = 2, .version = "1.2.3", .revision = "abc",
+					  .hook = "sockets" };
+
+	if (out) {
+		assert_int_equal(expose_render(out, c->agg, &self), 0);
+		return NULL;
+	}
+	return expose_stream_new(c->agg, &self);
 }
 
 static struct expose_stream *render(void *p)
 {
 	struct ctx *c = p;
-	struct wt_self_stats st;
 
 	c->calls++;
 	if (c->fail)
 		return NULL;
-	st = stats(c->calls);
-	return expose_stream_new(c->agg, &st);
+	return scrape(c, c->calls, NULL);
 }
 
 /* What scrape number `calls` must carry, as expose_render() writes it. */
 static void expected(struct ctx *c, int calls, struct strbuf *want)
 {
-	struct wt_self_stats st = stats(calls);
-
 	sb_reset(want);
-	assert_int_equal(expose_render(want, c->agg, &st), 0);
+	scrape(c, calls, want);
 }
 
 /*

@@ -245,7 +245,8 @@ static void test_promtool(void **state)
 	char err[128];
 	struct agg *a = agg_new(NULL, 0, 100, err, sizeof(err));
 	struct conntrack *ct = conntrack_new(NULL, observe, a);
-	struct wt_self_stats st = {.version = "0", .revision = "r", .hook = "sockets"};
+	struct expose_self st = {.version = "0", .revision = "r", .hook = "sockets"};
+	struct promtext_source src[2];
 	struct wt_conn_event *e = calloc(1, sizeof(*e));
 	struct strbuf sb = STRBUF_INIT;
 	size_t i;
@@ -275,6 +276,11 @@ static void test_promtool(void **state)
 		conntrack_event(ct, e);
 	}
 	assert_int_equal(conntrack_stats(ct)->requests, sizeof(reqs) / sizeof(reqs[0]));
+	/* The tracker's and the aggregation's self metrics through promtool too. */
+	src[0] = (struct promtext_source){ &conntrack_metrics, conntrack_stats(ct) };
+	src[1] = (struct promtext_source){ &agg_metrics, agg_stats(a) };
+	st.src = src;
+	st.nsrc = 2;
 	assert_int_equal(expose_render(&sb, a, &st), 0);
 	assert_non_null(strstr(sb.buf, "http_route=\"_authority\""));
 	assert_non_null(strstr(sb.buf, "http_route=\"_unknown\""));
