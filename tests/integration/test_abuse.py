@@ -259,7 +259,7 @@ class TestFlagWarnings(unittest.TestCase):
         self.addCleanup(sleeper.cleanup)
         w = self.warnings("--pid", str(sleeper.pid))
         self.assertEqual(len(w), 1, w)
-        self.assertIn("--pid %d (/bin/sleep 600) is not a gunicorn or uWSGI server" % sleeper.pid, w[0])
+        self.assertIn("--pid %d (/bin/sleep 600) is not a server wsgitrace knows" % sleeper.pid, w[0])
         self.assertIn("master process", w[0])
 
     def test_server_pid_buckets_and_ringbuf(self):
