@@ -234,7 +234,7 @@ static const struct self_metric self_metrics[] = {
 	 "Connections that left HTTP/1.x after a 101 Switching Protocols (WebSocket, h2c upgrade): the 101 is "
 	 "counted once, nothing after it is parsed."},
 	{"wsgitrace_series_retired_total", F(series_retired), 0,
-	 "Series removed because they were not updated for --series-ttl."},
+	 "Series removed: not updated for --series-ttl, or making room for a route in use of a service at its limit."},
 	{"wsgitrace_metrics_connections_evicted_total", F(metrics_conns_evicted), 0,
 	 "Connections to /metrics closed to admit a newer one (per-address or overall limit)."},
 	{"wsgitrace_metrics_connections_refused_total", F(metrics_conns_refused), 0,

@@ -182,7 +182,7 @@ static const char expected_self[] =
 	"(WebSocket, h2c upgrade): the 101 is counted once, nothing after it is parsed.\n"
 	"# TYPE wsgitrace_upgraded_connections_total counter\n"
 	"wsgitrace_upgraded_connections_total 28\n"
-	"# HELP wsgitrace_series_retired_total Series removed because they were not updated for --series-ttl.\n"
+	"# HELP wsgitrace_series_retired_total Series removed: not updated for --series-ttl, or making room for a route in use of a service at its limit.\n"
 	"# TYPE wsgitrace_series_retired_total counter\n"
 	"wsgitrace_series_retired_total 0\n"
 	"# HELP wsgitrace_metrics_connections_evicted_total Connections to /metrics closed to admit a newer one "
