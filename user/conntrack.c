@@ -152,12 +152,14 @@ static void q_pop(struct conn *c)
 	}
 }
 
-static void mark_lost(struct conntrack *ct, struct pend *p)
+/*
+ * Framing bytes of p were not captured: counted when it is emitted
+ * (framing_recovered) or dropped (framing_lost), not before.
+ */
+static void mark_lost(struct pend *p)
 {
-	if (p && !(p->flags & WT_RQ_FRAMING_LOST)) {
+	if (p)
 		p->flags |= WT_RQ_FRAMING_LOST;
-		ct->st.framing_lost++;
-	}
 }
 
 static void emit(struct conntrack *ct, struct conn *c, struct pend *p, uint64_t end_ns, uint32_t flags)
@@ -180,6 +182,8 @@ static void emit(struct conntrack *ct, struct conn *c, struct pend *p, uint64_t 
 	};
 
 	ct->st.requests++;
+	if (rq.flags & WT_RQ_FRAMING_LOST)
+		ct->st.framing_recovered++;
 	if (ct->cb)
 		ct->cb(&rq, ct->ctx);
 }
@@ -243,7 +247,7 @@ static void drop_all(struct conntrack *ct, struct conn *c, enum drop why)
 
 		switch (why) {
 		case DROP_FRAMING_LOST:
-			mark_lost(ct, p);
+			ct->st.framing_lost++;
 			break;
 		case DROP_RELAYED:
 			ct->st.relayed++;
@@ -255,8 +259,20 @@ static void drop_all(struct conntrack *ct, struct conn *c, enum drop why)
 				ct->st.client_reset++;
 			else
 				ct->st.unanswered++;
-			if (ct->o.unanswered)
-				ct->o.unanswered(p->tgid, (enum wt_unanswered)why, ct->o.unanswered_ctx);
+			if (ct->o.unanswered) {
+				const struct wt_request rq = {
+					.start_ns = p->start_ns,
+					.tgid = p->tgid,
+					.tid = p->tid,
+					.proto = (enum wt_proto)p->proto,
+					.flags = p->flags,
+					.method = p->method,
+					.path = p->path,
+					.path_len = p->path_len,
+				};
+
+				ct->o.unanswered(&rq, (enum wt_unanswered)why, ct->o.unanswered_ctx);
+			}
 			break;
 		}
 		q_pop(c);
@@ -284,6 +300,8 @@ static void finish_unframed(struct conntrack *ct, struct conn *c, uint64_t close
 	/* Without a final status there is no label to give. */
 	if (f->status >= 200 && f->resp_bytes > 0)
 		emit(ct, c, f, f->last_send_ns, 0);
+	else
+		ct->st.framing_lost++;
 	q_pop(c);
 	drop_all(ct, c, DROP_FRAMING_LOST);
 }
@@ -324,11 +342,18 @@ static void end_conn(struct conntrack *ct, struct conn *c, uint64_t close_ns, en
 	/*
 	 * A response whose head was written and whose body the close cut (a
 	 * stream or server-sent events that the client left, or the server
-	 * ended without the last chunk) was written with its status: it counts,
-	 * ended at its last write.
+	 * ended without the last chunk), or of whose head only the status line
+	 * was written before the client reset, was written with its status: it
+	 * counts, ended at its last write.
 	 */
 	f = front(c);
-	if (f && f->status >= 200 && f->resp_bytes > 0 && c->tx.state != RF_HEAD) {
+	if (f && f->status < 200 && c->tx.head.buf) {
+		int st = respframe_status_line((const uint8_t *)c->tx.head.buf, c->tx.head.len);
+
+		if (st >= 200)
+			f->status = st;
+	}
+	if (f && f->status >= 200 && f->resp_bytes > 0 && (c->tx.state != RF_HEAD || c->tx.head.buf)) {
 		emit(ct, c, f, f->last_send_ns, WT_RQ_CUT);
 		q_pop(c);
 	}
@@ -452,8 +477,6 @@ static void queue_head(struct conntrack *ct, struct conn *c, enum reqframe_ev ev
 	else if (ev == RQ_EV_HEAD_BAD)
 		ct->st.parse_errors_http++;
 	p = new_request(ct, c, o);
-	if (p && ev == RQ_EV_HEAD_LOST)
-		ct->st.framing_lost++;
 	reqframe_queued(&c->rx, p != NULL, pos, len);
 }
 
@@ -501,7 +524,7 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 			break;
 		case RQ_EV_BODY_LOST:
 			/* The request is queued: its response counts it. */
-			mark_lost(ct, rx_req(c));
+			mark_lost(rx_req(c));
 			break;
 		case RQ_EV_BODY_BAD:
 			p = rx_req(c);
@@ -639,7 +662,7 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 		case RF_EV_LOST:
 			if (status >= 200)
 				f->status = status;
-			mark_lost(ct, f);
+			mark_lost(f);
 			break;
 		default: /* RF_EV_MORE, RF_EV_INTERIM */
 			break;

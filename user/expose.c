@@ -199,7 +199,10 @@ static const struct self_metric self_metrics[] = {
 	 "HTTP/1.x requests or responses that could not be parsed."},
 	{"wsgitrace_uwsgi_parse_errors_total", F(uwsgi_parse_errors), 0, "uwsgi packets that could not be parsed."},
 	{"wsgitrace_framing_lost_total", F(framing_lost), 0,
-	 "Requests whose response framing was not captured; their end is the last write seen."},
+	 "Requests not counted in the histogram because bytes that frame them were not captured."},
+	{"wsgitrace_framing_recovered_total", F(framing_recovered), 0,
+	 "Requests counted although bytes that frame them were not captured (a head longer than the capture): "
+	 "labelled from the bytes captured, ended by the responses. Nothing lost."},
 	{"wsgitrace_unanswered_requests_total", F(unanswered_requests), 0,
 	 "Requests whose connection ended before a response was seen."},
 	{"wsgitrace_orphan_responses_total", F(orphan_responses), 0,

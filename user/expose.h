@@ -27,7 +27,7 @@ struct wt_self_stats {
 	uint64_t kernel_read_failures; /* bpf_probe_read_user of socket data failed */
 	uint64_t http_parse_errors;    /* HTTP/1.x bytes that did not parse */
 	uint64_t uwsgi_parse_errors;   /* uwsgi packets that did not parse */
-	uint64_t framing_lost;         /* requests whose end is the last write seen (WT_RQ_FRAMING_LOST) */
+	uint64_t framing_lost;         /* requests not counted: their framing bytes were not captured */
 	uint64_t unanswered_requests;  /* requests whose connection closed before a response */
 	uint64_t orphan_responses;     /* sends with no request seen that start no response */
 	uint64_t pending_overflow;     /* pipelined requests dropped: too many pending on a connection */
@@ -50,6 +50,7 @@ struct wt_self_stats {
 	uint64_t conns_reset_unread;     /* connections the client reset before the server read them: not followed */
 	uint64_t http2_conns;          /* of the not_http ones, HTTP/2 from the first bytes (h2c prior knowledge) */
 	uint64_t upgraded_conns;       /* connections that left HTTP/1.x after a 101 */
+	uint64_t framing_recovered;    /* requests counted although framing bytes were not captured (WT_RQ_FRAMING_LOST) */
 	const char *version;           /* build info labels; NULL renders "" */
 	const char *revision;
 	const char *hook; /* "sockets" or "syscalls": how data is captured */

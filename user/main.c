@@ -30,6 +30,7 @@
 #include "discover.h"
 #include "expose.h"
 #include "httpd.h"
+#include "labels.h"
 #include "privs.h"
 #include "listeners.h"
 #include "naming.h"
@@ -344,11 +345,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static void on_unanswered(uint32_t tgid, enum wt_unanswered why, void *ctx)
+static void on_unanswered(const struct wt_request *rq, enum wt_unanswered why, void *ctx)
 {
 	struct app *a = ctx;
+	struct wt_labels l;
 
-	serverstate_unanswered(a->state, naming_of(&a->names, tgid), why);
+	labels_build(rq, env.fold_ids, &l);
+	serverstate_unanswered(a->state, naming_of(&a->names, rq->tgid), why, l.route);
 }
 
 static void on_request(const struct wt_request *rq, void *ctx)
@@ -443,7 +446,7 @@ static void on_record(const void *data, size_t size, void *ctx)
 	}
 	switch (d->type) {
 	case WT_EV_ABANDONED:
-		serverstate_unanswered(a->state, naming_of(&a->names, d->tgid), WT_UNANSWERED_GONE_QUEUED);
+		serverstate_unanswered(a->state, naming_of(&a->names, d->tgid), WT_UNANSWERED_GONE_QUEUED, NULL);
 		break;
 	case WT_EV_DATA:
 	case WT_EV_CLOSE:
@@ -638,6 +641,7 @@ static struct expose_stream *render(void *ctx)
 	st.http_parse_errors = cs->parse_errors_http;
 	st.uwsgi_parse_errors = cs->parse_errors_uwsgi;
 	st.framing_lost = cs->framing_lost;
+	st.framing_recovered = cs->framing_recovered;
 	st.unanswered_requests = cs->unanswered;
 	st.orphan_responses = cs->orphan_responses;
 	st.client_resets = cs->client_reset;
