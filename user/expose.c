@@ -225,7 +225,8 @@ static const struct self_metric self_metrics[] = {
 	 "Connections a traced relay (uWSGI's --http router) opened to a worker; their requests are counted "
 	 "once, where they entered."},
 	{"wsgitrace_client_resets_total", F(client_resets), 0,
-	 "Requests pending when the client reset the connection: no response was owed."},
+	 "Requests pending when the client reset the connection before the server wrote any of their response: "
+	 "no response was owed."},
 	{"wsgitrace_missed_requests_total", F(missed_requests), 0,
 	 "Responses whose request was not seen; they are counted with method \"_OTHER\" and route \"_unknown\"."},
 	{"wsgitrace_not_http_connections_total", F(not_http_conns), 0,
