@@ -35,8 +35,8 @@
  * observation, so Prometheus has read all it held, and not while a reader
  * holds the agg. A scanner asks for each path once: its paths stay in the
  * overflow series, and the series Prometheus sees do not churn. A replaced
- * series that comes back starts again from one: for a series observed
- * more than once, a counter reset.
+ * series that comes back starts again from one, which Prometheus reads as
+ * a counter reset only if its first scraped count is below the old one.
  *
  * Series not updated for a while can be retired (agg_retire()), so that a
  * burst of paths does not hold its series until restart; a retired series
