@@ -33,10 +33,23 @@ const double agg_default_buckets[] = {
 };
 const size_t agg_default_nbuckets = sizeof(agg_default_buckets) / sizeof(agg_default_buckets[0]);
 
+/*
+ * Keys of a service's recent observations that went to its overflow route
+ * for want of room: a key met again there is a route in use, not a probe.
+ * A scanner asks for each path once; 256 keys let a route that comes back
+ * within 256 other new keys of its service in (any route, once the scan
+ * ends) get room.
+ */
+#define AGG_RECENT 256
+
 /* Series of one service_name, for its cap. Few: one per traced app. */
 struct agg_service {
 	struct agg_service *next;
 	size_t nseries; /* its own routes; its overflow series are not counted */
+	/* Its lists, by agg_series.lprev/lnext index: what a route in use may replace. */
+	struct agg_series *head[2], *tail[2];
+	uint64_t recent[AGG_RECENT];
+	size_t recent_next;
 	char name[];
 };
 
@@ -55,6 +68,7 @@ struct agg {
 	uint64_t seed;
 	struct agg_series *overflow;
 	struct agg_stats st;
+	uint64_t listing; /* agg_list() calls: a series stamped before the last one was served */
 	struct agg_series **sorted;
 	size_t nsorted;
 	int dirty;
@@ -227,7 +241,7 @@ struct agg *agg_new(const double *bounds, size_t nbounds, size_t max_series, cha
 		goto oom;
 	a->nb = nbounds;
 	a->max_series = max_series;
-	a->max_per_service = max_series;
+	agg_set_service_limit(a, 0);
 	a->bounds = calloc(nbounds, sizeof(double));
 	a->bounds_ns = calloc(nbounds, sizeof(uint64_t));
 	a->tabmask = 63;
@@ -375,6 +389,99 @@ static struct agg_service *service_of(struct agg *a, const char *name)
 	return v;
 }
 
+enum { ONCE, LRU };
+
+static void list_unlink(struct agg_service *v, struct agg_series *s, int k)
+{
+	if (s->lprev[k])
+		s->lprev[k]->lnext[k] = s->lnext[k];
+	else
+		v->head[k] = s->lnext[k];
+	if (s->lnext[k])
+		s->lnext[k]->lprev[k] = s->lprev[k];
+	else
+		v->tail[k] = s->lprev[k];
+	s->lprev[k] = s->lnext[k] = NULL;
+}
+
+static void list_append(struct agg_service *v, struct agg_series *s, int k)
+{
+	s->lprev[k] = v->tail[k];
+	s->lnext[k] = NULL;
+	if (v->tail[k])
+		v->tail[k]->lnext[k] = s;
+	else
+		v->head[k] = s;
+	v->tail[k] = s;
+}
+
+/* Takes s out of the table; the caller frees it. */
+static void unlink_series(struct agg *a, struct agg_series *s)
+{
+	struct agg_series **pp = &a->tab[s->hash & a->tabmask];
+
+	while (*pp != s)
+		pp = &(*pp)->next;
+	*pp = s->next;
+	if (s->svc) {
+		if (s->count == 1)
+			list_unlink(s->svc, s, ONCE);
+		list_unlink(s->svc, s, LRU);
+		s->svc->nseries--;
+	}
+	a->nseries--;
+	a->st.series_retired++;
+	a->dirty = 1;
+}
+
+/*
+ * Whether the key h went to v's overflow route lately; remembers it if not.
+ * Stored with the low bit set, so that an empty slot matches nothing.
+ */
+static int seen_recently(struct agg_service *v, uint64_t h)
+{
+	size_t i;
+
+	h |= 1;
+	for (i = 0; i < AGG_RECENT; i++)
+		if (v->recent[i] == h)
+			return 1;
+	v->recent[v->recent_next] = h;
+	v->recent_next = (v->recent_next + 1) % AGG_RECENT;
+	return 0;
+}
+
+/* Whether a listing (a scrape) has served s's count since its last observation. */
+static int served(const struct agg *a, const struct agg_series *s)
+{
+	return s && s->listing < a->listing;
+}
+
+/*
+ * Room in a service at its cap, for a key seen there before (agg.h): its
+ * oldest series observed once goes, else its least recently observed one
+ * if idle for AGG_IDLE_REPLACE_NS.
+ * 1 when room was made.
+ */
+static int make_room(struct agg *a, struct agg_service *v, uint64_t h)
+{
+	struct agg_series *old = v->head[ONCE];
+
+	if (!seen_recently(v, h) || a->readers)
+		return 0;
+	/* One observed once waits for its scrape rather than cost a route in
+	 * use a counter reset; a route in use goes only after a long rest, so
+	 * that a service with more routes in use than its limit does not
+	 * thrash. */
+	if (!old && (old = v->head[LRU]) && a->clock_ns - old->last_ns < AGG_IDLE_REPLACE_NS)
+		return 0;
+	if (!served(a, old))
+		return 0;
+	unlink_series(a, old);
+	free(old);
+	return 1;
+}
+
 /* A new series in the table, or NULL when the overall limit (or memory) says no. */
 static struct agg_series *insert(struct agg *a, uint64_t h, const char *service, const char *method,
 				 const char *route, int status, struct agg_service *svc)
@@ -384,8 +491,11 @@ static struct agg_series *insert(struct agg *a, uint64_t h, const char *service,
 	if (a->nseries >= a->max_series || !(s = series_new(a, h, service, method, route, status)))
 		return NULL;
 	s->svc = svc;
-	if (svc)
+	if (svc) {
 		svc->nseries++;
+		list_append(svc, s, ONCE);
+		list_append(svc, s, LRU);
+	}
 	s->next = a->tab[h & a->tabmask];
 	a->tab[h & a->tabmask] = s;
 	a->nseries++;
@@ -410,10 +520,18 @@ int agg_observe(struct agg *a, const char *service, const char *method, const ch
 		route = "/";
 	h = hash_key(a->seed, service, method, route, status);
 	s = find(a, h, service, method, route, status);
-	if (s)
+	if (s) {
+		if (s->svc) {
+			if (s->count == 1)
+				list_unlink(s->svc, s, ONCE);
+			list_unlink(s->svc, s, LRU);
+			list_append(s->svc, s, LRU);
+		}
 		goto out;
+	}
 	svc = service_of(a, service);
-	if (svc && svc->nseries < a->max_per_service && (s = insert(a, h, service, method, route, status, svc)))
+	if (svc && (svc->nseries < a->max_per_service || make_room(a, svc, h)) &&
+	    (s = insert(a, h, service, method, route, status, svc)))
 		goto out;
 	/* Past its service's cap: the service's overflow route, so its error
 	 * rates stay visible; past the overall limit: the one last series. */
@@ -428,17 +546,21 @@ int agg_observe(struct agg *a, const char *service, const char *method, const ch
 	}
 	a->st.series_dropped++;
 	s->last_ns = a->clock_ns;
+	s->listing = a->listing;
 	record(a, s, dur_ns);
 	return 1;
 out:
 	s->last_ns = a->clock_ns;
+	s->listing = a->listing;
 	record(a, s, dur_ns);
 	return 0;
 }
 
 void agg_set_service_limit(struct agg *a, size_t max_per_service)
 {
-	a->max_per_service = max_per_service ? max_per_service : a->max_series;
+	if (!max_per_service)
+		max_per_service = a->max_series / AGG_SERVICE_SHARE;
+	a->max_per_service = max_per_service ? max_per_service : 1;
 }
 
 size_t agg_retire(struct agg *a, uint64_t now_ns, uint64_t ttl_ns)
@@ -456,17 +578,10 @@ size_t agg_retire(struct agg *a, uint64_t now_ns, uint64_t ttl_ns)
 				pp = &s->next;
 				continue;
 			}
-			*pp = s->next;
-			if (s->svc)
-				s->svc->nseries--;
-			a->nseries--;
+			unlink_series(a, s);
 			free(s);
 			n++;
 		}
-	}
-	if (n) {
-		a->st.series_retired += n;
-		a->dirty = 1;
 	}
 	return n;
 }
@@ -519,7 +634,8 @@ static const struct promtext_metric metrics[] = {
 	    "Observations that did not get their own series because of the series limit; they are in the "
 	    "series with http_route=\"_overflow\"."),
 	ROW("wsgitrace_series_retired_total", PROMTEXT_COUNTER, series_retired,
-	    "Series removed because they were not updated for --series-ttl."),
+	    "Series removed: not updated for --series-ttl, or making room for a route in use of a service at "
+	    "its limit."),
 };
 #undef ROW
 const struct promtext_table agg_metrics = PROMTEXT_TABLE(metrics);
@@ -554,6 +670,7 @@ size_t agg_list(struct agg *a, struct agg_series *const **out)
 {
 	size_t i, k = 0, n = agg_series_active(a);
 
+	a->listing++;
 	if (a->dirty || !a->sorted) {
 		struct agg_series **arr = realloc(a->sorted, (n ? n : 1) * sizeof(*arr));
 

@@ -26,6 +26,18 @@
  * exist keep going to them. Allocation failures for a new series take the
  * same path, so an observation is never lost.
  *
+ * A scan fills a service's limit with series observed once. So that the
+ * service's routes in use still get series of their own afterwards, a key
+ * that goes to the service's overflow route a second time (among the
+ * service's last AGG_RECENT such keys) takes the place of one of the
+ * service's series: the oldest observed only once, else the least recently
+ * observed if idle for AGG_IDLE_REPLACE_NS; only one that a listing (a scrape) has served since its last
+ * observation, so Prometheus has read all it held, and not while a reader
+ * holds the agg. A scanner asks for each path once: its paths stay in the
+ * overflow series, and the series Prometheus sees do not churn. A replaced
+ * series that comes back starts again from one, which Prometheus reads as
+ * a counter reset only if its first scraped count is below the old one.
+ *
  * Series not updated for a while can be retired (agg_retire()), so that a
  * burst of paths does not hold its series until restart; a retired series
  * that comes back starts again from zero, which Prometheus reads as a
@@ -46,6 +58,8 @@
 #define AGG_BOUND_MIN 1e-9
 #define AGG_BOUND_MAX 1e6
 #define AGG_DEFAULT_MAX_SERIES 2000
+/* A route observed more than once is replaced only after this rest (agg.h). */
+#define AGG_IDLE_REPLACE_NS (600ull * 1000000000ull)
 #define AGG_OVERFLOW_ROUTE "_overflow"
 #define AGG_OVERFLOW_SERVICE "_overflow"
 #define AGG_OVERFLOW_METHOD "_OTHER"
@@ -61,6 +75,10 @@ struct agg_series {
 	struct agg_service *svc; /* whose limit it counts against; NULL for overflow series */
 	uint64_t hash;
 	uint64_t last_ns; /* agg_retire()'s clock at the last observation */
+	uint64_t listing; /* agg_list() calls before the last observation */
+	/* Its service's lists (agg.c): [0] its series observed once, oldest
+	 * first; [1] all its series, least recently observed first. */
+	struct agg_series *lprev[2], *lnext[2];
 	uint64_t count;
 	uint64_t sum_ns; /* exact; carried into sum_s before it could wrap */
 	double sum_s;
@@ -100,7 +118,12 @@ int agg_validate_buckets(const double *bounds, size_t n, char *err, size_t errle
  */
 int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char *err, size_t errlen);
 
-/* Series per service_name, overflow series aside; 0 means max_series. */
+/*
+ * Series per service_name, overflow series aside. 0 (the default) means
+ * max_series / AGG_SERVICE_SHARE, at least 1: one service never takes the
+ * whole pool, whatever max_series is.
+ */
+#define AGG_SERVICE_SHARE 5
 void agg_set_service_limit(struct agg *a, size_t max_per_service);
 
 /*
@@ -132,14 +155,14 @@ void agg_release(struct agg *a);
 size_t agg_series_active(const struct agg *a);
 /* Observations that went to the overflow series. */
 uint64_t agg_series_dropped(const struct agg *a);
-/* Series removed by agg_retire(). */
+/* Series removed by agg_retire() or replaced to make room. */
 uint64_t agg_series_retired(const struct agg *a);
 
 /* The same figures, for the self metrics. */
 struct agg_stats {
 	uint64_t series_active;  /* gauge: agg_series_active(), counted when agg_stats() is called */
 	uint64_t series_dropped; /* observations that went to an overflow series */
-	uint64_t series_retired; /* series removed by agg_retire() */
+	uint64_t series_retired; /* series removed by agg_retire() or replaced to make room */
 };
 const struct agg_stats *agg_stats(struct agg *a);
 /* The self metrics of agg_stats() (promtext.h). */

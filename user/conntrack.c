@@ -153,12 +153,14 @@ static void q_pop(struct conn *c)
 	}
 }
 
-static void mark_lost(struct conntrack *ct, struct pend *p)
+/*
+ * Framing bytes of p were not captured: counted when it is emitted
+ * (framing_recovered) or dropped (framing_lost), not before.
+ */
+static void mark_lost(struct pend *p)
 {
-	if (p && !(p->flags & WT_RQ_FRAMING_LOST)) {
+	if (p)
 		p->flags |= WT_RQ_FRAMING_LOST;
-		ct->st.framing_lost++;
-	}
 }
 
 static void emit(struct conntrack *ct, struct conn *c, struct pend *p, uint64_t end_ns, uint32_t flags)
@@ -181,6 +183,8 @@ static void emit(struct conntrack *ct, struct conn *c, struct pend *p, uint64_t 
 	};
 
 	ct->st.requests++;
+	if (rq.flags & WT_RQ_FRAMING_LOST)
+		ct->st.framing_recovered++;
 	if (ct->cb)
 		ct->cb(&rq, ct->ctx);
 }
@@ -244,7 +248,7 @@ static void drop_all(struct conntrack *ct, struct conn *c, enum drop why)
 
 		switch (why) {
 		case DROP_FRAMING_LOST:
-			mark_lost(ct, p);
+			ct->st.framing_lost++;
 			break;
 		case DROP_RELAYED:
 			ct->st.relayed++;
@@ -256,8 +260,20 @@ static void drop_all(struct conntrack *ct, struct conn *c, enum drop why)
 				ct->st.client_reset++;
 			else
 				ct->st.unanswered++;
-			if (ct->o.unanswered)
-				ct->o.unanswered(p->tgid, (enum wt_unanswered)why, ct->o.unanswered_ctx);
+			if (ct->o.unanswered) {
+				const struct wt_request rq = {
+					.start_ns = p->start_ns,
+					.tgid = p->tgid,
+					.tid = p->tid,
+					.proto = (enum wt_proto)p->proto,
+					.flags = p->flags,
+					.method = p->method,
+					.path = p->path,
+					.path_len = p->path_len,
+				};
+
+				ct->o.unanswered(&rq, (enum wt_unanswered)why, ct->o.unanswered_ctx);
+			}
 			break;
 		}
 		q_pop(c);
@@ -285,6 +301,8 @@ static void finish_unframed(struct conntrack *ct, struct conn *c, uint64_t close
 	/* Without a final status there is no label to give. */
 	if (f->status >= 200 && f->resp_bytes > 0)
 		emit(ct, c, f, f->last_send_ns, 0);
+	else
+		ct->st.framing_lost++;
 	q_pop(c);
 	drop_all(ct, c, DROP_FRAMING_LOST);
 }
@@ -325,11 +343,18 @@ static void end_conn(struct conntrack *ct, struct conn *c, uint64_t close_ns, en
 	/*
 	 * A response whose head was written and whose body the close cut (a
 	 * stream or server-sent events that the client left, or the server
-	 * ended without the last chunk) was written with its status: it counts,
-	 * ended at its last write.
+	 * ended without the last chunk), or of whose head only the status line
+	 * was written before the client reset, was written with its status: it
+	 * counts, ended at its last write.
 	 */
 	f = front(c);
-	if (f && f->status >= 200 && f->resp_bytes > 0 && c->tx.state != RF_HEAD) {
+	if (f && f->status < 200 && c->tx.head.buf) {
+		int st = respframe_status_line((const uint8_t *)c->tx.head.buf, c->tx.head.len);
+
+		if (st >= 200)
+			f->status = st;
+	}
+	if (f && f->status >= 200 && f->resp_bytes > 0 && (c->tx.state != RF_HEAD || c->tx.head.buf)) {
 		emit(ct, c, f, f->last_send_ns, WT_RQ_CUT);
 		q_pop(c);
 	}
@@ -453,8 +478,6 @@ static void queue_head(struct conntrack *ct, struct conn *c, enum reqframe_ev ev
 	else if (ev == RQ_EV_HEAD_BAD)
 		ct->st.parse_errors_http++;
 	p = new_request(ct, c, o);
-	if (p && ev == RQ_EV_HEAD_LOST)
-		ct->st.framing_lost++;
 	reqframe_queued(&c->rx, p != NULL, pos, len);
 }
 
@@ -502,7 +525,7 @@ static void on_recv(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 			break;
 		case RQ_EV_BODY_LOST:
 			/* The request is queued: its response counts it. */
-			mark_lost(ct, rx_req(c));
+			mark_lost(rx_req(c));
 			break;
 		case RQ_EV_BODY_BAD:
 			p = rx_req(c);
@@ -640,7 +663,7 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 		case RF_EV_LOST:
 			if (status >= 200)
 				f->status = status;
-			mark_lost(ct, f);
+			mark_lost(f);
 			break;
 		default: /* RF_EV_MORE, RF_EV_INTERIM */
 			break;
@@ -980,7 +1003,10 @@ static const struct promtext_metric metrics[] = {
 	ROW("wsgitrace_uwsgi_parse_errors_total", PROMTEXT_COUNTER, parse_errors_uwsgi,
 	    "uwsgi packets that could not be parsed."),
 	ROW("wsgitrace_framing_lost_total", PROMTEXT_COUNTER, framing_lost,
-	    "Requests whose response framing was not captured; their end is the last write seen."),
+	    "Requests not counted in the histogram because bytes that frame them were not captured."),
+	ROW("wsgitrace_framing_recovered_total", PROMTEXT_COUNTER, framing_recovered,
+	    "Requests counted although bytes that frame them were not captured (a head longer than the "
+	    "capture): labelled from the bytes captured, ended by the responses. Nothing lost."),
 	ROW("wsgitrace_unanswered_requests_total", PROMTEXT_COUNTER, unanswered,
 	    "Requests whose connection ended before a response was seen."),
 	ROW("wsgitrace_orphan_responses_total", PROMTEXT_COUNTER, orphan_responses,
@@ -994,7 +1020,8 @@ static const struct promtext_metric metrics[] = {
 	ROW("wsgitrace_connections_expired_total", PROMTEXT_COUNTER, conns_expired,
 	    "Tracked connections forgotten after being idle too long."),
 	ROW("wsgitrace_client_resets_total", PROMTEXT_COUNTER, client_reset,
-	    "Requests pending when the client reset the connection: no response was owed."),
+	    "Requests pending when the client reset the connection before the server wrote any of their "
+	    "response: no response was owed."),
 	ROW("wsgitrace_missed_requests_total", PROMTEXT_COUNTER, missed_requests,
 	    "Responses whose request was not seen; they are counted with method \"_OTHER\" and route "
 	    "\"_unknown\"."),

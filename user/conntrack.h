@@ -42,8 +42,8 @@ enum wt_unanswered {
 	WT_UNANSWERED_MAX,
 };
 
-/* One request read by tgid and never answered. */
-typedef void (*conntrack_unanswered_cb)(uint32_t tgid, enum wt_unanswered why, void *ctx);
+/* One request read and never answered: rq as read (tgid, method, path), no status or end. */
+typedef void (*conntrack_unanswered_cb)(const struct wt_request *rq, enum wt_unanswered why, void *ctx);
 
 struct conntrack_opts {
 	uint32_t max_conns;       /* tracked at once; 0: 131072 */
@@ -66,7 +66,8 @@ struct conntrack_stats {
 	uint64_t requests;           /* requests handed to the callback */
 	uint64_t parse_errors_http;  /* request heads, chunked bodies, response heads */
 	uint64_t parse_errors_uwsgi; /* uwsgi packets */
-	uint64_t framing_lost;       /* requests whose framing bytes were not captured */
+	uint64_t framing_lost;       /* requests not counted: their framing bytes were not captured */
+	uint64_t framing_recovered;  /* requests counted although framing bytes were not captured */
 	uint64_t unanswered;         /* requests pending when their connection ended */
 	uint64_t client_reset;       /* requests pending when the client reset the connection */
 	uint64_t missed_requests;    /* responses counted whose request was not seen (placeholder labels) */

@@ -30,6 +30,7 @@
 #include "discover.h"
 #include "expose.h"
 #include "httpd.h"
+#include "labels.h"
 #include "privs.h"
 #include "listeners.h"
 #include "naming.h"
@@ -72,7 +73,7 @@ static struct env {
 	.listen = "0.0.0.0:9464",
 	.fold_ids = true,
 	.max_series = 10000,
-	.max_series_per_service = 2000,
+	.max_series_per_service = 0, /* agg.h: a share of max_series */
 	.max_conns = 262144,
 	.hooks = WT_HOOKS_AUTO,
 	.poll_ms = 50,
@@ -123,7 +124,7 @@ static const struct argp_option opts[] = {
 	{ "buckets", 'b', "LIST", 0, "Histogram upper bounds in seconds, comma separated, increasing", 0 },
 	{ "trace", 't', NULL, 0, "Print one JSON line per completed request on stdout", 0 },
 	{ "max-series", OPT_MAX_SERIES, "N", 0, "Histogram series kept (default 10000); more go to route=\"_overflow\" and are counted", 0 },
-	{ "max-series-per-service", OPT_MAX_SERIES_SVC, "N", 0, "Histogram series per service_name (default 2000); more go to its route=\"_overflow\" with their method and status", 0 },
+	{ "max-series-per-service", OPT_MAX_SERIES_SVC, "N", 0, "Histogram series per service_name (default a fifth of --max-series: 2000); more go to its route=\"_overflow\" with their method and status", 0 },
 	{ "series-ttl", OPT_SERIES_TTL, "DURATION", 0, "Retire series not updated for this long, e.g. 1h (default 0: never)", 0 },
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Connections tracked at once (default 262144)", 0 },
 	{ "hooks", OPT_HOOKS, "auto|sockets|syscalls", 0, "Capture path (default auto: sockets where the kernel has them)", 0 },
@@ -345,11 +346,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static void on_unanswered(uint32_t tgid, enum wt_unanswered why, void *ctx)
+static void on_unanswered(const struct wt_request *rq, enum wt_unanswered why, void *ctx)
 {
 	struct app *a = ctx;
+	struct wt_labels l;
 
-	serverstate_unanswered(a->state, naming_of(&a->names, tgid), why);
+	labels_build(rq, env.fold_ids, &l);
+	serverstate_unanswered(a->state, naming_of(&a->names, rq->tgid), why, l.route);
 }
 
 static void on_request(const struct wt_request *rq, void *ctx)
@@ -444,7 +447,7 @@ static void on_record(const void *data, size_t size, void *ctx)
 	}
 	switch (d->type) {
 	case WT_EV_ABANDONED:
-		serverstate_unanswered(a->state, naming_of(&a->names, d->tgid), WT_UNANSWERED_GONE_QUEUED);
+		serverstate_unanswered(a->state, naming_of(&a->names, d->tgid), WT_UNANSWERED_GONE_QUEUED, NULL);
 		break;
 	case WT_EV_DATA:
 	case WT_EV_CLOSE:

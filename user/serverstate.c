@@ -10,6 +10,7 @@
 
 #include "agg.h"
 #include "expose.h"
+#include "labels.h"
 #include "listeners.h"
 #include "promtext.h"
 #include "saturation.h"
@@ -17,7 +18,11 @@
 #include "svckey.h"
 
 #define MAX_LISTENERS 1024
-/* Services with unanswered requests kept apart; past it they share "_overflow". */
+/*
+ * (service, reason, route) counters of unanswered requests kept apart; past
+ * it, or past a fifth of it for one service, they share an "_overflow"
+ * route as the histogram's series do (agg.h).
+ */
 #define MAX_UNANSWERED 4096
 
 static const char *const unanswered_reason[WT_UNANSWERED_MAX] = {
@@ -26,11 +31,6 @@ static const char *const unanswered_reason[WT_UNANSWERED_MAX] = {
 	[WT_UNANSWERED_WORKER_EXITED] = "worker_exited",
 	[WT_UNANSWERED_EXPIRED] = "idle_expired",
 	[WT_UNANSWERED_GONE_QUEUED] = "client_gone_queued",
-};
-
-struct unanswered_row {
-	char *service;
-	uint64_t n[WT_UNANSWERED_MAX];
 };
 
 struct listen_row {
@@ -46,8 +46,7 @@ struct serverstate {
 	struct listen_row rows[MAX_LISTENERS];
 	size_t nrows;
 	const char *service; /* of the master being read */
-	struct unanswered_row *unanswered;
-	size_t nunanswered;
+	struct agg *unanswered; /* reason as the method, count only */
 };
 
 struct serverstate *serverstate_new(const double *bounds, size_t nbounds, char *err, size_t errlen)
@@ -60,9 +59,10 @@ struct serverstate *serverstate_new(const double *bounds, size_t nbounds, char *
 	}
 	/* One series per service: its own cap never matters. */
 	s->queue = agg_new(bounds, nbounds, 100000, err, errlen);
+	s->unanswered = s->queue ? agg_new((const double[]){1}, 1, MAX_UNANSWERED, err, errlen) : NULL;
 	s->sat = sat_new();
-	if (!s->queue || !s->sat) {
-		if (s->queue && !s->sat)
+	if (!s->queue || !s->unanswered || !s->sat) {
+		if (s->unanswered && !s->sat)
 			snprintf(err, errlen, "out of memory");
 		serverstate_free(s);
 		return NULL;
@@ -85,33 +85,10 @@ void serverstate_queue(struct serverstate *s, const char *service, uint64_t queu
 	agg_observe(s->queue, service, "", "", 0, queue_ns);
 }
 
-static struct unanswered_row *unanswered_row(struct serverstate *s, const char *service)
+void serverstate_unanswered(struct serverstate *s, const char *service, enum wt_unanswered why, const char *route)
 {
-	struct unanswered_row *rows;
-	char *copy;
-
-	for (size_t i = 0; i < s->nunanswered; i++)
-		if (strcmp(s->unanswered[i].service, service) == 0)
-			return &s->unanswered[i];
-	if (s->nunanswered >= MAX_UNANSWERED)
-		return strcmp(service, "_overflow") ? unanswered_row(s, "_overflow") : NULL;
-	rows = realloc(s->unanswered, (s->nunanswered + 1) * sizeof(*rows));
-	if (!rows)
-		return NULL;
-	s->unanswered = rows;
-	copy = strdup(service);
-	if (!copy)
-		return NULL;
-	rows[s->nunanswered] = (struct unanswered_row){ .service = copy };
-	return &rows[s->nunanswered++];
-}
-
-void serverstate_unanswered(struct serverstate *s, const char *service, enum wt_unanswered why)
-{
-	struct unanswered_row *r = unanswered_row(s, service);
-
-	if (r && (unsigned)why < WT_UNANSWERED_MAX)
-		r->n[why]++;
+	if ((unsigned)why < WT_UNANSWERED_MAX)
+		agg_observe(s->unanswered, service, unanswered_reason[why], route ? route : LABEL_ROUTE_UNKNOWN, 0, 0);
 }
 
 static void add_process(uint32_t pid, const char *service, bool root, void *ctx)
@@ -189,6 +166,7 @@ const struct strbuf *serverstate_render(struct serverstate *s, const struct proc
 					const struct conntrack *ct)
 {
 	const struct sat_row *rows;
+	struct agg_series *const *un;
 	size_t n, f, i;
 
 	sb_reset(&s->out);
@@ -216,17 +194,17 @@ const struct strbuf *serverstate_render(struct serverstate *s, const struct proc
 			"Requests a server read and never answered, by the reason wsgitrace can tell: the client "
 			"reset the connection while the server had the request (client_gone) or while it waited in "
 			"the backlog (client_gone_queued), the process that read it exited (worker_exited), the "
-			"connection ended first (connection_closed), it stayed idle past the timeout (idle_expired).");
-	for (i = 0; i < s->nunanswered; i++) {
-		for (int w = 0; w < WT_UNANSWERED_MAX; w++) {
-			if (!s->unanswered[i].n[w])
-				continue;
-			sb_puts(&s->out, "wsgi_server_requests_unanswered_total{");
-			promtext_label(&s->out, "reason", unanswered_reason[w]);
-			sb_putc(&s->out, ',');
-			svckey_render(&s->out, s->unanswered[i].service);
-			promtext_sample_end(&s->out, s->unanswered[i].n[w]);
-		}
+			"connection ended first (connection_closed), it stayed idle past the timeout (idle_expired); "
+			"http_route as the duration histogram's, _unknown when the request's head was not read.");
+	n = agg_list(s->unanswered, &un);
+	for (i = 0; i < n; i++) {
+		sb_puts(&s->out, "wsgi_server_requests_unanswered_total{");
+		promtext_label(&s->out, "reason", un[i]->method);
+		sb_putc(&s->out, ',');
+		svckey_render(&s->out, un[i]->service);
+		sb_putc(&s->out, ',');
+		promtext_label(&s->out, "http_route", un[i]->route);
+		promtext_sample_end(&s->out, un[i]->count);
 	}
 
 	s->nrows = 0;
@@ -260,9 +238,7 @@ void serverstate_free(struct serverstate *s)
 	if (!s)
 		return;
 	listeners_reader_stop(s->reader);
-	for (size_t i = 0; i < s->nunanswered; i++)
-		free(s->unanswered[i].service);
-	free(s->unanswered);
+	agg_free(s->unanswered);
 	agg_free(s->queue);
 	sat_free(s->sat);
 	sb_free(&s->out);

@@ -30,8 +30,12 @@ void serverstate_start_reader(struct serverstate *s);
 struct listener_reader *serverstate_reader(struct serverstate *s);
 /* A new connection's first request waited queue_ns in the backlog. */
 void serverstate_queue(struct serverstate *s, const char *service, uint64_t queue_ns);
-/* A request service's server read got no response, for the reason why (conntrack.h). */
-void serverstate_unanswered(struct serverstate *s, const char *service, enum wt_unanswered why);
+/*
+ * A request service's server read got no response, for the reason why
+ * (conntrack.h); route is its http_route label, NULL when its head was not
+ * read. Kept within the histogram's series limits (agg.h).
+ */
+void serverstate_unanswered(struct serverstate *s, const char *service, enum wt_unanswered why, const char *route);
 /* The families, rendered now; valid until the next call. */
 const struct strbuf *serverstate_render(struct serverstate *s, const struct proctab *procs,
 					const struct conntrack *ct);

@@ -36,6 +36,7 @@ METRICS = {
     "wsgitrace_build_info", "wsgitrace_events_total", "wsgitrace_events_lost_total",
     "wsgitrace_kernel_read_failures_total", "wsgitrace_http_parse_errors_total",
     "wsgitrace_uwsgi_parse_errors_total", "wsgitrace_framing_lost_total",
+    "wsgitrace_framing_recovered_total",
     "wsgitrace_unanswered_requests_total", "wsgitrace_orphan_responses_total",
     "wsgitrace_pending_overflow_total", "wsgitrace_connections_active",
     "wsgitrace_connections_dropped_total", "wsgitrace_connections_expired_total",

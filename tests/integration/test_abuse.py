@@ -246,6 +246,149 @@ class TestSeriesRetired(unittest.TestCase):
         self.assertEqual(tracer.self_metric("wsgitrace_series_retired_total"), 20)
 
 
+class TestSeriesSmallPool(unittest.TestCase):
+    """--max-series lowered alone: the per-service limit follows it (a fifth), so a bombed
+    service cannot take the pool and the other keeps getting series for its new routes."""
+
+    MAX = 200
+    PATHS = 1000
+
+    def test_lowered_total_keeps_fairness(self):
+        bombed = h.gunicorn("abuse-pool-bombed", "-k", "gthread", "--threads", "4", "-w", "1", workers=1)
+        self.addCleanup(bombed.cleanup)
+        shop = gunicorn_app("abuse-pool-shop", "shop_app", "-w", "1")
+        self.addCleanup(shop.cleanup)
+        tracer = h.Tracer("--pid", str(bombed.pid), "--pid", str(shop.pid), "--max-series", str(self.MAX))
+        self.addCleanup(tracer.cleanup)
+        per_service = self.MAX // 5
+
+        self.assertEqual(bomb(bombed.port, ["/scan/p-%d" % i for i in range(self.PATHS)]), {404: self.PATHS})
+
+        def bombed_done():
+            c = tracer.counts("flask_app")
+            return sum(c.values()) == self.PATHS and c
+        c = h.wait_for(bombed_done, timeout=60, what="all %d bomb requests counted" % self.PATHS)
+        self.assertEqual(len([k for k in c if k[1] != "_overflow"]), per_service)
+        self.assertEqual(c[("GET", "_overflow", "404")], self.PATHS - per_service)
+
+        for _ in range(3):
+            self.assertEqual(h.request(shop.port, "/checkout")[0], 200)
+        for _ in range(5):
+            self.assertEqual(h.request(shop.port, "/checkout/fail")[0], 503)
+        for i in range(20):
+            self.assertEqual(h.request(shop.port, "/other/p-%d" % i)[0], 404)
+        want = {("GET", "/checkout", "200"): 3, ("GET", "/checkout/fail", "503"): 5}
+        want.update({("GET", "/other/p-%d" % i, "404"): 1 for i in range(20)})
+        tracer.wait_counts(want, service="shop_app")
+        self.assertEqual(tracer.self_metric("wsgitrace_series_dropped_total"), self.PATHS - per_service)
+        self.assertEqual(tracer.self_metric("wsgitrace_series_retired_total"), 0)
+
+
+def prometheus(test, mport):
+    """A real Prometheus scraping wsgitrace on mport every second; returns its port."""
+    tmp = tempfile.mkdtemp(prefix="wt-prom-")
+    test.addCleanup(shutil.rmtree, tmp, True)
+    port = h.free_port()
+    cfg = os.path.join(tmp, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write("global:\n  scrape_interval: 1s\n"
+                "scrape_configs:\n  - job_name: wsgitrace\n    static_configs:\n"
+                "      - targets: ['127.0.0.1:%d']\n" % mport)
+    prom = h.Proc(["/usr/bin/prometheus", "--config.file", cfg, "--storage.tsdb.path", os.path.join(tmp, "data"),
+                   "--web.listen-address", "127.0.0.1:%d" % port], "prometheus", cwd=tmp)
+    test.addCleanup(prom.cleanup)
+    h.wait_for(lambda: h.port_open(port) or not prom.alive(), timeout=60, what="prometheus")
+    test.assertTrue(prom.alive(), prom.output())
+    return port
+
+
+class TestRoomAfterScan(unittest.TestCase):
+    """With the default flags, a scan that fills a service's limit does not keep its new
+    real routes in _overflow until a restart; a real Prometheus says what that costs."""
+
+    PER_SERVICE = 2000  # the default: a fifth of --max-series 10000
+    SCAN = 2100
+
+    def test_new_routes_after_scan(self):
+        server = h.gunicorn("abuse-room", "-k", "gthread", "--threads", "4", "-w", "1", workers=1)
+        self.addCleanup(server.cleanup)
+        tracer = h.Tracer("--pid", str(server.pid))
+        self.addCleanup(tracer.cleanup)
+        pport = prometheus(self, tracer.mport)
+        sel = 'http_server_request_duration_seconds_count{job="wsgitrace",service_name="flask_app"}'
+
+        def prom(q):
+            return h.query_value(pport, q)
+
+        for _ in range(3):
+            self.assertEqual(h.request(server.port, "/test/")[0], 200)
+        self.assertEqual(bomb(server.port, ["/scan/p-%d" % i for i in range(self.SCAN)]), {404: self.SCAN})
+        total = 3 + self.SCAN
+
+        def counted():
+            c = tracer.counts()
+            return sum(c.values()) == total and c
+        c = h.wait_for(counted, timeout=60, what="the scan counted")
+        scan_series = self.PER_SERVICE - 1
+        self.assertEqual(c[("GET", "_overflow", "404")], self.SCAN - scan_series)
+        # Which paths got a series depends on the order the 8 clients' requests came in.
+        scanned = {k for k in c if k[1].startswith("/scan/")}
+        self.assertEqual(len(scanned), scan_series)
+        # Prometheus has read the scan's series before any can make room.
+        h.wait_for(lambda: prom("sum(%s)" % sel) == total, timeout=60, interval=0.25,
+                   what="prometheus to read the scan")
+
+        # New real routes: the first request of each lands in _overflow, the
+        # next ones in a series of its own, which took a scan path's place.
+        new = [("GET", "/test1/", "500", None), ("GET", "/sleep/1", "200", None), ("POST", "/echo", "200", b"x")]
+        for method, path, status, body in new:
+            for _ in range(3):
+                self.assertEqual(h.request(server.port, path, method=method, body=body)[0], int(status))
+        total += 9
+        c = h.wait_for(lambda: sum(tracer.counts().values()) + 3 == total and tracer.counts(), timeout=20,
+                       what="the new routes counted")
+        for method, path, status, _ in new:
+            self.assertEqual(c[(method, path.replace("/1", "/{id}"), status)], 2)
+        self.assertEqual(c[("GET", "_overflow", "500")], 1)
+        self.assertEqual(c[("GET", "_overflow", "200")], 1)
+        self.assertEqual(c[("POST", "_overflow", "200")], 1)
+        self.assertEqual(c[("GET", "/test/", "200")], 3)
+        self.assertEqual(tracer.self_metric("wsgitrace_series_retired_total"), 3)
+        # Three series observed once made the room: scan paths, not /test/.
+        replaced = scanned - set(c)
+        self.assertEqual(len(replaced), 3)
+
+        # In Prometheus: every request is in some series (the replaced ones
+        # held 1 each), none reset, and the series stored are the ones served.
+        everything = "sum(max_over_time(%s[1h]))" % sel
+        h.wait_for(lambda: prom(everything) == total, timeout=60, interval=0.25,
+                   what="prometheus to hold all %d requests" % total)
+        resets = prom("sum(resets(%s[1h]))" % sel)
+        stored = prom("count(max_over_time(%s[1h]))" % sel)
+        self.assertEqual(resets, 0)
+        self.assertEqual(stored, len(c) + 3)
+
+        # A replaced scan path asked twice more: one in _overflow, one in a
+        # series that starts again from one, which Prometheus cannot tell
+        # from the 1 it last read: it misses that request, without a reset.
+        back = sorted(replaced)[0]
+        for _ in range(2):
+            self.assertEqual(h.request(server.port, back[1])[0], 404)
+        total += 2
+        c = h.wait_for(lambda: tracer.counts().get(back) == 1 and tracer.counts(),
+                       timeout=20, what="%s back in a series of its own" % back[1])
+        self.assertEqual(c[("GET", "_overflow", "404")], self.SCAN - scan_series + 1)
+        h.wait_for(lambda: prom("sum(%s)" % sel) == sum(c.values()), timeout=60, interval=0.25,
+                   what="prometheus to read it")
+        seen = prom(everything)
+        resets = prom("sum(resets(%s[1h]))" % sel)
+        print("after a %d-path scan: 3 new routes got series (3 scan series replaced); Prometheus: "
+              "%d series stored, counter resets %d, max_over_time sum %d of %d requests"
+              % (self.SCAN, prom("count(max_over_time(%s[1h]))" % sel), resets, seen, total))
+        self.assertEqual(resets, 0)
+        self.assertEqual(seen, total - 1)
+
+
 class TestFlagWarnings(unittest.TestCase):
     """Valid flags that are probably not meant get a warning; the daemon still runs."""
 

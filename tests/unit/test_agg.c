@@ -178,6 +178,7 @@ static void test_overflow(void **state)
 	size_t n;
 	int i;
 
+	agg_set_service_limit(a, 3);
 	for (i = 0; i < 3; i++) {
 		snprintf(route, sizeof(route), "/r%d", i);
 		assert_int_equal(agg_observe(a, "app", "GET", route, 200, 1000), 0);
@@ -283,6 +284,129 @@ static void test_retire(void **state)
 	agg_free(a);
 }
 
+/* Lowering --max-series alone lowers the per-service limit with it. */
+static void test_service_share(void **state)
+{
+	char err[128], route[32];
+	struct agg *a = agg_new((double[]){1}, 1, 200, err, sizeof(err));
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		snprintf(route, sizeof(route), "/scan/%d", i);
+		agg_observe(a, "bombed", "GET", route, 404, 1000);
+	}
+	/* 200 / AGG_SERVICE_SHARE of its own and one overflow series. */
+	assert_int_equal(agg_series_active(a), 200 / AGG_SERVICE_SHARE + 1);
+	for (i = 0; i < 200 / AGG_SERVICE_SHARE; i++) {
+		snprintf(route, sizeof(route), "/r%d", i);
+		assert_int_equal(agg_observe(a, "other", "GET", route, 200, 1000), 0);
+	}
+	agg_set_service_limit(a, 150);
+	assert_int_equal(agg_observe(a, "other", "GET", "/more", 200, 1000), 0);
+	agg_free(a);
+	/* Never 0, and an explicit limit above the pool stands. */
+	a = agg_new((double[]){1}, 1, 3, err, sizeof(err));
+	assert_int_equal(agg_observe(a, "x", "GET", "/a", 200, 1), 0);
+	assert_int_equal(agg_observe(a, "x", "GET", "/b", 200, 1), 1);
+	agg_free(a);
+}
+
+/*
+ * After a scan fills a service's limit, a route met twice takes the place of
+ * the oldest series observed once, once a listing has served it; a route
+ * observed twice is never replaced; the scan's own paths stay in overflow.
+ */
+static void test_room_after_scan(void **state)
+{
+	char err[128], route[32];
+	struct agg *a = agg_new((double[]){1}, 1, 100, err, sizeof(err));
+	struct agg_series *const *l;
+	int i;
+
+	agg_set_service_limit(a, 10);
+	agg_observe(a, "app", "GET", "/home", 200, 1);
+	agg_observe(a, "app", "GET", "/home", 200, 1);
+	for (i = 0; i < 100; i++) {
+		snprintf(route, sizeof(route), "/scan/%d", i);
+		agg_observe(a, "app", "GET", route, 404, 1);
+	}
+	/* A route met again before any listing: nothing has been served yet. */
+	assert_int_equal(agg_observe(a, "app", "GET", "/new", 200, 1), 1);
+	assert_int_equal(agg_observe(a, "app", "GET", "/new", 200, 1), 1);
+	agg_list(a, &l);
+	/* Met again while a reader holds the agg: nothing is freed under it. */
+	agg_hold(a);
+	assert_int_equal(agg_observe(a, "app", "GET", "/new", 200, 1), 1);
+	agg_release(a);
+	assert_int_equal(agg_observe(a, "app", "GET", "/new", 200, 1), 0);
+	assert_int_equal(agg_series_retired(a), 1);
+	assert_null(find_svc(a, "app", "GET", "/scan/0", 404)); /* the oldest seen once */
+	assert_non_null(find_svc(a, "app", "GET", "/scan/1", 404));
+	assert_int_equal(find_svc(a, "app", "GET", "/home", 200)->count, 2);
+	assert_int_equal(find_svc(a, "app", "GET", "/new", 200)->count, 1);
+	assert_int_equal(find_svc(a, "app", "GET", AGG_OVERFLOW_ROUTE, 200)->count, 3);
+	/* A scan path asked once more than the ring holds keys does not churn. */
+	for (i = 100; i < 1000; i++) {
+		snprintf(route, sizeof(route), "/scan/%d", i);
+		assert_int_equal(agg_observe(a, "app", "GET", route, 404, 1), 1);
+	}
+	assert_int_equal(agg_series_retired(a), 1);
+	/* Every series observed twice stays: /home and /new (now twice) survive
+	 * room being made for eight more routes. */
+	agg_observe(a, "app", "GET", "/new", 200, 1);
+	agg_list(a, &l);
+	for (i = 0; i < 8; i++) {
+		snprintf(route, sizeof(route), "/real/%d", i);
+		agg_observe(a, "app", "GET", route, 200, 1);
+		assert_int_equal(agg_observe(a, "app", "GET", route, 200, 1), 0);
+	}
+	assert_int_equal(agg_series_retired(a), 9);
+	/* No series observed once is left that a listing served: overflow. */
+	agg_observe(a, "app", "GET", "/late", 200, 1);
+	assert_int_equal(agg_observe(a, "app", "GET", "/late", 200, 1), 1);
+	assert_non_null(find_svc(a, "app", "GET", "/home", 200));
+	assert_non_null(find_svc(a, "app", "GET", "/new", 200));
+	/* Retiring by TTL keeps the once-observed list whole. */
+	agg_retire(a, 1000000000000ull, 1);
+	assert_int_equal(agg_series_active(a), 0);
+	assert_int_equal(agg_observe(a, "app", "GET", "/again", 200, 1), 0);
+	agg_free(a);
+}
+
+/*
+ * With no series observed once left, the least recently observed route
+ * makes room, only after AGG_IDLE_REPLACE_NS without observations.
+ */
+static void test_room_lru(void **state)
+{
+	char err[128], route[32];
+	struct agg *a = agg_new((double[]){1}, 1, 100, err, sizeof(err));
+	struct agg_series *const *l;
+	const uint64_t t0 = 1000000000ull;
+	int i;
+
+	agg_set_service_limit(a, 4);
+	agg_retire(a, t0, 0);
+	for (i = 0; i < 4; i++) {
+		snprintf(route, sizeof(route), "/r%d", i);
+		agg_observe(a, "app", "GET", route, 200, 1);
+		agg_observe(a, "app", "GET", route, 200, 1);
+	}
+	agg_retire(a, t0 + 60 * 1000000000ull, 0);
+	agg_observe(a, "app", "GET", "/r0", 200, 1); /* /r1 is now the least recently observed */
+	agg_list(a, &l);
+	agg_retire(a, t0 + AGG_IDLE_REPLACE_NS - 1, 0);
+	assert_int_equal(agg_observe(a, "app", "GET", "/new", 200, 1), 1);
+	assert_int_equal(agg_observe(a, "app", "GET", "/new", 200, 1), 1);
+	agg_retire(a, t0 + AGG_IDLE_REPLACE_NS, 0);
+	assert_int_equal(agg_observe(a, "app", "GET", "/new", 200, 1), 0);
+	assert_int_equal(agg_series_retired(a), 1);
+	assert_null(find_svc(a, "app", "GET", "/r1", 200));
+	assert_int_equal(find_svc(a, "app", "GET", "/r0", 200)->count, 3);
+	assert_int_equal(find_svc(a, "app", "GET", "/new", 200)->count, 1);
+	agg_free(a);
+}
+
 static void test_request(void **state)
 {
 	char err[128];
@@ -315,6 +439,7 @@ static void test_many_series_and_sum(void **state)
 	struct agg_series *s;
 	int i, r;
 
+	agg_set_service_limit(a, 20000);
 	for (r = 0; r < 3; r++)
 		for (i = 0; i < 15000; i++) {
 			snprintf(route, sizeof(route), "/r/%d", i);
@@ -340,7 +465,10 @@ int main(void)
 		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_buckets_le),
 		cmocka_unit_test(test_keys_and_order), cmocka_unit_test(test_overflow),
 		cmocka_unit_test(test_request),       cmocka_unit_test(test_many_series_and_sum),
-		cmocka_unit_test(test_service_limit), cmocka_unit_test(test_retire),
+		cmocka_unit_test(test_service_limit),
+		cmocka_unit_test(test_service_share),
+		cmocka_unit_test(test_room_after_scan),
+		cmocka_unit_test(test_room_lru), cmocka_unit_test(test_retire),
 	};
 
 	return cmocka_run_group_tests_name("agg", tests, NULL, NULL);

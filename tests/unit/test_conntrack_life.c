@@ -352,8 +352,9 @@ static void test_reset(void **state)
 /*
  * A response whose body the connection's end cuts (server-sent events the
  * client left; a server that closes without the last chunk) was written
- * with its status: it counts once, ended at its last write. One whose head
- * was not all written has no status to count.
+ * with its status: it counts once, ended at its last write; so does one
+ * whose head was cut after its status line. One cut inside its status line
+ * has no status to count.
  */
 static void test_cut_response(void **state)
 {
@@ -378,12 +379,21 @@ static void test_cut_response(void **state)
 	check_labels(1, "GET", "/big", 200);
 	assert_int_equal(recs[1].rq.end_ns, 210);
 	assert_int_equal(st()->unanswered, 1);
-	/* A head cut before its end: no status, nothing counted. */
+	/* A head cut after its status line: the server wrote that status, it counts. */
 	c.sk = 35;
 	rx_on(&c, 300, 1, "GET /h HTTP/1.1\r\n\r\n");
-	tx_on(&c, 310, 1, "HTTP/1.1 200 OK\r\nContent-Le");
+	tx_on(&c, 310, 1, "HTTP/1.1 503 Service Unavailable\r\nContent-Le");
 	close_on(&c, 320, WT_F_RESET, 0);
-	assert_int_equal(nrec, 2);
+	assert_int_equal(nrec, 3);
+	check_labels(2, "GET", "/h", 503);
+	assert_int_equal(recs[2].rq.end_ns, 310);
+	assert_int_equal(st()->client_reset, 0);
+	/* Cut inside the status line: no status, nothing counted. */
+	c.sk = 37;
+	rx_on(&c, 400, 1, "GET /s HTTP/1.1\r\n\r\n");
+	tx_on(&c, 410, 1, "HTTP/1.1 2");
+	close_on(&c, 420, WT_F_RESET, 0);
+	assert_int_equal(nrec, 3);
 	assert_int_equal(st()->client_reset, 1);
 	assert_int_equal(st()->conns_active, 0);
 }

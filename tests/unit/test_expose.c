@@ -91,10 +91,15 @@ static const char expected_self[] =
 	"# HELP wsgitrace_uwsgi_parse_errors_total uwsgi packets that could not be parsed.\n"
 	"# TYPE wsgitrace_uwsgi_parse_errors_total counter\n"
 	"wsgitrace_uwsgi_parse_errors_total 5\n"
-	"# HELP wsgitrace_framing_lost_total Requests whose response framing was not captured; their end is the "
-	"last write seen.\n"
+	"# HELP wsgitrace_framing_lost_total Requests not counted in the histogram because bytes that frame them "
+	"were not captured.\n"
 	"# TYPE wsgitrace_framing_lost_total counter\n"
 	"wsgitrace_framing_lost_total 6\n"
+	"# HELP wsgitrace_framing_recovered_total Requests counted although bytes that frame them were not "
+	"captured (a head longer than the capture): labelled from the bytes captured, ended by the responses. "
+	"Nothing lost.\n"
+	"# TYPE wsgitrace_framing_recovered_total counter\n"
+	"wsgitrace_framing_recovered_total 29\n"
 	"# HELP wsgitrace_unanswered_requests_total Requests whose connection ended before a response was seen.\n"
 	"# TYPE wsgitrace_unanswered_requests_total counter\n"
 	"wsgitrace_unanswered_requests_total 7\n"
@@ -115,8 +120,8 @@ static const char expected_self[] =
 	"# HELP wsgitrace_connections_expired_total Tracked connections forgotten after being idle too long.\n"
 	"# TYPE wsgitrace_connections_expired_total counter\n"
 	"wsgitrace_connections_expired_total 12\n"
-	"# HELP wsgitrace_client_resets_total Requests pending when the client reset the connection: no response "
-	"was owed.\n"
+	"# HELP wsgitrace_client_resets_total Requests pending when the client reset the connection before the "
+	"server wrote any of their response: no response was owed.\n"
 	"# TYPE wsgitrace_client_resets_total counter\n"
 	"wsgitrace_client_resets_total 18\n"
 	"# HELP wsgitrace_missed_requests_total Responses whose request was not seen; they are counted with method "
@@ -146,7 +151,8 @@ static const char expected_self[] =
 	"limit; they are in the series with http_route=\"_overflow\".\n"
 	"# TYPE wsgitrace_series_dropped_total counter\n"
 	"wsgitrace_series_dropped_total 0\n"
-	"# HELP wsgitrace_series_retired_total Series removed because they were not updated for --series-ttl.\n"
+	"# HELP wsgitrace_series_retired_total Series removed: not updated for --series-ttl, or making room for a "
+	"route in use of a service at its limit.\n"
 	"# TYPE wsgitrace_series_retired_total counter\n"
 	"wsgitrace_series_retired_total 0\n"
 	"# HELP wsgitrace_metrics_connections_evicted_total Connections to /metrics closed to admit a newer one "
@@ -229,7 +235,7 @@ static void numbered(struct self_fixture *f, struct agg *agg)
 		/* kernel_read_failures 3 = 1 + 1 + 1 (loop); connections_dropped 11 = 10 (conntrack) + 1 */
 		.kernel = { .lost = 2, .read_fail = 1, .regs_fail = 1, .relayed = 17, .conn_full = 1,
 			    .reset_unread = 26 },
-		.ct = { .parse_errors_http = 4, .parse_errors_uwsgi = 5, .framing_lost = 6, .unanswered = 7,
+		.ct = { .parse_errors_http = 4, .parse_errors_uwsgi = 5, .framing_lost = 6, .framing_recovered = 29, .unanswered = 7,
 			.orphan_responses = 8, .pending_overflow = 9, .conns_active = 10, .conns_dropped = 10,
 			.conns_expired = 12, .client_reset = 18, .missed_requests = 19, .not_http = 20,
 			.http2 = 27, .upgraded = 28,

@@ -271,6 +271,7 @@ static struct agg *agg_of(size_t nseries)
 	size_t i;
 
 	assert_non_null(a);
+	agg_set_service_limit(a, nseries);
 	for (i = 0; i < nseries; i++) {
 		snprintf(route, sizeof(route), "/s/%zu", i);
 		agg_observe(a, "app", "GET", route, 404, (uint64_t)i * 1000 + 1);
