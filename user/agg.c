@@ -55,6 +55,7 @@ struct agg {
 	uint64_t seed;
 	struct agg_series *overflow;
 	struct agg_stats st;
+	struct native_opts native;
 	struct agg_series **sorted;
 	size_t nsorted;
 	int dirty;
@@ -207,6 +208,13 @@ static struct agg_series *series_new(const struct agg *a, uint64_t hash, const c
 	return s;
 }
 
+static void series_free(struct agg_series *s)
+{
+	if (s)
+		native_free(&s->native);
+	free(s);
+}
+
 struct agg *agg_new(const double *bounds, size_t nbounds, size_t max_series, char *err, size_t errlen)
 {
 	struct agg *a;
@@ -226,6 +234,7 @@ struct agg *agg_new(const double *bounds, size_t nbounds, size_t max_series, cha
 	if (!a)
 		goto oom;
 	a->nb = nbounds;
+	a->native = native_default_opts;
 	a->max_series = max_series;
 	a->max_per_service = max_series;
 	a->bounds = calloc(nbounds, sizeof(double));
@@ -264,7 +273,7 @@ void agg_free(struct agg *a)
 
 			for (; s; s = n) {
 				n = s->next;
-				free(s);
+				series_free(s);
 			}
 		}
 	}
@@ -275,7 +284,7 @@ void agg_free(struct agg *a)
 		free(a->services);
 		a->services = n;
 	}
-	free(a->overflow);
+	series_free(a->overflow);
 	free(a->sorted);
 	free(a->bounds);
 	free(a->bounds_ns);
@@ -324,7 +333,7 @@ static void grow(struct agg *a)
 	a->tabmask = nsz - 1;
 }
 
-static void record(const struct agg *a, struct agg_series *s, uint64_t v)
+static void record(struct agg *a, struct agg_series *s, uint64_t v)
 {
 	size_t lo = 0, hi = a->nb;
 
@@ -339,6 +348,8 @@ static void record(const struct agg *a, struct agg_series *s, uint64_t v)
 	}
 	s->buckets[lo]++;
 	s->count++;
+	if (a->native.max_buckets && native_observe(&s->native, &a->native, (double)v / 1e9))
+		a->st.native_lost++;
 	if (s->sum_ns > UINT64_MAX - v) {
 		s->sum_s += (double)s->sum_ns / 1e9;
 		s->sum_ns = 0;
@@ -460,7 +471,7 @@ size_t agg_retire(struct agg *a, uint64_t now_ns, uint64_t ttl_ns)
 			if (s->svc)
 				s->svc->nseries--;
 			a->nseries--;
-			free(s);
+			series_free(s);
 			n++;
 		}
 	}
@@ -520,9 +531,22 @@ static const struct promtext_metric metrics[] = {
 	    "series with http_route=\"_overflow\"."),
 	ROW("wsgitrace_series_retired_total", PROMTEXT_COUNTER, series_retired,
 	    "Series removed because they were not updated for --series-ttl."),
+	ROW("wsgitrace_native_observations_lost_total", PROMTEXT_COUNTER, native_lost,
+	    "Observations in the classic buckets of http_server_request_duration_seconds but not in its "
+	    "native buckets, for want of memory."),
 };
 #undef ROW
 const struct promtext_table agg_metrics = PROMTEXT_TABLE(metrics);
+
+void agg_set_native(struct agg *a, const struct native_opts *o)
+{
+	a->native = *o;
+}
+
+const struct native_opts *agg_native(const struct agg *a)
+{
+	return &a->native;
+}
 
 const double *agg_bounds(const struct agg *a, size_t *n)
 {

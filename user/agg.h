@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "native.h"
 #include "request.h"
 
 #define AGG_MAX_BUCKETS 64
@@ -68,6 +69,7 @@ struct agg_series {
 	const char *method;
 	const char *route;
 	int status;
+	struct native_hist native; /* the same observations in exponential buckets */
 	/* Non-cumulative: buckets[i] counts bound[i-1] < v <= bound[i];
 	 * buckets[nbuckets] counts v > the last bound (the +Inf remainder). */
 	uint64_t buckets[];
@@ -99,6 +101,14 @@ int agg_validate_buckets(const double *bounds, size_t n, char *err, size_t errle
  * err set.
  */
 int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char *err, size_t errlen);
+
+/*
+ * Native (exponential) buckets kept beside the classic ones, for the
+ * protobuf exposition; o validated with native_validate(). Default:
+ * native_default_opts. Set before the first observation.
+ */
+void agg_set_native(struct agg *a, const struct native_opts *o);
+const struct native_opts *agg_native(const struct agg *a);
 
 /* Series per service_name, overflow series aside; 0 means max_series. */
 void agg_set_service_limit(struct agg *a, size_t max_per_service);
@@ -140,6 +150,7 @@ struct agg_stats {
 	uint64_t series_active;  /* gauge: agg_series_active(), counted when agg_stats() is called */
 	uint64_t series_dropped; /* observations that went to an overflow series */
 	uint64_t series_retired; /* series removed by agg_retire() */
+	uint64_t native_lost;    /* observations not in a native histogram (out of memory) */
 };
 const struct agg_stats *agg_stats(struct agg *a);
 /* The self metrics of agg_stats() (promtext.h). */
