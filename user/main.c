@@ -68,6 +68,7 @@ static struct env {
 	size_t ringbuf_mb;
 	enum wt_stage stage;
 	bool bpf_stats;
+	struct native_opts native;
 } env = {
 	.listen = "0.0.0.0:9464",
 	.fold_ids = true,
@@ -77,6 +78,7 @@ static struct env {
 	.hooks = WT_HOOKS_AUTO,
 	.poll_ms = 50,
 	.ringbuf_mb = 4,
+	.native = { NATIVE_DEFAULT_SCHEMA, NATIVE_DEFAULT_ZERO_THRESHOLD, NATIVE_DEFAULT_MAX_BUCKETS },
 };
 
 const char *argp_program_version = "wsgitrace " WT_VERSION " (" WT_GIT_REV ")";
@@ -112,6 +114,9 @@ enum {
 	OPT_BPF_STATS,
 	OPT_WEB_CONFIG,
 	OPT_SERVER_CMDLINE,
+	OPT_NATIVE_SCHEMA,
+	OPT_NATIVE_ZERO,
+	OPT_NATIVE_MAX_BUCKETS,
 };
 
 static const struct argp_option opts[] = {
@@ -125,6 +130,9 @@ static const struct argp_option opts[] = {
 	{ "max-series", OPT_MAX_SERIES, "N", 0, "Histogram series kept (default 10000); more go to route=\"_overflow\" and are counted", 0 },
 	{ "max-series-per-service", OPT_MAX_SERIES_SVC, "N", 0, "Histogram series per service_name (default 2000); more go to its route=\"_overflow\" with their method and status", 0 },
 	{ "series-ttl", OPT_SERIES_TTL, "DURATION", 0, "Retire series not updated for this long, e.g. 1h (default 0: never)", 0 },
+	{ "native-schema", OPT_NATIVE_SCHEMA, "N", 0, "Resolution of the native histograms served in protobuf, -4..8: buckets grow by 2^(2^-N) (default 3: 9% apart)", 0 },
+	{ "native-zero-threshold", OPT_NATIVE_ZERO, "SECONDS", 0, "Native histograms' zero bucket: durations up to this (default 1e-9)", 0 },
+	{ "native-max-buckets", OPT_NATIVE_MAX_BUCKETS, "N", 0, "Native buckets per series, at most (default 160; the resolution halves past it); 0: no native buckets", 0 },
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Connections tracked at once (default 262144)", 0 },
 	{ "hooks", OPT_HOOKS, "auto|sockets|syscalls", 0, "Capture path (default auto: sockets where the kernel has them)", 0 },
 	{ "poll-ms", OPT_POLL_MS, "MS", 0, "How often the ring buffer is drained (default 50)", 0 },
@@ -290,6 +298,32 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_SERVER_CMDLINE:
 		if (service_add_cmdline(arg, err, sizeof(err)))
 			argp_error(state, "--server-cmdline '%s': %s", arg, err);
+		break;
+	case OPT_NATIVE_SCHEMA: {
+		char *end;
+		long n = strtol(arg, &end, 10);
+
+		if (!*arg || *end || n < NATIVE_SCHEMA_MIN || n > NATIVE_SCHEMA_MAX)
+			argp_error(state, "--native-schema must be an integer from %d to %d", NATIVE_SCHEMA_MIN,
+				   NATIVE_SCHEMA_MAX);
+		env.native.schema = (int)n;
+		break;
+	}
+	case OPT_NATIVE_ZERO: {
+		char *end;
+		double z = strtod(arg, &end);
+
+		if (!*arg || *end || !(z >= 0) || z > 1e6)
+			argp_error(state, "--native-zero-threshold must be seconds from 0 to 1e6");
+		env.native.zero_threshold = z;
+		break;
+	}
+	case OPT_NATIVE_MAX_BUCKETS:
+		if (parse_ulong(arg, "--native-max-buckets", 0, NATIVE_MAX_BUCKETS_LIMIT, &v, state) == 0) {
+			if (v == 1)
+				argp_error(state, "--native-max-buckets must be 0 (off) or at least 2");
+			env.native.max_buckets = (unsigned)v;
+		}
 		break;
 	case OPT_NO_FOLD:
 		env.fold_ids = false;
@@ -629,7 +663,7 @@ static const struct promtext_metric app_metrics_rows[] = {
 };
 static const struct promtext_table app_metrics = PROMTEXT_TABLE(app_metrics_rows);
 
-static struct expose_stream *render(void *ctx)
+static struct expose_stream *render(void *ctx, enum expfmt f)
 {
 	struct app *a = ctx;
 	const struct strbuf *extra;
@@ -658,7 +692,7 @@ static struct expose_stream *render(void *ctx)
 		.hook = capture_hooks_name(a->cap),
 	};
 
-	return expose_stream_new(a->agg, &self);
+	return expose_stream_open(a->agg, &self, f);
 }
 
 int main(int argc, char **argv)
@@ -694,6 +728,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	agg_set_service_limit(a.agg, env.max_series_per_service);
+	agg_set_native(a.agg, &env.native);
 	a.state = serverstate_new(env.nbuckets ? env.buckets : agg_default_buckets,
 				  env.nbuckets ? env.nbuckets : agg_default_nbuckets, err, sizeof(err));
 	if (!a.state) {
