@@ -101,7 +101,7 @@ $(OUT)/fz/%.o: user/%.c | $(OUT)/fz
 	clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(COMMON) $(DEP) -c $< -o $@
 
 $(OUT)/tests/%: tests/unit/%.c $(SAN_OBJS) | $(OUT)/tests
-	clang -g -O1 $(SAN) $(WARN) $(COMMON) $(DEP) $< $(SAN_OBJS) -lcmocka $(PURE_LIBS) -o $@
+	clang -g -O1 $(SAN) $(WARN) $(COMMON) -DWT_PROTO_DIR='"$(PROTO_DIR)"' $(DEP) $< $(SAN_OBJS) -lcmocka $(PURE_LIBS) -o $@
 
 $(OUT)/fuzz/%: tests/fuzz/%.c $(FZ_OBJS) | $(OUT)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(COMMON) $(DEP) $< $(FZ_OBJS) $(PURE_LIBS) -o $@

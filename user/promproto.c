@@ -83,8 +83,10 @@ void promproto_native(pp_histogram *hist, const struct native_hist *h, double ze
 		for (end = k + 1, zeros = 0; end < h->len; end++) {
 			if (h->counts[end])
 				zeros = 0;
-			else if (++zeros > 2)
+			else if (++zeros > 2) {
+				end++; /* one past the third empty bucket */
 				break;
+			}
 		}
 		end -= zeros; /* one past the span's last non-empty bucket */
 		{
