@@ -5,15 +5,19 @@
 
 #include "promproto.h"
 
-static void pack(struct strbuf *sb, const ProtobufCMessage *m)
+/* m, whose packed size is n, appended to sb. */
+static void pack_n(struct strbuf *sb, const ProtobufCMessage *m, size_t n)
 {
-	size_t n = protobuf_c_message_get_packed_size(m);
-
 	if (sb_reserve(sb, n) != 0) {
 		sb->oom = 1;
 		return;
 	}
 	sb->len += protobuf_c_message_pack(m, (uint8_t *)sb->buf + sb->len);
+}
+
+static void pack(struct strbuf *sb, const ProtobufCMessage *m)
+{
+	pack_n(sb, m, protobuf_c_message_get_packed_size(m));
 }
 
 void promproto_begin(struct strbuf *body, const char *name, const char *help, Io__Prometheus__Client__MetricType type)
@@ -28,31 +32,38 @@ void promproto_begin(struct strbuf *body, const char *name, const char *help, Io
 	pack(body, &f.base);
 }
 
-void promproto_metric(struct strbuf *body, const pp_metric *m)
-{
-	Io__Prometheus__Client__MetricFamily f = IO__PROMETHEUS__CLIENT__METRIC_FAMILY__INIT;
-	pp_metric *one = (pp_metric *)m;
-
-	/* A family with this one metric and nothing else packs to exactly the
-	 * bytes of one more element of the repeated field. */
-	f.n_metric = 1;
-	f.metric = &one;
-	pack(body, &f.base);
-}
-
-void promproto_end(struct strbuf *out, const struct strbuf *body)
+/* A varint, which protobuf-c has no public writer for: the length before a
+ * delimited message and before one element of MetricFamily.metric. */
+static void put_varint(struct strbuf *sb, uint64_t len)
 {
 	uint8_t v[10];
 	size_t n = 0;
-	uint64_t len = body->len;
 
-	/* The delimiter of the "delimited" encoding: the length as a varint,
-	 * which protobuf-c has no public writer for. */
 	do {
 		v[n++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
 		len >>= 7;
 	} while (len);
-	sb_append(out, v, n);
+	sb_append(sb, v, n);
+}
+
+/* MetricFamily.metric is field 4, length-delimited (wire type 2). */
+#define METRIC_TAG ((4 << 3) | 2)
+
+void promproto_metric(struct strbuf *body, const pp_metric *m)
+{
+	/* One more element of the repeated field: its tag, length and bytes,
+	 * which is what a family with this one metric alone would pack to; the
+	 * metric's size is computed once instead of once per level. */
+	size_t n = protobuf_c_message_get_packed_size(&m->base);
+
+	sb_putc(body, METRIC_TAG);
+	put_varint(body, n);
+	pack_n(body, &m->base, n);
+}
+
+void promproto_end(struct strbuf *out, const struct strbuf *body)
+{
+	put_varint(out, body->len);
 	sb_append(out, body->buf, body->len);
 	if (body->oom)
 		out->oom = 1;
