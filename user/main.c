@@ -303,26 +303,29 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		char *end;
 		long n = strtol(arg, &end, 10);
 
-		if (!*arg || *end || n < NATIVE_SCHEMA_MIN || n > NATIVE_SCHEMA_MAX)
-			argp_error(state, "--native-schema must be an integer from %d to %d", NATIVE_SCHEMA_MIN,
-				   NATIVE_SCHEMA_MAX);
+		if (!*arg || *end || n < INT8_MIN || n > INT8_MAX)
+			argp_error(state, "--native-schema must be a small integer, not '%s'", arg);
 		env.native.schema = (int)n;
+		if (native_validate(&env.native, err, sizeof(err)))
+			argp_error(state, "--native-schema: %s", err);
 		break;
 	}
 	case OPT_NATIVE_ZERO: {
 		char *end;
 		double z = strtod(arg, &end);
 
-		if (!*arg || *end || !(z >= 0) || z > 1e6)
-			argp_error(state, "--native-zero-threshold must be seconds from 0 to 1e6");
+		if (!*arg || *end)
+			argp_error(state, "--native-zero-threshold must be a number of seconds, not '%s'", arg);
 		env.native.zero_threshold = z;
+		if (native_validate(&env.native, err, sizeof(err)))
+			argp_error(state, "--native-zero-threshold: %s", err);
 		break;
 	}
 	case OPT_NATIVE_MAX_BUCKETS:
 		if (parse_ulong(arg, "--native-max-buckets", 0, NATIVE_MAX_BUCKETS_LIMIT, &v, state) == 0) {
-			if (v == 1)
-				argp_error(state, "--native-max-buckets must be 0 (off) or at least 2");
 			env.native.max_buckets = (unsigned)v;
+			if (native_validate(&env.native, err, sizeof(err)))
+				argp_error(state, "--native-max-buckets: %s", err);
 		}
 		break;
 	case OPT_NO_FOLD:
