@@ -4,9 +4,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "native.h"
+#include "promproto.h"
 
 static void test_bucket_bounds(void **state)
 {
@@ -91,12 +93,51 @@ static void test_validate(void **state)
 	assert_int_equal(native_validate(&o, err, sizeof(err)), -1);
 }
 
+/* Spans and deltas as Prometheus reads them: gaps of more than two empty buckets start a span. */
+static void test_spans(void **state)
+{
+	struct native_opts o = { .schema = 3, .zero_threshold = 1e-9, .max_buckets = 160 };
+	struct native_hist h = {};
+	struct promproto_native *sc = malloc(sizeof(*sc));
+	pp_histogram hist = IO__PROMETHEUS__CLIENT__HISTOGRAM__INIT;
+
+	assert_non_null(sc);
+	native_observe(&h, &o, 1.0);                  /* bucket 0 */
+	native_observe(&h, &o, native_upper(2, 3));   /* bucket 2: a gap of one, same span */
+	native_observe(&h, &o, native_upper(2, 3));
+	native_observe(&h, &o, 2.0);                  /* bucket 8: a gap of five, a new span */
+	native_observe(&h, &o, 0);                    /* zero bucket */
+	promproto_native(&hist, &h, o.zero_threshold, sc);
+	assert_int_equal(hist.schema, 3);
+	assert_int_equal(hist.zero_count, 1);
+	assert_int_equal(hist.n_positive_span, 2);
+	assert_int_equal(hist.positive_span[0]->offset, 0);
+	assert_int_equal(hist.positive_span[0]->length, 3);
+	assert_int_equal(hist.positive_span[1]->offset, 5);
+	assert_int_equal(hist.positive_span[1]->length, 1);
+	assert_int_equal(hist.n_positive_delta, 4);
+	assert_int_equal(hist.positive_delta[0], 1);  /* 1 */
+	assert_int_equal(hist.positive_delta[1], -1); /* 0 */
+	assert_int_equal(hist.positive_delta[2], 2);  /* 2 */
+	assert_int_equal(hist.positive_delta[3], -1); /* 1 */
+	native_free(&h);
+	/* No observation above the zero bucket: one empty span keeps it native. */
+	native_observe(&h, &o, 0);
+	promproto_native(&hist, &h, o.zero_threshold, sc);
+	assert_int_equal(hist.n_positive_span, 1);
+	assert_int_equal(hist.positive_span[0]->length, 0);
+	assert_int_equal(hist.n_positive_delta, 0);
+	native_free(&h);
+	free(sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bucket_bounds),
 		cmocka_unit_test(test_bounded_window),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_spans),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
