@@ -37,18 +37,36 @@ int native_validate(const struct native_opts *o, char *err, size_t errlen)
  * [0.5, 1); at schema > 0 the bucket within the power of two is the first
  * of the 2^schema bounds 0.5 * 2^(j / 2^schema) that is >= frac.
  */
+/* The 2^schema bounds within a power of two, computed once per schema
+ * (the daemon is single-threaded): an observation is a frexp and a
+ * binary search, not a pow per step. */
+static const double *frac_bounds(int schema)
+{
+	static double b[NATIVE_SCHEMA_MAX + 1][1 << NATIVE_SCHEMA_MAX];
+	static unsigned char done[NATIVE_SCHEMA_MAX + 1];
+	int n = 1 << schema, j;
+
+	if (!done[schema]) {
+		for (j = 0; j < n; j++)
+			b[schema][j] = ldexp(exp2((double)j / n), -1);
+		done[schema] = 1;
+	}
+	return b[schema];
+}
+
 int32_t native_bucket(double v, int schema)
 {
 	int exp;
 	double frac = frexp(v, &exp);
 
 	if (schema > 0) {
+		const double *b = frac_bounds(schema);
 		int n = 1 << schema, lo = 0, hi = n;
 
 		while (lo < hi) {
 			int mid = (lo + hi) / 2;
 
-			if (ldexp(exp2((double)mid / n), -1) >= frac)
+			if (b[mid] >= frac)
 				hi = mid;
 			else
 				lo = mid + 1;
