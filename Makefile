@@ -14,27 +14,34 @@ CC ?= cc
 CFLAGS ?= -g -O2
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 DEP := -MMD -MP
-COMMON := -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUT) \
+COMMON := -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUT) -I$(OUT)/pb \
 	-DWT_VERSION='"$(VERSION)"' -DWT_GIT_REV='"$(GIT_REV)"'
 # What the pure modules (user/ but the kernel ones) need, tests and fuzzers included.
-PURE_LIBS := -lmicrohttpd -lyaml -lcrypt -lgnutls -lm
+PURE_LIBS := -lmicrohttpd -lyaml -lcrypt -lgnutls -lprotobuf-c -lm
 LIBS := -lbpf -lelf -lz $(PURE_LIBS)
 
 # Modules that need the kernel (BPF skeleton, /proc); everything else in
 # user/ is pure and linked into the unit tests and fuzzers too.
 KERNEL_SRCS := user/main.c user/capture.c user/discover.c user/naming.c user/preflight.c user/listeners.c user/serverstate.c
 LIB_SRCS := $(filter-out $(KERNEL_SRCS),$(wildcard user/*.c))
-LIB_OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(LIB_SRCS))
+# The protobuf exposition's message types, Prometheus' client_model, as
+# Debian ships them (golang-github-prometheus-client-model-dev), compiled
+# with protoc-c at build time; pbobj/ holds their objects for every build.
+PROTO_DIR ?= /usr/share/gocode/src/github.com/prometheus/client_model/io/prometheus/client
+PB_C := $(OUT)/pb/metrics.pb-c.c $(OUT)/pb/google/protobuf/timestamp.pb-c.c
+PB_H := $(PB_C:.c=.h)
+PB_OBJS := $(OUT)/pbobj/metrics.pb-c.o $(OUT)/pbobj/timestamp.pb-c.o
+LIB_OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(PB_OBJS)
 KERNEL_OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(filter $(wildcard user/*.c),$(KERNEL_SRCS)))
 
 # Unit tests and fuzzers are built with sanitizers, in their own folder.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_OBJS := $(patsubst user/%.c,$(OUT)/san/%.o,$(LIB_SRCS))
+SAN_OBJS := $(patsubst user/%.c,$(OUT)/san/%.o,$(LIB_SRCS)) $(PB_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
-FZ_OBJS := $(patsubst user/%.c,$(OUT)/fz/%.o,$(LIB_SRCS))
+FZ_OBJS := $(patsubst user/%.c,$(OUT)/fz/%.o,$(LIB_SRCS)) $(PB_OBJS)
 FUZZ_SECONDS ?= 20
 
 .DELETE_ON_ERROR:
@@ -55,6 +62,22 @@ $(OUT)/wsgitrace.bpf.o: bpf/wsgitrace.bpf.c | $(OUT)
 
 $(OUT)/wsgitrace.skel.h: $(OUT)/wsgitrace.bpf.o
 	$(BPFTOOL) gen skeleton $< name wsgitrace_bpf > $@
+
+$(PB_C) $(PB_H) &: $(PROTO_DIR)/metrics.proto
+	@mkdir -p $(OUT)/pb
+	protoc-c -I$(PROTO_DIR) -I/usr/include --c_out=$(OUT)/pb $(PROTO_DIR)/metrics.proto google/protobuf/timestamp.proto
+
+# Generated code: built without the house warnings, and without sanitizers (it is not ours to fuzz).
+$(OUT)/pbobj/metrics.pb-c.o: $(OUT)/pb/metrics.pb-c.c $(PB_H)
+	@mkdir -p $(OUT)/pbobj
+	$(CC) $(CFLAGS) -I$(OUT)/pb -c $< -o $@
+$(OUT)/pbobj/timestamp.pb-c.o: $(OUT)/pb/google/protobuf/timestamp.pb-c.c $(PB_H)
+	@mkdir -p $(OUT)/pbobj
+	$(CC) $(CFLAGS) -I$(OUT)/pb -c $< -o $@
+
+# Whatever includes the generated headers needs them first.
+$(patsubst user/%.c,$(OUT)/obj/%.o,$(LIB_SRCS) $(KERNEL_SRCS)) $(patsubst user/%.c,$(OUT)/san/%.o,$(LIB_SRCS)) \
+	$(patsubst user/%.c,$(OUT)/fz/%.o,$(LIB_SRCS)): | $(PB_H)
 
 $(OUT)/obj/%.o: user/%.c | $(OUT)/obj
 	$(CC) $(CFLAGS) $(WARN) $(COMMON) $(DEP) -c $< -o $@
@@ -78,7 +101,7 @@ $(OUT)/fz/%.o: user/%.c | $(OUT)/fz
 	clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(COMMON) $(DEP) -c $< -o $@
 
 $(OUT)/tests/%: tests/unit/%.c $(SAN_OBJS) | $(OUT)/tests
-	clang -g -O1 $(SAN) $(WARN) $(COMMON) $(DEP) $< $(SAN_OBJS) -lcmocka $(PURE_LIBS) -o $@
+	clang -g -O1 $(SAN) $(WARN) $(COMMON) -DWT_PROTO_DIR='"$(PROTO_DIR)"' $(DEP) $< $(SAN_OBJS) -lcmocka $(PURE_LIBS) -o $@
 
 $(OUT)/fuzz/%: tests/fuzz/%.c $(FZ_OBJS) | $(OUT)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(COMMON) $(DEP) $< $(FZ_OBJS) $(PURE_LIBS) -o $@

@@ -69,6 +69,7 @@ struct agg {
 	struct agg_series *overflow;
 	struct agg_stats st;
 	uint64_t listing; /* agg_list() calls: a series stamped before the last one was served */
+	struct native_opts native;
 	struct agg_series **sorted;
 	size_t nsorted;
 	int dirty;
@@ -221,6 +222,13 @@ static struct agg_series *series_new(const struct agg *a, uint64_t hash, const c
 	return s;
 }
 
+static void series_free(struct agg_series *s)
+{
+	if (s)
+		native_free(&s->native);
+	free(s);
+}
+
 struct agg *agg_new(const double *bounds, size_t nbounds, size_t max_series, char *err, size_t errlen)
 {
 	struct agg *a;
@@ -240,6 +248,7 @@ struct agg *agg_new(const double *bounds, size_t nbounds, size_t max_series, cha
 	if (!a)
 		goto oom;
 	a->nb = nbounds;
+	a->native = native_default_opts;
 	a->max_series = max_series;
 	agg_set_service_limit(a, 0);
 	a->bounds = calloc(nbounds, sizeof(double));
@@ -278,7 +287,7 @@ void agg_free(struct agg *a)
 
 			for (; s; s = n) {
 				n = s->next;
-				free(s);
+				series_free(s);
 			}
 		}
 	}
@@ -289,7 +298,7 @@ void agg_free(struct agg *a)
 		free(a->services);
 		a->services = n;
 	}
-	free(a->overflow);
+	series_free(a->overflow);
 	free(a->sorted);
 	free(a->bounds);
 	free(a->bounds_ns);
@@ -338,7 +347,7 @@ static void grow(struct agg *a)
 	a->tabmask = nsz - 1;
 }
 
-static void record(const struct agg *a, struct agg_series *s, uint64_t v)
+static void record(struct agg *a, struct agg_series *s, uint64_t v)
 {
 	size_t lo = 0, hi = a->nb;
 
@@ -353,6 +362,8 @@ static void record(const struct agg *a, struct agg_series *s, uint64_t v)
 	}
 	s->buckets[lo]++;
 	s->count++;
+	if (a->native.max_buckets && native_observe(&s->native, &a->native, (double)v / 1e9))
+		a->st.native_lost++;
 	if (s->sum_ns > UINT64_MAX - v) {
 		s->sum_s += (double)s->sum_ns / 1e9;
 		s->sum_ns = 0;
@@ -478,7 +489,7 @@ static int make_room(struct agg *a, struct agg_service *v, uint64_t h)
 	if (!served(a, old))
 		return 0;
 	unlink_series(a, old);
-	free(old);
+	series_free(old);
 	return 1;
 }
 
@@ -579,7 +590,7 @@ size_t agg_retire(struct agg *a, uint64_t now_ns, uint64_t ttl_ns)
 				continue;
 			}
 			unlink_series(a, s);
-			free(s);
+			series_free(s);
 			n++;
 		}
 	}
@@ -636,9 +647,22 @@ static const struct promtext_metric metrics[] = {
 	ROW("wsgitrace_series_retired_total", PROMTEXT_COUNTER, series_retired,
 	    "Series removed: not updated for --series-ttl, or making room for a route in use of a service at "
 	    "its limit."),
+	ROW("wsgitrace_native_observations_lost_total", PROMTEXT_COUNTER, native_lost,
+	    "Observations in the classic buckets of http_server_request_duration_seconds but not in its "
+	    "native buckets, for want of memory."),
 };
 #undef ROW
 const struct promtext_table agg_metrics = PROMTEXT_TABLE(metrics);
+
+void agg_set_native(struct agg *a, const struct native_opts *o)
+{
+	a->native = *o;
+}
+
+const struct native_opts *agg_native(const struct agg *a)
+{
+	return &a->native;
+}
 
 const double *agg_bounds(const struct agg *a, size_t *n)
 {

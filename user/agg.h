@@ -51,6 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "native.h"
 #include "request.h"
 
 #define AGG_MAX_BUCKETS 64
@@ -86,6 +87,7 @@ struct agg_series {
 	const char *method;
 	const char *route;
 	int status;
+	struct native_hist native; /* the same observations in exponential buckets */
 	/* Non-cumulative: buckets[i] counts bound[i-1] < v <= bound[i];
 	 * buckets[nbuckets] counts v > the last bound (the +Inf remainder). */
 	uint64_t buckets[];
@@ -117,6 +119,14 @@ int agg_validate_buckets(const double *bounds, size_t n, char *err, size_t errle
  * err set.
  */
 int agg_parse_buckets(const char *spec, double *out, size_t max, size_t *n, char *err, size_t errlen);
+
+/*
+ * Native (exponential) buckets kept beside the classic ones, for the
+ * protobuf exposition; o validated with native_validate(). Default:
+ * native_default_opts. Set before the first observation.
+ */
+void agg_set_native(struct agg *a, const struct native_opts *o);
+const struct native_opts *agg_native(const struct agg *a);
 
 /*
  * Series per service_name, overflow series aside. 0 (the default) means
@@ -163,6 +173,7 @@ struct agg_stats {
 	uint64_t series_active;  /* gauge: agg_series_active(), counted when agg_stats() is called */
 	uint64_t series_dropped; /* observations that went to an overflow series */
 	uint64_t series_retired; /* series removed by agg_retire() or replaced to make room */
+	uint64_t native_lost;    /* observations not in a native histogram (out of memory) */
 };
 const struct agg_stats *agg_stats(struct agg *a);
 /* The self metrics of agg_stats() (promtext.h). */

@@ -3,14 +3,17 @@
 #include <string.h>
 
 #include "expose.h"
+#include "promproto.h"
 #include "promtext.h"
 #include "svckey.h"
 
+#define HIST_HELP                                                                                          \
+	"Duration of HTTP server requests, from the first request byte read to the last response byte "        \
+	"written, as seen on the server's sockets."
+
 static void render_hist_family(struct strbuf *sb)
 {
-	promtext_family(sb, EXPOSE_HIST_NAME, "histogram",
-			"Duration of HTTP server requests, from the first request byte read to the last response "
-			"byte written, as seen on the server's sockets.");
+	promtext_family(sb, EXPOSE_HIST_NAME, "histogram", HIST_HELP);
 }
 
 /* The le="..." texts of an agg's bounds, formatted once per exposition. */
@@ -29,6 +32,22 @@ static void le_texts_init(struct le_texts *le, const struct agg *agg)
 		le->len[j] = promtext_fmt_double(le->text[j], sizeof(le->text[j]), bounds[j]);
 }
 
+/* A series' label pairs in text: all four labels, or service_name alone. */
+static void series_labels(struct strbuf *lab, const struct agg_series *s, int service_only)
+{
+	if (!service_only) {
+		/* Literal label names with their punctuation: this runs once per series. */
+		sb_puts(lab, "http_request_method=\"");
+		promtext_label_value(lab, s->method);
+		sb_puts(lab, "\",http_response_status_code=\"");
+		sb_put_i64(lab, s->status);
+		sb_puts(lab, "\",http_route=\"");
+		promtext_label_value(lab, s->route);
+		sb_puts(lab, "\",");
+	}
+	svckey_render(lab, s->service);
+}
+
 /*
  * Appends all the lines of one series (_bucket..., _sum, _count) of family
  * name to sb, lab being scratch space for its label set: all four labels, or
@@ -42,17 +61,7 @@ static int render_series_of(struct strbuf *sb, struct strbuf *lab, const struct 
 
 	sb_reset(lab);
 	sb_putc(lab, '{');
-	if (!service_only) {
-		/* Literal label names with their punctuation: this runs once per series. */
-		sb_puts(lab, "http_request_method=\"");
-		promtext_label_value(lab, s->method);
-		sb_puts(lab, "\",http_response_status_code=\"");
-		sb_put_i64(lab, s->status);
-		sb_puts(lab, "\",http_route=\"");
-		promtext_label_value(lab, s->route);
-		sb_puts(lab, "\",");
-	}
-	svckey_render(lab, s->service);
+	series_labels(lab, s, service_only);
 	if (!sb_ok(lab)) {
 		sb->oom = 1;
 		return -1;
@@ -143,12 +152,110 @@ static void render_self(struct strbuf *sb, const struct expose_self *self)
 	promtext_sample_end(sb, 1);
 }
 
+/* render_self() in format f. */
+static void render_self_fmt(struct strbuf *sb, const struct expose_self *self, enum expfmt f)
+{
+	struct strbuf text = STRBUF_INIT;
+
+	if (f == EXPFMT_TEXT) {
+		if (self)
+			render_self(sb, self);
+		return;
+	}
+	if (self)
+		render_self(&text, self);
+	if (!sb_ok(&text))
+		sb->oom = 1;
+	else if (f == EXPFMT_OPENMETRICS)
+		expfmt_openmetrics(sb, text.buf, text.len);
+	else if (promproto_from_text(sb, text.buf, text.len))
+		sb->oom = 1; /* our own text that does not read back: as good as lost */
+	if (f == EXPFMT_OPENMETRICS)
+		sb_puts(sb, "# EOF\n");
+	sb_free(&text);
+}
+
+/* The request histograms as one MetricFamily, classic and native buckets in each series. */
+static void render_hist_proto(struct strbuf *out, struct agg *agg)
+{
+	struct agg_series *const *list = NULL;
+	struct strbuf body = STRBUF_INIT;
+	struct promproto_native *nsc = NULL;
+	pp_bucket bk[AGG_MAX_BUCKETS], *bkp[AGG_MAX_BUCKETS];
+	struct promproto_labels pl = {};
+	struct strbuf lab = STRBUF_INIT;
+	const struct native_opts *no = NULL;
+	const double *bounds = NULL;
+	size_t n = 0, nb = 0, i, j;
+
+	promproto_begin(&body, EXPOSE_HIST_NAME, HIST_HELP, PP_HISTOGRAM);
+	if (agg) {
+		n = agg_list(agg, &list);
+		bounds = agg_bounds(agg, &nb);
+		no = agg_native(agg);
+		if (no->max_buckets && !(nsc = malloc(sizeof(*nsc))))
+			body.oom = 1;
+	}
+	for (i = 0; i < n && sb_ok(&body); i++) {
+		const struct agg_series *s = list[i];
+		pp_metric m = IO__PROMETHEUS__CLIENT__METRIC__INIT;
+		pp_histogram h = IO__PROMETHEUS__CLIENT__HISTOGRAM__INIT;
+		uint64_t cum = 0;
+		int nl;
+
+		/* The labels as the text format has them (same escaping of bad
+		 * UTF-8, one definition of the label set), read back. */
+		sb_reset(&lab);
+		series_labels(&lab, s, 0);
+		nl = sb_ok(&lab) ? promproto_labels(&pl, lab.buf, lab.len) : -1;
+		if (nl < 0) {
+			body.oom = 1;
+			break;
+		}
+		m.n_label = (size_t)nl;
+		m.label = pl.labp;
+		for (j = 0; j < nb; j++) {
+			pp_bucket init = IO__PROMETHEUS__CLIENT__BUCKET__INIT;
+
+			cum += s->buckets[j];
+			bk[j] = init;
+			bk[j].has_cumulative_count = 1;
+			bk[j].cumulative_count = cum;
+			bk[j].has_upper_bound = 1;
+			bk[j].upper_bound = bounds[j];
+			bkp[j] = &bk[j];
+		}
+		h.has_sample_count = 1;
+		h.sample_count = s->count;
+		h.has_sample_sum = 1;
+		h.sample_sum = agg_series_sum(s);
+		h.n_bucket = nb; /* +Inf is sample_count */
+		h.bucket = bkp;
+		if (nsc)
+			promproto_native(&h, &s->native, no->zero_threshold, nsc);
+		m.histogram = &h;
+		promproto_metric(&body, &m);
+	}
+	promproto_end(out, &body);
+	free(nsc);
+	sb_free(&body);
+	sb_free(&lab);
+	promproto_labels_free(&pl);
+}
+
+int expose_render_fmt(struct strbuf *sb, struct agg *agg, const struct expose_self *self, enum expfmt f)
+{
+	if (f == EXPFMT_PROTOBUF)
+		render_hist_proto(sb, agg);
+	else
+		render_hist(sb, agg);
+	render_self_fmt(sb, self, f);
+	return sb_ok(sb) ? 0 : -1;
+}
+
 int expose_render(struct strbuf *sb, struct agg *agg, const struct expose_self *self)
 {
-	render_hist(sb, agg);
-	if (self)
-		render_self(sb, self);
-	return sb_ok(sb) ? 0 : -1;
+	return expose_render_fmt(sb, agg, self, EXPFMT_TEXT);
 }
 
 struct expose_stream {
@@ -165,11 +272,25 @@ struct expose_stream {
 
 struct expose_stream *expose_stream_new(struct agg *agg, const struct expose_self *self)
 {
+	return expose_stream_open(agg, self, EXPFMT_TEXT);
+}
+
+struct expose_stream *expose_stream_open(struct agg *agg, const struct expose_self *self, enum expfmt f)
+{
 	struct expose_stream *x = calloc(1, sizeof(*x));
 	struct agg_series *const *list;
 
 	if (!x)
 		return NULL;
+	if (f == EXPFMT_PROTOBUF) {
+		/* Whole, now: nothing to hold, nothing left to render. */
+		render_hist_proto(&x->carry, agg);
+		render_self_fmt(&x->carry, self, f);
+		x->tail_done = 1;
+		if (!sb_ok(&x->carry))
+			goto fail;
+		return x;
+	}
 	if (agg) {
 		x->agg = agg;
 		agg_hold(agg);
@@ -185,8 +306,7 @@ struct expose_stream *expose_stream_new(struct agg *agg, const struct expose_sel
 	render_hist_family(&x->carry);
 	/* Now rather than at the end: the figures of the moment the scrape
 	 * started, and no pointers into self kept. */
-	if (self)
-		render_self(&x->tail, self);
+	render_self_fmt(&x->tail, self, f);
 	if (!sb_ok(&x->carry) || !sb_ok(&x->tail))
 		goto fail;
 	return x;

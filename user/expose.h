@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "agg.h"
+#include "expfmt.h"
 #include "promtext.h"
 #include "strbuf.h"
 
@@ -50,6 +51,16 @@ void expose_service_histogram(struct strbuf *sb, const char *name, const char *h
 int expose_render(struct strbuf *sb, struct agg *agg, const struct expose_self *self);
 
 /*
+ * The same exposition in format f (expfmt.h). OpenMetrics: the same
+ * samples, counter families named without _total, "# EOF" at the end; no
+ * _created samples (optional in OpenMetrics; a series' start is not kept).
+ * Protobuf: a delimited MetricFamily per family, each request histogram
+ * with both its classic buckets and its native ones (agg_set_native()),
+ * the self metrics converted from their text. Same numbers in every format.
+ */
+int expose_render_fmt(struct strbuf *sb, struct agg *agg, const struct expose_self *self, enum expfmt f);
+
+/*
  * The same bytes as expose_render(), read in pieces so that no buffer the
  * size of the exposition is needed: a scrape of 10,000 series is ~36 MB.
  *
@@ -65,6 +76,12 @@ int expose_render(struct strbuf *sb, struct agg *agg, const struct expose_self *
  */
 struct expose_stream;
 struct expose_stream *expose_stream_new(struct agg *agg, const struct expose_self *self);
+/*
+ * The same in format f. Text and OpenMetrics stream series by series as
+ * above; protobuf is packed whole at creation (a snapshot of every series
+ * at that moment; ~0.5 kB a series), since a family's length comes first.
+ */
+struct expose_stream *expose_stream_open(struct agg *agg, const struct expose_self *self, enum expfmt f);
 /*
  * Copies the next bytes, at most max (> 0), to buf: the count, which is
  * less than max only at the end, 0 once everything was read, or -1 if out of

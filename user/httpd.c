@@ -619,6 +619,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	struct expose_stream *x;
 	struct MHD_Response *r;
 	struct conn *k = conn_of(c);
+	enum expfmt fmt;
 
 	/* The whole request head is in: no longer a connection to expire. */
 	if (k && (k->state == CONN_NEW || k->state == CONN_IDLE))
@@ -647,19 +648,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (strcmp(url, "/metrics") != 0)
 		return reply(c, MHD_HTTP_NOT_FOUND, static_text("Not found: metrics are at /metrics.\n"),
 			     "text/plain; charset=utf-8");
-	x = h->fn(h->ctx);
+	fmt = expfmt_negotiate(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+	x = h->fn(h->ctx, fmt);
 	if (!x)
 		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 			     static_text("Could not render the metrics (out of memory?).\n"),
 			     "text/plain; charset=utf-8");
 	if (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
-		return reply(c, MHD_HTTP_OK, head_response(x), PROMTEXT_CONTENT_TYPE);
+		return reply(c, MHD_HTTP_OK, head_response(x), expfmt_content_type(fmt));
 	/* Size unknown: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
 	 * MHD calls free_body() when the response is done or abandoned. */
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTPD_BODY_BLOCK, read_body, x, free_body);
 	if (!r)
 		expose_stream_free(x);
-	return reply(c, MHD_HTTP_OK, r, PROMTEXT_CONTENT_TYPE);
+	return reply(c, MHD_HTTP_OK, r, expfmt_content_type(fmt));
 }
 
 static int epoll_add(int epfd, int fd)

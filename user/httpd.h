@@ -21,8 +21,9 @@
  * With a web configuration (struct httpd_opts.web): HTTPS (GnuTLS, through
  * libmicrohttpd) and/or basic authentication on every path.
  *
- * Routes: GET|HEAD /metrics -> 200, the render callback's stream with
- * Content-Type "text/plain; version=0.0.4; charset=utf-8" (500 if it fails);
+ * Routes: GET|HEAD /metrics -> 200, the render callback's stream in the
+ * format negotiated from the Accept header (expfmt.h) with its Content-Type,
+ * classic text by default (500 if it fails);
  * GET|HEAD / -> a short page pointing to /metrics; other paths 404; other
  * methods 405 with "Allow: GET, HEAD".
  *
@@ -39,6 +40,8 @@
  */
 #ifndef WT_HTTPD_H
 #define WT_HTTPD_H
+
+#include "expfmt.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -57,7 +60,7 @@ struct promtext_table;
  * to send its Content-Length. httpd frees the stream when the response is
  * done or abandoned, at the latest in httpd_stop().
  */
-typedef struct expose_stream *(*httpd_render_fn)(void *ctx);
+typedef struct expose_stream *(*httpd_render_fn)(void *ctx, enum expfmt f);
 
 struct httpd;
 

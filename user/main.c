@@ -69,6 +69,7 @@ static struct env {
 	size_t ringbuf_mb;
 	enum wt_stage stage;
 	bool bpf_stats;
+	struct native_opts native;
 } env = {
 	.listen = "0.0.0.0:9464",
 	.fold_ids = true,
@@ -78,6 +79,7 @@ static struct env {
 	.hooks = WT_HOOKS_AUTO,
 	.poll_ms = 50,
 	.ringbuf_mb = 4,
+	.native = { NATIVE_DEFAULT_SCHEMA, NATIVE_DEFAULT_ZERO_THRESHOLD, NATIVE_DEFAULT_MAX_BUCKETS },
 };
 
 const char *argp_program_version = "wsgitrace " WT_VERSION " (" WT_GIT_REV ")";
@@ -113,6 +115,9 @@ enum {
 	OPT_BPF_STATS,
 	OPT_WEB_CONFIG,
 	OPT_SERVER_CMDLINE,
+	OPT_NATIVE_SCHEMA,
+	OPT_NATIVE_ZERO,
+	OPT_NATIVE_MAX_BUCKETS,
 };
 
 static const struct argp_option opts[] = {
@@ -126,6 +131,9 @@ static const struct argp_option opts[] = {
 	{ "max-series", OPT_MAX_SERIES, "N", 0, "Histogram series kept (default 10000); more go to route=\"_overflow\" and are counted", 0 },
 	{ "max-series-per-service", OPT_MAX_SERIES_SVC, "N", 0, "Histogram series per service_name (default a fifth of --max-series: 2000); more go to its route=\"_overflow\" with their method and status", 0 },
 	{ "series-ttl", OPT_SERIES_TTL, "DURATION", 0, "Retire series not updated for this long, e.g. 1h (default 0: never)", 0 },
+	{ "native-schema", OPT_NATIVE_SCHEMA, "N", 0, "Resolution of the native histograms served in protobuf, -4..8: buckets grow by 2^(2^-N) (default 3: 9% apart)", 0 },
+	{ "native-zero-threshold", OPT_NATIVE_ZERO, "SECONDS", 0, "Native histograms' zero bucket: durations up to this (default 1e-9)", 0 },
+	{ "native-max-buckets", OPT_NATIVE_MAX_BUCKETS, "N", 0, "Native buckets per series, at most (default 160; the resolution halves past it); 0: no native buckets", 0 },
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Connections tracked at once (default 262144)", 0 },
 	{ "hooks", OPT_HOOKS, "auto|sockets|syscalls", 0, "Capture path (default auto: sockets where the kernel has them)", 0 },
 	{ "poll-ms", OPT_POLL_MS, "MS", 0, "How often the ring buffer is drained (default 50)", 0 },
@@ -291,6 +299,35 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_SERVER_CMDLINE:
 		if (service_add_cmdline(arg, err, sizeof(err)))
 			argp_error(state, "--server-cmdline '%s': %s", arg, err);
+		break;
+	case OPT_NATIVE_SCHEMA: {
+		char *end;
+		long n = strtol(arg, &end, 10);
+
+		if (!*arg || *end || n < INT8_MIN || n > INT8_MAX)
+			argp_error(state, "--native-schema must be a small integer, not '%s'", arg);
+		env.native.schema = (int)n;
+		if (native_validate(&env.native, err, sizeof(err)))
+			argp_error(state, "--native-schema: %s", err);
+		break;
+	}
+	case OPT_NATIVE_ZERO: {
+		char *end;
+		double z = strtod(arg, &end);
+
+		if (!*arg || *end)
+			argp_error(state, "--native-zero-threshold must be a number of seconds, not '%s'", arg);
+		env.native.zero_threshold = z;
+		if (native_validate(&env.native, err, sizeof(err)))
+			argp_error(state, "--native-zero-threshold: %s", err);
+		break;
+	}
+	case OPT_NATIVE_MAX_BUCKETS:
+		if (parse_ulong(arg, "--native-max-buckets", 0, NATIVE_MAX_BUCKETS_LIMIT, &v, state) == 0) {
+			env.native.max_buckets = (unsigned)v;
+			if (native_validate(&env.native, err, sizeof(err)))
+				argp_error(state, "--native-max-buckets: %s", err);
+		}
 		break;
 	case OPT_NO_FOLD:
 		env.fold_ids = false;
@@ -632,7 +669,7 @@ static const struct promtext_metric app_metrics_rows[] = {
 };
 static const struct promtext_table app_metrics = PROMTEXT_TABLE(app_metrics_rows);
 
-static struct expose_stream *render(void *ctx)
+static struct expose_stream *render(void *ctx, enum expfmt f)
 {
 	struct app *a = ctx;
 	const struct strbuf *extra;
@@ -661,7 +698,7 @@ static struct expose_stream *render(void *ctx)
 		.hook = capture_hooks_name(a->cap),
 	};
 
-	return expose_stream_new(a->agg, &self);
+	return expose_stream_open(a->agg, &self, f);
 }
 
 int main(int argc, char **argv)
@@ -697,6 +734,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	agg_set_service_limit(a.agg, env.max_series_per_service);
+	agg_set_native(a.agg, &env.native);
 	a.state = serverstate_new(env.nbuckets ? env.buckets : agg_default_buckets,
 				  env.nbuckets ? env.nbuckets : agg_default_nbuckets, err, sizeof(err));
 	if (!a.state) {

@@ -67,6 +67,9 @@ struct serverstate *serverstate_new(const double *bounds, size_t nbounds, char *
 		serverstate_free(s);
 		return NULL;
 	}
+	/* Both are served as text only: native buckets would be memory nobody reads. */
+	agg_set_native(s->queue, &(struct native_opts){ .max_buckets = 0 });
+	agg_set_native(s->unanswered, &(struct native_opts){ .max_buckets = 0 });
 	return s;
 }
 

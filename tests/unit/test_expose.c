@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "expose.h"
 #include "httpd.h"
 #include "proctab.h"
+#include "promproto.h"
 #include "promtext.h"
 #include "route.h"
 #include "strbuf.h"
@@ -155,6 +157,10 @@ static const char expected_self[] =
 	"route in use of a service at its limit.\n"
 	"# TYPE wsgitrace_series_retired_total counter\n"
 	"wsgitrace_series_retired_total 0\n"
+	"# HELP wsgitrace_native_observations_lost_total Observations in the classic buckets of "
+	"http_server_request_duration_seconds but not in its native buckets, for want of memory.\n"
+	"# TYPE wsgitrace_native_observations_lost_total counter\n"
+	"wsgitrace_native_observations_lost_total 0\n"
 	"# HELP wsgitrace_metrics_connections_evicted_total Connections to /metrics closed to admit a newer one "
 	"(per-address or overall limit).\n"
 	"# TYPE wsgitrace_metrics_connections_evicted_total counter\n"
@@ -595,12 +601,275 @@ static void test_large_stream(void **state)
 	agg_free(a);
 }
 
+
+/* ---- the three formats of one state ---- */
+
+static int strcmp_ptr(const char *const *a, const char *const *b)
+{
+	return strcmp(*a, *b);
+}
+
+/* The sample lines of a text exposition (no comments), sorted, one string. */
+static void sample_lines(const char *text, size_t len, struct strbuf *out)
+{
+	char **lines = NULL;
+	size_t n = 0, cap = 0, i;
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		eol = eol ? eol : end;
+		if (eol > p && *p != '#') {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				lines = realloc(lines, cap * sizeof(*lines));
+				assert_non_null(lines);
+			}
+			lines[n++] = strndup(p, (size_t)(eol - p));
+		}
+		p = eol + 1;
+	}
+	qsort(lines, n, sizeof(*lines), (int (*)(const void *, const void *))strcmp_ptr);
+	sb_reset(out);
+	for (i = 0; i < n; i++) {
+		sb_puts(out, lines[i]);
+		sb_putc(out, '\n');
+		free(lines[i]);
+	}
+	free(lines);
+}
+
+static void put_labels(struct strbuf *sb, const pp_metric *m, const char *le)
+{
+	size_t i;
+
+	if (!m->n_label && !le)
+		return;
+	sb_putc(sb, '{');
+	for (i = 0; i < m->n_label; i++) {
+		if (i)
+			sb_putc(sb, ',');
+		promtext_label(sb, m->label[i]->name, m->label[i]->value);
+	}
+	if (le) {
+		if (m->n_label)
+			sb_putc(sb, ',');
+		sb_puts(sb, "le=\"");
+		sb_puts(sb, le);
+		sb_putc(sb, '"');
+	}
+	sb_putc(sb, '}');
+}
+
+/*
+ * Decodes a delimited protobuf exposition with the client_model schema and
+ * writes its samples as classic text lines; checks every histogram's native
+ * buckets add up to its count. Returns the number of families.
+ */
+static size_t proto_to_lines(const uint8_t *p, size_t len, struct strbuf *out, size_t *native_hists)
+{
+	size_t off = 0, nf = 0;
+
+	*native_hists = 0;
+	while (off < len) {
+		uint64_t mlen = 0;
+		int shift = 0;
+		Io__Prometheus__Client__MetricFamily *f;
+		size_t i, j;
+
+		do {
+			mlen |= (uint64_t)(p[off] & 0x7f) << shift;
+			shift += 7;
+		} while (p[off++] & 0x80);
+		assert_true(off + mlen <= len);
+		f = io__prometheus__client__metric_family__unpack(NULL, mlen, p + off);
+		assert_non_null(f);
+		off += mlen;
+		nf++;
+		for (i = 0; i < f->n_metric; i++) {
+			const pp_metric *m = f->metric[i];
+			char num[48];
+
+			if (f->type == PP_HISTOGRAM) {
+				const pp_histogram *h = m->histogram;
+				char name[256];
+
+				assert_non_null(h);
+				for (j = 0; j < h->n_bucket; j++) {
+					promtext_fmt_double(num, sizeof(num), h->bucket[j]->upper_bound);
+					snprintf(name, sizeof(name), "%s_bucket", f->name);
+					sb_puts(out, name);
+					put_labels(out, m, num);
+					sb_putc(out, ' ');
+					sb_put_u64(out, h->bucket[j]->cumulative_count);
+					sb_putc(out, '\n');
+				}
+				sb_printf(out, "%s_bucket", f->name);
+				put_labels(out, m, "+Inf");
+				sb_printf(out, " %llu\n", (unsigned long long)h->sample_count);
+				sb_printf(out, "%s_sum", f->name);
+				put_labels(out, m, NULL);
+				sb_putc(out, ' ');
+				promtext_double(out, h->sample_sum);
+				sb_putc(out, '\n');
+				sb_printf(out, "%s_count", f->name);
+				put_labels(out, m, NULL);
+				sb_printf(out, " %llu\n", (unsigned long long)h->sample_count);
+				if (h->has_schema) {
+					uint64_t total = h->zero_count;
+					int64_t c = 0;
+
+					(*native_hists)++;
+					assert_true(h->n_positive_span >= 1);
+					for (j = 0; j < h->n_positive_delta; j++) {
+						c += h->positive_delta[j];
+						assert_true(c >= 0);
+						total += (uint64_t)c;
+					}
+					assert_int_equal(total, h->sample_count);
+				}
+				continue;
+			}
+			sb_puts(out, f->name);
+			put_labels(out, m, NULL);
+			sb_putc(out, ' ');
+			promtext_double(out, f->type == PP_COUNTER ? m->counter->value
+					     : f->type == PP_GAUGE ? m->gauge->value
+								   : m->untyped->value);
+			sb_putc(out, '\n');
+		}
+		io__prometheus__client__metric_family__free_unpacked(f, NULL);
+	}
+	return nf;
+}
+
+static void run(const char *cmd, const char *what)
+{
+	int rc = system(cmd);
+
+	if (rc != 0)
+		fail_msg("%s failed (%d): %s", what, rc, cmd);
+}
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_formats_agree(void **state)
+{
+	char err[128], route[64];
+	struct agg *a = agg_new(NULL, 0, 100, err, sizeof(err));
+	struct agg *q = agg_new(NULL, 0, 10, err, sizeof(err));
+	struct self_fixture st;
+	struct strbuf text = STRBUF_INIT, om = STRBUF_INIT, pb = STRBUF_INIT, tmp = STRBUF_INIT;
+	struct strbuf want = STRBUF_INIT, got = STRBUF_INIT, extra = STRBUF_INIT;
+	struct expose_stream *x;
+	size_t nf, nh, i;
+
+	assert_non_null(a);
+	assert_non_null(q);
+	numbered(&st, a);
+	/* Durations over nine decades, in several series, escaped labels and bad UTF-8 among them. */
+	for (i = 0; i < 400; i++) {
+		snprintf(route, sizeof(route), "/r%zu", i % 7);
+		agg_observe(a, i % 3 ? "app" : "we\nb\xff", i % 2 ? "GET" : "POST", i % 5 ? route : "/q\"x\"\\y",
+			    i % 11 ? 200 : 503, (uint64_t)(1000.0 * pow(1.06, (double)i)));
+	}
+	agg_observe(a, "app", "GET", "/zero", 200, 0);
+	agg_observe(q, "app", "", "", 0, 1500000);
+	agg_observe(q, "app", "", "", 0, 25000000);
+	expose_service_histogram(&extra, "wsgitrace_queue_seconds", "Time queued.", q);
+	st.self.extra = extra.buf;
+	st.self.extra_len = extra.len;
+
+	assert_int_equal(expose_render_fmt(&text, a, self_now(&st), EXPFMT_TEXT), 0);
+	assert_int_equal(expose_render_fmt(&om, a, self_now(&st), EXPFMT_OPENMETRICS), 0);
+	assert_int_equal(expose_render_fmt(&pb, a, self_now(&st), EXPFMT_PROTOBUF), 0);
+	promtool_check(text.buf, text.len);
+
+	/* OpenMetrics: the same samples, "# EOF" last, counter families without _total. */
+	assert_true(om.len > 6 && memcmp(om.buf + om.len - 6, "# EOF\n", 6) == 0);
+	assert_non_null(strstr(om.buf, "# TYPE wsgitrace_scrapes counter\n"));
+	assert_null(strstr(om.buf, "# TYPE wsgitrace_scrapes_total"));
+	sample_lines(text.buf, text.len, &want);
+	sample_lines(om.buf, om.len, &got);
+	assert_string_equal(got.buf, want.buf);
+	/* Prometheus' Python client's OpenMetrics parser is strict about the format. */
+	write_file("/tmp/wsgitrace-om.txt", om.buf, om.len);
+	run("/usr/bin/python3 -c 'import sys; from prometheus_client.openmetrics.parser import "
+	    "text_string_to_metric_families as p; list(p(open(sys.argv[1]).read()))' /tmp/wsgitrace-om.txt",
+	    "the OpenMetrics parser");
+	unlink("/tmp/wsgitrace-om.txt");
+
+	/* Protobuf: decoded with client_model's schema, the same samples; native buckets in every request histogram. */
+	sb_reset(&tmp);
+	nf = proto_to_lines((const uint8_t *)pb.buf, pb.len, &tmp, &nh);
+	assert_true(nf > 10);
+	assert_int_equal(nh, agg_series_active(a));
+	sample_lines(tmp.buf, tmp.len, &got);
+	assert_string_equal(got.buf, want.buf);
+
+	/* protoc's own decoder reads the first family against metrics.proto: the first series, its
+	 * 24 durations over 1 us .. 13,000 s, needs more than 160 buckets at schema 3, so schema 2. */
+	{
+		size_t off = 0;
+		uint64_t mlen = 0;
+		int shift = 0;
+		char cmd[1024];
+
+		do {
+			mlen |= (uint64_t)(pb.buf[off] & 0x7f) << shift;
+			shift += 7;
+		} while (pb.buf[off++] & 0x80);
+		write_file("/tmp/wsgitrace-pb.bin", pb.buf + off, mlen);
+		snprintf(cmd, sizeof(cmd),
+			 "protoc --decode=io.prometheus.client.MetricFamily -I%s -I/usr/include metrics.proto "
+			 "< /tmp/wsgitrace-pb.bin > /tmp/wsgitrace-pb.txt && grep -q 'schema: 2' /tmp/wsgitrace-pb.txt && "
+			 "grep -q 'positive_delta' /tmp/wsgitrace-pb.txt && grep -q 'sample_count: 24' /tmp/wsgitrace-pb.txt",
+			 WT_PROTO_DIR);
+		run(cmd, "protoc --decode");
+		unlink("/tmp/wsgitrace-pb.bin");
+		unlink("/tmp/wsgitrace-pb.txt");
+	}
+
+	/* The streams give the same bytes as the renders, read in any piece size. */
+	{
+		struct strbuf *whole[] = { &text, &om, &pb };
+		enum expfmt fs[] = { EXPFMT_TEXT, EXPFMT_OPENMETRICS, EXPFMT_PROTOBUF };
+
+		for (i = 0; i < 3; i++) {
+			x = expose_stream_open(a, self_now(&st), fs[i]);
+			assert_non_null(x);
+			drain(x, 7, &tmp);
+			expose_stream_free(x);
+			assert_int_equal(tmp.len, whole[i]->len);
+			assert_memory_equal(tmp.buf, whole[i]->buf, tmp.len);
+		}
+	}
+	sb_free(&text);
+	sb_free(&om);
+	sb_free(&pb);
+	sb_free(&tmp);
+	sb_free(&want);
+	sb_free(&got);
+	sb_free(&extra);
+	agg_free(a);
+	agg_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exact_text),       cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_promtool),         cmocka_unit_test(test_large_stream),
 		cmocka_unit_test(test_stream_identical), cmocka_unit_test(test_stream_observe_midway),
+		cmocka_unit_test(test_formats_agree),
 	};
 
 	return cmocka_run_group_tests_name("expose", tests, NULL, NULL);

@@ -58,7 +58,7 @@ static struct expose_stream *scrape(struct ctx *c, int calls, struct strbuf *out
 	return expose_stream_new(c->agg, &self);
 }
 
-static struct expose_stream *render(void *p)
+static struct expose_stream *render(void *p, enum expfmt f)
 {
 	struct ctx *c = p;
 
