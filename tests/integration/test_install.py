@@ -352,6 +352,39 @@ class TestDebianPackage(unittest.TestCase):
         r = self.root.run("bash", "/tmp/deps.sh", "run")
         self.assertEqual(r.stdout + r.stderr, "")
 
+    def test_6_packages_that_start_services_start_none(self):
+        """nginx-light starts nginx on install; through deps.sh it neither starts nor is
+        enabled. deps.sh itself is tried with nginx-light as its only package."""
+        with open(DEPS) as f:
+            script = f.read()
+        table = re.search(r"\nTABLE='\n(.*?)'\n", script, re.S)
+        one = script[:table.start(1)] + "nginx-light run\n" + script[table.end(1):]
+        with open(self.root.path + "/tmp/deps-nginx.sh", "w") as f:
+            f.write(one)
+        self.assertEqual(self.root.run("bash", "/tmp/deps-nginx.sh", "--list", "run").stdout, "nginx-light\n")
+        r = self.root.run("bash", "/tmp/deps-nginx.sh", "run")
+        self.assertIn("nginx-light", self.root.installed())
+        self.assertIn("policy-rc.d denied execution of start", r.stderr)
+        self.assertEqual(self.processes_in_root("nginx"), [])
+        self.assertFalse(os.path.lexists(self.root.path + "/usr/sbin/policy-rc.d"))
+        self.assertFalse(os.path.lexists(self.root.path + "/etc/systemd/system/multi-user.target.wants/nginx.service"))
+        rc = [f for d in range(2, 6) for f in os.listdir(self.root.path + "/etc/rc%d.d" % d) if "nginx" in f]
+        self.assertTrue(rc)
+        self.assertEqual([f for f in rc if not f.startswith("K")], [])
+
+    def processes_in_root(self, comm):
+        out = []
+        for d in os.listdir("/proc"):
+            try:
+                if os.readlink("/proc/%s/root" % d) != self.root.path:
+                    continue
+                with open("/proc/%s/comm" % d) as f:
+                    if f.read().strip() == comm:
+                        out.append(int(d))
+            except OSError:
+                continue
+        return out
+
 
 if __name__ == "__main__":
     unittest.main()
