@@ -48,9 +48,9 @@ Installed-Size: $size
 Depends: $depends
 Section: admin
 Priority: optional
-Description: request latency of gunicorn and uWSGI servers as Prometheus metrics
+Description: request latency of Python web servers as Prometheus metrics
  eBPF programs (tracepoints only, no kprobes) watch the client sockets of
- every gunicorn and uWSGI worker on the host; a small daemon pairs each
+ every Python web server (gunicorn, uWSGI, uvicorn, ...) on the host; a small daemon pairs each
  request with its response and serves exact histograms on /metrics.
  No change to the app, no restart. Includes a hardened systemd unit
  (not enabled on install), alerting rules and a Grafana dashboard.
