@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # wsgitrace: .bpf.c -> .bpf.o -> .skel.h -> daemon, plus unit tests, fuzzers,
-# integration tests and benchmarks. `make run` and `make test` install what
-# they need first (scripts/deps.sh).
+# integration tests and benchmarks, installation and the Debian package.
+# `make run`, `make test`, `make bench` and `make deb` install what each needs
+# first (scripts/deps.sh MODE).
 
 OUT := build
 CLANG ?= clang
@@ -45,12 +46,13 @@ FZ_OBJS := $(patsubst user/%.c,$(OUT)/fz/%.o,$(LIB_SRCS)) $(PB_OBJS)
 FUZZ_SECONDS ?= 20
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test unit fuzz integration bench clean
+.PHONY: all deps run test unit fuzz integration bench install uninstall deb clean
 
 all: $(OUT)/wsgitrace
 
+# What building and running need; `make test` and `make bench` add their own.
 deps:
-	@bash scripts/deps.sh
+	@bash scripts/deps.sh run
 
 $(OUT) $(OUT)/obj $(OUT)/san $(OUT)/fz $(OUT)/tests $(OUT)/fuzz:
 	@mkdir -p $@
@@ -121,7 +123,8 @@ integration: $(OUT)/wsgitrace
 run: deps $(OUT)/wsgitrace
 	$(OUT)/wsgitrace $(ARGS)
 
-test: deps
+test:
+	@bash scripts/deps.sh test
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory deploy-check
@@ -134,13 +137,48 @@ test: deps
 deploy-check: $(OUT)/wsgitrace
 	@cd tests/deploy && $(TEST_LOCK) /usr/bin/python3 -W ignore::ResourceWarning -m unittest -v test_deploy test_live
 
-bench: deps $(OUT)/wsgitrace
+bench: $(OUT)/wsgitrace
+	@bash scripts/deps.sh bench
 	@$(TEST_LOCK) /usr/bin/python3 -m bench $(BENCH_ARGS)
 
 # The container image localhost/wsgitrace:VERSION (podman, FROM scratch): see deploy/.
 .PHONY: image
 image: $(OUT)/wsgitrace
 	@bash scripts/image.sh $(OUT)/wsgitrace
+
+# Installation where every C project's users expect it: PREFIX (the package uses /usr)
+# and DESTDIR for staging. /etc/default/wsgitrace is kept when it exists.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@DATADIR@|$(DATADIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+
+install: $(OUT)/wsgitrace
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(DATADIR)/wsgitrace $(DESTDIR)$(SYSCONFDIR)/default
+	install -m 0755 $(OUT)/wsgitrace $(DESTDIR)$(SBINDIR)/wsgitrace
+	$(SUBST) doc/wsgitrace.8 > $(DESTDIR)$(MANDIR)/man8/wsgitrace.8
+	$(SUBST) deploy/systemd/wsgitrace.service.in > $(DESTDIR)$(UNITDIR)/wsgitrace.service
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/wsgitrace.8 $(DESTDIR)$(UNITDIR)/wsgitrace.service
+	install -m 0644 deploy/prometheus/wsgitrace-alerts.yaml deploy/grafana/wsgitrace-dashboard.json \
+		$(DESTDIR)$(DATADIR)/wsgitrace/
+	test -e $(DESTDIR)$(SYSCONFDIR)/default/wsgitrace || \
+		install -m 0644 deploy/systemd/wsgitrace.default $(DESTDIR)$(SYSCONFDIR)/default/wsgitrace
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/wsgitrace $(DESTDIR)$(MANDIR)/man8/wsgitrace.8 \
+		$(DESTDIR)$(UNITDIR)/wsgitrace.service $(DESTDIR)$(DATADIR)/wsgitrace/wsgitrace-alerts.yaml \
+		$(DESTDIR)$(DATADIR)/wsgitrace/wsgitrace-dashboard.json
+	-rmdir $(DESTDIR)$(DATADIR)/wsgitrace
+
+# build/wsgitrace_VERSION_ARCH.deb (dpkg-deb): the files of `make install PREFIX=/usr`.
+deb: $(OUT)/wsgitrace
+	@bash scripts/deps.sh run deb
+	@bash scripts/deb.sh $(OUT)
 
 clean:
 	rm -rf $(OUT)

@@ -216,14 +216,7 @@ class Container(h.Tracer):
         argv = PODMAN + ["run", "--rm", "--name", self.cname] + limit_args() + list(run_args) + \
             [IMAGE] + list(cargs) + (["--trace"] if trace else [])
         h.Proc.__init__(self, argv, name, cwd=h.ROOT)
-        try:
-            h.wait_for(lambda: h.port_open(self.mport) or not self.alive(), timeout=60,
-                       what="the container's /metrics")
-            if not self.alive():
-                raise AssertionError("the container exited: %s" % self.output())
-        except Exception:
-            self.cleanup()
-            raise
+        self.wait_started(60, "the container")
 
     def host_pid(self):
         return int(podman("inspect", "--format", "{{.State.Pid}}", self.cname).stdout)

@@ -1,5 +1,6 @@
 """The wsgitrace daemon on a free port, and what its /metrics and --trace say."""
 import json
+import re
 import urllib.request
 
 from .exposition import metric_sum, parse_exposition
@@ -7,9 +8,15 @@ from .net import free_port, port_open, wait_for
 from .paths import HIST, ROOT, SERVICE, WSGITRACE
 from .procs import Proc, descendants
 
+# What the daemon prints on stderr once it is attached, listening and has dropped its
+# privileges (user/main.c). It listens before it prints this line, so a port that answers
+# does not mean the line is there yet.
+STARTED = re.compile(r"^wsgitrace: tracing \d+ process(es)? \(\w+ hooks\), metrics on \S+", re.M)
+
 
 class Tracer(Proc):
-    """build/wsgitrace (or binary) on a free port; ready when /metrics answers."""
+    """build/wsgitrace (or binary) on a free port; ready when /metrics answers and the
+    start-up line has been printed."""
 
     def __init__(self, *args, trace=False, name="wsgitrace", wrap=(), binary=None, stdout=None,
                  workdir=None, timeout=20.0):
@@ -19,14 +26,26 @@ class Tracer(Proc):
         if trace:
             argv.append("--trace")
         super().__init__(argv, name, cwd=ROOT, stdout=stdout, workdir=workdir)
+        self.wait_started(timeout, "wsgitrace")
+
+    def started(self):
+        """True once /metrics answers and the start-up line is on stderr."""
+        return bool(STARTED.search(self.output_all())) and port_open(self.mport)
+
+    def wait_started(self, timeout, what):
+        """Waits for started(); cleans up and raises if the process exits first."""
         try:
-            wait_for(lambda: port_open(self.mport) or not self.alive(), timeout=timeout,
-                     what="wsgitrace /metrics")
+            wait_for(lambda: self.started() or not self.alive(), timeout=timeout,
+                     what="%s: /metrics and its start-up line" % what)
             if not self.alive():
-                raise AssertionError("wsgitrace exited: %s" % self.output())
+                raise AssertionError("%s exited: %s" % (what, self.output()))
         except Exception:
             self.cleanup()
             raise
+
+    def output_all(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
 
     def raw(self, path="/metrics", timeout=10):
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.mport, path), timeout=timeout) as r:
