@@ -32,8 +32,12 @@ libmicrohttpd-dev          run
 libyaml-dev                run
 libgnutls28-dev            run
 libcrypt-dev               run
+libprotobuf-c-dev          run
+protobuf-c-compiler        run
+golang-github-prometheus-client-model-dev run
 libcmocka-dev              test
 libclang-rt-14-dev         test
+protobuf-compiler          test
 openssl                    test
 python3                    test,bench
 python3-flask              test,bench
@@ -68,7 +72,7 @@ dpkg-dev                   test,deb
 man-db                     test
 systemd                    test
 wrk                        bench
-python3-prometheus-client  bench
+python3-prometheus-client  test,bench
 python3-statsd             bench
 gnuplot-nox                bench
 '

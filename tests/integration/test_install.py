@@ -291,7 +291,7 @@ class TestDebianPackage(unittest.TestCase):
         r = self.root.run("dpkg-query", "-W", "-f", "${Status} ${Version}\\n${Depends}", "wsgitrace")
         status, depends = r.stdout.split("\n", 1)
         self.assertEqual(status, "install ok installed " + version)
-        for lib in ("libbpf1", "libmicrohttpd12", "libgnutls30", "libyaml-0-2", "libcrypt1"):
+        for lib in ("libbpf1", "libmicrohttpd12", "libgnutls30", "libyaml-0-2", "libcrypt1", "libprotobuf-c1"):
             self.assertIn(lib, depends)
             self.assertIn(lib, self.root.installed())
         self.assertNotIn("libbpf1", self.before)
