@@ -19,8 +19,10 @@ class Tracer(Proc):
     start-up line has been printed."""
 
     def __init__(self, *args, trace=False, name="wsgitrace", wrap=(), binary=None, stdout=None,
-                 workdir=None, timeout=20.0):
-        """wrap: a command that runs wsgitrace with its argv appended (setpriv, unshare ...)."""
+                 workdir=None, timeout=60.0):
+        """wrap: a command that runs wsgitrace with its argv appended (setpriv, unshare ...).
+        timeout: attaching the syscall hooks (a tracepoint per syscall) on a loaded 2-core
+        machine has taken over 20 s."""
         self.mport = free_port()
         argv = list(wrap) + [binary or WSGITRACE, "--listen", "127.0.0.1:%d" % self.mport] + list(args)
         if trace:
