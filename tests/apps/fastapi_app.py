@@ -1,7 +1,8 @@
 """A FastAPI app with the routes of flask_app.py, for the ASGI servers (uvicorn, hypercorn, daphne).
 
 /test/ -> 200 "rest", /test1/ -> 500 "division by zero", unknown -> 404,
-/echo reads its body, /sleep/{ms} sleeps (its start and end in headers), /big is 1 MB, /stream is streamed,
+/echo reads its body, /sleep/{ms} sleeps (its start and end in headers),
+/block/{ms} likewise but blocks the event loop, /big is 1 MB, /stream is streamed,
 /sse sends server-sent events until the client goes or `n` were sent,
 /nocontent -> 204, and /ws echoes WebSocket messages.
 """
@@ -42,6 +43,15 @@ async def sleep(ms: int):
     start = time.monotonic_ns()
     await asyncio.sleep(ms / 1000.0)
     return PlainTextResponse("slept %d" % ms, headers={
+        "X-App-Start-Ns": str(start), "X-App-End-Ns": str(time.monotonic_ns())})
+
+
+@app.get("/block/{ms}")
+async def block(ms: int):
+    # A sync call inside an async endpoint: the event loop stands still meanwhile.
+    start = time.monotonic_ns()
+    time.sleep(ms / 1000.0)
+    return PlainTextResponse("blocked %d" % ms, headers={
         "X-App-Start-Ns": str(start), "X-App-End-Ns": str(time.monotonic_ns())})
 
 
