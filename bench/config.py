@@ -66,12 +66,18 @@ CHART_COLORS = {"none": "#999999", "wsgitrace": "#2b8a3e", "prometheus_mp": "#18
 # hash seeds, memory layout, which CPU each worker lands on) out of the ratio.
 # The bench stages (wsgitrace --bench-stage) split wsgitrace's cost on sync;
 # sync_1ms is the same server on a route that burns 1 ms of CPU, to show the
-# cost is per request. (key, server kind, path, configurations)
+# cost is per request; uvicorn is the async server most Python services now
+# run. (key, server kind, path, configurations)
 PAIRED = [("sync", "sync", "/test/", ["none", "wsgitrace", "no_queue", "filter", "no_records"]),
           ("gthread", "gthread", "/test/", ["none", "wsgitrace"]),
           ("uwsgi", "uwsgi", "/test/", ["none", "wsgitrace"]),
-          ("sync_1ms", "sync", "/cpu/1000", ["none", "wsgitrace"])]
-PAIRED_DESC = {"sync_1ms": "gunicorn sync, 2 workers, `GET /cpu/1000` (1 ms of CPU per request)"}
+          ("sync_1ms", "sync", "/cpu/1000", ["none", "wsgitrace"]),
+          ("uvicorn", "uvicorn", "/test/", ["none", "wsgitrace"])]
+PAIRED_DESC = {"sync_1ms": "gunicorn sync, 2 workers, `GET /cpu/1000` (1 ms of CPU per request)",
+               "uvicorn": "uvicorn --workers 2, FastAPI (async `GET /test/`)"}
+# The app each server kind serves from bench/apps: the Flask app, or for an
+# ASGI server the FastAPI app with the same route.
+SERVER_APP = {"uvicorn": "asgi_app"}
 STAGE_ARGS = {"wsgitrace": [], "filter": ["--bench-stage=filter"], "no_records": ["--bench-stage=no-records"],
               "no_queue": ["--bench-stage=no-queue"]}
 STAGE_NAMES = {"wsgitrace": "wsgitrace",

@@ -3,10 +3,10 @@ stages): the ratio without the spread between server starts."""
 import random
 import statistics
 
-from .config import PAIRED_LOAD_S, STAGE_ARGS
+from .config import PAIRED_LOAD_S, SERVER_APP, STAGE_ARGS
 from .procs import Wsgitrace, start_server, wait_quiet
 from .stats import median, median_ci
-from .sysstat import children_pids, proc_cpu_ns, worker_balance
+from .sysstat import proc_cpu_ns, worker_balance, worker_pids
 from .wrk import run_wrk
 
 
@@ -19,13 +19,13 @@ def paired_round(run, kind, configs, seed, path="/test/"):
     args, procs = run.args, run.procs
     rnd = random.Random(seed)
     wait_quiet(procs)
-    srv = start_server(procs, kind, "plain_app")
+    srv = start_server(procs, kind, SERVER_APP.get(kind, "plain_app"))
     out = {c: [] for c in configs}
     # per run: the workers' balance and wsgitrace's own CPU, to explain outliers
     detail = {c: [] for c in configs}
     try:
         run_wrk(srv.port, path, args.warmup)
-        kids = children_pids(srv.pid)
+        kids = worker_pids(srv.pid)
         for _ in range(args.paired_segments):
             order = list(configs)
             rnd.shuffle(order)

@@ -7,7 +7,7 @@ import time
 from wtlib.client import request
 from wtlib.exposition import metric_sum, parse_exposition
 from wtlib.net import free_port, wait_for
-from wtlib.paths import GUNICORN, HIST, ROOT, UWSGI
+from wtlib.paths import GUNICORN, HIST, PY, ROOT, UWSGI
 from wtlib.procs import Proc
 from wtlib.servers import Server
 from wtlib.tracer import Tracer
@@ -88,6 +88,10 @@ def server_argv(kind, app, port, workers, extra):
                 "--master", "--processes", str(workers), "--chdir", APPS,
                 "--pythonpath", APPS, "--module", "%s:application" % app,
                 "--disable-logging", "--die-on-term", "--need-app"] + list(extra)
+    if kind == "uvicorn":
+        return [PY, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--app-dir", APPS, "--log-level", "warning",
+                "--no-access-log"] + list(extra) + ["%s:application" % app]
     raise ValueError(kind)
 
 

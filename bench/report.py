@@ -110,7 +110,9 @@ def paired_table(tp):
          "On sync, three bench stages of wsgitrace (`--bench-stage`, hidden from `--help`) "
          "split its cost (one of them is wsgitrace without the handshake notes behind queue time), and the same server is also measured on a route that burns 1 ms of "
          "CPU per request: wsgitrace's cost is per request, so its share shrinks as requests "
-         "get heavier.\n" % (tp["paired"]["segments_per_round"], tp["paired"]["segments_per_round"],
+         "get heavier. uvicorn `--workers 2` serves the FastAPI app's async `GET /test/`, "
+         "attached by its supervisor's pid like gunicorn's master; its workers share one "
+         "listening socket, so wrk's keep-alive connections may all land on one of them.\n" % (tp["paired"]["segments_per_round"], tp["paired"]["segments_per_round"],
                              tp["paired"]["seconds"], PAIRED_LOAD_S),
          "| server | configuration | ratio (median) | 95% CI of the median | mean | runs | per-round medians |",
          "|---|---|---|---|---|---|---|"]

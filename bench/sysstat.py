@@ -63,6 +63,22 @@ def children_pids(pid):
         return []
 
 
+def worker_pids(pid):
+    """The server's children that serve: not multiprocessing's resource
+    tracker, which uvicorn --workers N starts beside its workers and which
+    would make any balance look like one idle worker."""
+    out = []
+    for k in children_pids(pid):
+        try:
+            with open("/proc/%d/cmdline" % k, "rb") as f:
+                if b"multiprocessing.resource_tracker" in f.read():
+                    continue
+        except OSError:
+            continue
+        out.append(k)
+    return out
+
+
 def bpf_stats_enabled():
     try:
         with open("/proc/sys/kernel/bpf_stats_enabled") as f:

@@ -1,11 +1,13 @@
 """A FastAPI app with the routes of flask_app.py, for the ASGI servers (uvicorn, hypercorn, daphne).
 
 /test/ -> 200 "rest", /test1/ -> 500 "division by zero", unknown -> 404,
-/echo reads its body, /sleep/{ms} sleeps, /big is 1 MB, /stream is streamed,
+/echo reads its body, /sleep/{ms} sleeps (its start and end in headers),
+/block/{ms} likewise but blocks the event loop, /big is 1 MB, /stream is streamed,
 /sse sends server-sent events until the client goes or `n` were sent,
 /nocontent -> 204, and /ws echoes WebSocket messages.
 """
 import asyncio
+import time
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -37,8 +39,20 @@ async def echo(request: Request):
 
 @app.get("/sleep/{ms}")
 async def sleep(ms: int):
+    # The app's own time, on the clock wsgitrace uses (CLOCK_MONOTONIC).
+    start = time.monotonic_ns()
     await asyncio.sleep(ms / 1000.0)
-    return PlainTextResponse("slept %d" % ms)
+    return PlainTextResponse("slept %d" % ms, headers={
+        "X-App-Start-Ns": str(start), "X-App-End-Ns": str(time.monotonic_ns())})
+
+
+@app.get("/block/{ms}")
+async def block(ms: int):
+    # A sync call inside an async endpoint: the event loop stands still meanwhile.
+    start = time.monotonic_ns()
+    time.sleep(ms / 1000.0)
+    return PlainTextResponse("blocked %d" % ms, headers={
+        "X-App-Start-Ns": str(start), "X-App-End-Ns": str(time.monotonic_ns())})
 
 
 @app.get("/big")
