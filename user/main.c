@@ -365,7 +365,7 @@ struct app {
 	struct proctab *procs;
 	struct naming names; /* names procs' services */
 	struct scripted *scripted; /* Python processes that may start serving */
-	struct tlsattach *tls; /* SSL probes per traced process */
+	struct tlsattach_client *tls; /* SSL probes per traced process */
 	struct strbuf line;
 	struct strbuf extra; /* the families rendered beside expose.c's */
 	uint64_t events;

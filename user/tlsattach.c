@@ -4,12 +4,22 @@
  * really maps (/proc/PID/maps, reached through /proc/PID/root so that a
  * container's own copy is the one probed), with the process's pid as the
  * probes' filter. A process that is not traced never takes their breakpoint.
+ *
+ * Attaching needs CAP_PERFMON and, for another's maps, CAP_SYS_PTRACE,
+ * which the daemon drops once running: a small helper forked before the
+ * drop does it, holding only the SSL programs' fds and its socket, and is
+ * only ever given process ids. The links live in the helper.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <bpf/libbpf.h>
 
 #include "promtext.h"
@@ -42,6 +52,7 @@ struct tls_proc {
 
 enum { PS_PENDING = 0, PS_ATTACHED, PS_NONE, PS_UNREADABLE };
 
+/* The helper's state: every process it probes. */
 struct tlsattach {
 	struct tls_progs p;
 	struct tls_proc *procs;
@@ -50,14 +61,26 @@ struct tlsattach {
 	uint64_t now_ns;
 };
 
-struct tlsattach *tlsattach_new(const struct tls_progs *p)
-{
-	struct tlsattach *t = calloc(1, sizeof(*t));
+/* What the daemon asks the helper, and its answer: the totals after it. */
+enum { OP_ATTACH = 1, OP_FORGET, OP_RETRY };
+struct msg {
+	uint64_t now_ns;
+	uint32_t op;
+	uint32_t pid;
+};
+struct reply {
+	int32_t ret;
+	uint32_t attached;
+	uint64_t unreadable[TLS_REASONS];
+};
 
-	if (t)
-		t->p = *p;
-	return t;
-}
+/* The daemon's handle: the helper's socket and its last answer. */
+struct tlsattach_client {
+	pid_t helper;
+	int fd;
+	struct reply last;
+};
+
 
 static struct tls_proc *find(struct tlsattach *t, uint32_t pid)
 {
@@ -150,7 +173,7 @@ static int try_attach(struct tlsattach *t, struct tls_proc *tp)
 	return 1;
 }
 
-int tlsattach_pid(struct tlsattach *t, uint32_t pid)
+static int h_attach(struct tlsattach *t, uint32_t pid)
 {
 	struct tls_proc *tp = find(t, pid);
 
@@ -175,7 +198,7 @@ int tlsattach_pid(struct tlsattach *t, uint32_t pid)
 	return try_attach(t, tp);
 }
 
-void tlsattach_forget(struct tlsattach *t, uint32_t pid)
+static void h_forget(struct tlsattach *t, uint32_t pid)
 {
 	struct tls_proc *tp = find(t, pid);
 
@@ -185,7 +208,7 @@ void tlsattach_forget(struct tlsattach *t, uint32_t pid)
 	*tp = t->procs[--t->n];
 }
 
-void tlsattach_retry(struct tlsattach *t, uint64_t now_ns)
+static void h_retry(struct tlsattach *t, uint64_t now_ns)
 {
 	t->now_ns = now_ns;
 	for (size_t i = 0; i < t->n; i++) {
@@ -202,13 +225,146 @@ void tlsattach_retry(struct tlsattach *t, uint64_t now_ns)
 	}
 }
 
-void tlsattach_render(const struct tlsattach *t, uint64_t untied, struct strbuf *sb)
+static void h_free(struct tlsattach *t)
 {
-	static const char *const reasons[TLS_REASONS] = { "no_symbols" };
-	uint64_t attached = 0;
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		detach(&t->procs[i]);
+	free(t->procs);
+	free(t);
+}
+
+static void h_reply(struct tlsattach *t, int fd, int ret)
+{
+	struct reply r = { .ret = ret };
 
 	for (size_t i = 0; i < t->n; i++)
-		attached += t->procs[i].state == PS_ATTACHED;
+		r.attached += t->procs[i].state == PS_ATTACHED;
+	memcpy(r.unreadable, t->unreadable, sizeof(r.unreadable));
+	if (send(fd, &r, sizeof(r), MSG_NOSIGNAL) != sizeof(r))
+		_exit(0);
+}
+
+static void helper_loop(struct tlsattach *t, int fd)
+{
+	struct msg m;
+
+	for (;;) {
+		ssize_t n = recv(fd, &m, sizeof(m), 0);
+		int ret = 0;
+
+		if (n != sizeof(m))
+			break; /* the daemon is gone */
+		t->now_ns = m.now_ns;
+		switch (m.op) {
+		case OP_ATTACH:
+			ret = h_attach(t, m.pid);
+			break;
+		case OP_FORGET:
+			h_forget(t, m.pid);
+			break;
+		case OP_RETRY:
+			h_retry(t, m.now_ns);
+			break;
+		}
+		h_reply(t, fd, ret);
+	}
+	h_free(t);
+	_exit(0);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Close every fd but the programs' and the helper's socket. */
+static void keep_only(int *keep, size_t n)
+{
+	unsigned lo = 3;
+
+	qsort(keep, n, sizeof(*keep), cmp_int);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < lo)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			close_range(lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	close_range(lo, ~0u, 0);
+}
+
+struct tlsattach_client *tlsattach_new(const struct tls_progs *p)
+{
+	struct tlsattach_client *c = calloc(1, sizeof(*c));
+	struct bpf_program *progs[] = { p->read, p->read_ex, p->write, p->write_ex, p->handshake, p->exit };
+	int sv[2], keep[7];
+
+	if (!c)
+		return NULL;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		free(c);
+		return NULL;
+	}
+	c->helper = fork();
+	if (c->helper < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		free(c);
+		return NULL;
+	}
+	if (c->helper == 0) {
+		struct tlsattach *t = calloc(1, sizeof(*t));
+
+		if (!t)
+			_exit(1);
+		t->p = *p;
+		for (size_t i = 0; i < 6; i++)
+			keep[i] = bpf_program__fd(progs[i]);
+		keep[6] = sv[1];
+		keep_only(keep, 7);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_DFL);
+		helper_loop(t, sv[1]);
+	}
+	close(sv[1]);
+	c->fd = sv[0];
+	return c;
+}
+
+static int ask(struct tlsattach_client *c, uint32_t op, uint32_t pid, uint64_t now_ns)
+{
+	struct msg m = { .now_ns = now_ns, .op = op, .pid = pid };
+	struct reply r;
+
+	if (c->fd < 0 || send(c->fd, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m) ||
+	    recv(c->fd, &r, sizeof(r), 0) != sizeof(r))
+		return 0;
+	c->last = r;
+	return r.ret;
+}
+
+int tlsattach_pid(struct tlsattach_client *c, uint32_t pid)
+{
+	return ask(c, OP_ATTACH, pid, 0);
+}
+
+void tlsattach_forget(struct tlsattach_client *c, uint32_t pid)
+{
+	ask(c, OP_FORGET, pid, 0);
+}
+
+void tlsattach_retry(struct tlsattach_client *c, uint64_t now_ns)
+{
+	ask(c, OP_RETRY, 0, now_ns);
+}
+
+void tlsattach_render(const struct tlsattach_client *t, uint64_t untied, struct strbuf *sb)
+{
+	static const char *const reasons[TLS_REASONS] = { "no_symbols" };
+	uint64_t attached = t->last.attached;
 	promtext_family(sb, "wsgitrace_tls_processes_attached", "gauge",
 		      "Traced processes whose TLS plaintext is read: the SSL probes are attached to their libssl.");
 	sb_printf(sb, "wsgitrace_tls_processes_attached %llu\n", (unsigned long long)attached);
@@ -217,19 +373,22 @@ void tlsattach_render(const struct tlsattach *t, uint64_t untied, struct strbuf 
 		      "connections are not counted.");
 	for (size_t r = 0; r < TLS_REASONS; r++)
 		sb_printf(sb, "wsgitrace_tls_unreadable_processes_total{reason=\"%s\"} %llu\n", reasons[r],
-			  (unsigned long long)t->unreadable[r]);
+			  (unsigned long long)t->last.unreadable[r]);
 	promtext_family(sb, "wsgitrace_tls_untied_calls_total", "counter",
 		      "SSL reads and writes whose socket could not be found (no socket call inside them and "
 		      "their SSL object never seen on one, as with asyncio's memory buffers): not counted.");
 	sb_printf(sb, "wsgitrace_tls_untied_calls_total %llu\n", (unsigned long long)untied);
 }
 
-void tlsattach_free(struct tlsattach *t)
+void tlsattach_free(struct tlsattach_client *c)
 {
-	if (!t)
+	if (!c)
 		return;
-	for (size_t i = 0; i < t->n; i++)
-		detach(&t->procs[i]);
-	free(t->procs);
-	free(t);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->helper > 0) {
+		kill(c->helper, SIGTERM);
+		waitpid(c->helper, NULL, 0);
+	}
+	free(c);
 }

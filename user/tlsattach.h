@@ -24,21 +24,22 @@ enum tls_unreadable {
 	TLS_REASONS,
 };
 
-struct tlsattach;
+struct tlsattach_client;
 
-struct tlsattach *tlsattach_new(const struct tls_progs *p);
+/* Forks the helper that attaches (before the daemon drops its capabilities). */
+struct tlsattach_client *tlsattach_new(const struct tls_progs *p);
 /*
  * Attach to pid's libssl if it maps one, once. -> 1 attached (or already),
  * 0 no libssl mapped (yet: a server maps it when it imports ssl; retried by
  * tlsattach_retry for a while), -1 it cannot be read (counted, logged once).
  */
-int tlsattach_pid(struct tlsattach *t, uint32_t pid);
+int tlsattach_pid(struct tlsattach_client *t, uint32_t pid);
 /* The process exited: its probes go. */
-void tlsattach_forget(struct tlsattach *t, uint32_t pid);
+void tlsattach_forget(struct tlsattach_client *t, uint32_t pid);
 /* Retry processes that had no libssl mapped when first seen (a few seconds at most). */
-void tlsattach_retry(struct tlsattach *t, uint64_t now_ns);
+void tlsattach_retry(struct tlsattach_client *t, uint64_t now_ns);
 /* wsgitrace_tls_* families; untied: the kernel side's WT_KS_TLS_UNTIED. */
-void tlsattach_render(const struct tlsattach *t, uint64_t untied, struct strbuf *sb);
-void tlsattach_free(struct tlsattach *t);
+void tlsattach_render(const struct tlsattach_client *t, uint64_t untied, struct strbuf *sb);
+void tlsattach_free(struct tlsattach_client *t);
 
 #endif /* WT_TLSATTACH_H */
