@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/prctl.h>
@@ -198,13 +199,62 @@ static int h_attach(struct tlsattach *t, uint32_t pid)
 	return try_attach(t, tp);
 }
 
+/*
+ * Closing a uprobe waits for an RCU-tasks grace period (hundreds of ms on a
+ * busy node), per probe: an exited process's links are closed by a thread of
+ * their own, so that attaching a new worker never waits behind them.
+ */
+static pthread_mutex_t gone_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gone_cv = PTHREAD_COND_INITIALIZER;
+static struct bpf_link **gone;
+static size_t ngone, gone_cap;
+
+static void *closer(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct bpf_link *l;
+
+		pthread_mutex_lock(&gone_mu);
+		while (!ngone)
+			pthread_cond_wait(&gone_cv, &gone_mu);
+		l = gone[--ngone];
+		pthread_mutex_unlock(&gone_mu);
+		bpf_link__destroy(l);
+	}
+	return NULL;
+}
+
 static void h_forget(struct tlsattach *t, uint32_t pid)
 {
 	struct tls_proc *tp = find(t, pid);
 
 	if (!tp)
 		return;
-	detach(tp);
+	pthread_mutex_lock(&gone_mu);
+	for (size_t i = 0; i < NFUNCS * 2; i++) {
+		if (!tp->links[i])
+			continue;
+		if (ngone == gone_cap) {
+			size_t ncap = gone_cap ? gone_cap * 2 : 64;
+			struct bpf_link **ng = realloc(gone, ncap * sizeof(*ng));
+
+			if (!ng) {
+				/* No room to hand it over: close it here, slowly. */
+				pthread_mutex_unlock(&gone_mu);
+				bpf_link__destroy(tp->links[i]);
+				pthread_mutex_lock(&gone_mu);
+				tp->links[i] = NULL;
+				continue;
+			}
+			gone = ng;
+			gone_cap = ncap;
+		}
+		gone[ngone++] = tp->links[i];
+		tp->links[i] = NULL;
+	}
+	pthread_cond_signal(&gone_cv);
+	pthread_mutex_unlock(&gone_mu);
 	*tp = t->procs[--t->n];
 }
 
@@ -327,6 +377,12 @@ struct tlsattach_client *tlsattach_new(const struct tls_progs *p)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGTERM, SIG_DFL);
+		{
+			pthread_t th;
+
+			if (pthread_create(&th, NULL, closer, NULL))
+				_exit(1);
+		}
 		helper_loop(t, sv[1]);
 	}
 	close(sv[1]);
@@ -387,8 +443,9 @@ void tlsattach_free(struct tlsattach_client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->helper > 0) {
+		/* Not waited for: closing its probes may take it seconds, and it is on its way out. */
 		kill(c->helper, SIGTERM);
-		waitpid(c->helper, NULL, 0);
+		waitpid(c->helper, NULL, WNOHANG);
 	}
 	free(c);
 }

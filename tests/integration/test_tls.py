@@ -159,10 +159,11 @@ class TLSChecks:
 
 class TestGunicornSyncStartedAfter(TLSChecks, unittest.TestCase):
     """wsgitrace first, then a TLS gunicorn: the new master and its forked workers are probed."""
+    tracer_args = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.tracer = h.Tracer(trace=True)
+        cls.tracer = h.Tracer(*cls.tracer_args, trace=True)
         try:
             cls.server = tls_gunicorn(cls.__name__, "-w", "2", workers=2)
         except Exception:
@@ -182,6 +183,11 @@ class TestGunicornSyncStartedAfter(TLSChecks, unittest.TestCase):
         # The first request of a connection waited for a worker: its queue time is known.
         self.assertTrue(any(t.get("queue_seconds") for t in self.tracer.traces()))
         self.check_clean()
+
+
+class TestGunicornSyncSyscallHooks(TestGunicornSyncStartedAfter):
+    """The same on the syscall tracepoints: the socket call inside SSL_read is a read() there."""
+    tracer_args = ("--hooks", "syscalls")
 
 
 class TestGunicornGthreadStartedBefore(TLSChecks, unittest.TestCase):
@@ -204,6 +210,30 @@ class TestGunicornGthreadStartedBefore(TLSChecks, unittest.TestCase):
 
     def test_counts(self):
         wait_attached(self.tracer, 3)
+        exp = merge(tls_workload(self.server.port), keepalive_workload(self.server.port))
+        self.tracer.wait_counts(exp)
+        self.check_clean()
+
+
+class TestGunicornGevent(TLSChecks, unittest.TestCase):
+    """A TLS gunicorn gevent worker: non-blocking sockets under the SSL calls."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tracer = h.Tracer(trace=True)
+        try:
+            cls.server = tls_gunicorn(cls.__name__, "-w", "1", "-k", "gevent", workers=1)
+        except Exception:
+            cls.tracer.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+        cls.tracer.cleanup()
+
+    def test_counts(self):
+        wait_attached(self.tracer, 2)
         exp = merge(tls_workload(self.server.port), keepalive_workload(self.server.port))
         self.tracer.wait_counts(exp)
         self.check_clean()
