@@ -23,7 +23,8 @@ LIBS := -lbpf -lelf -lz $(PURE_LIBS)
 
 # Modules that need the kernel (BPF skeleton, /proc); everything else in
 # user/ is pure and linked into the unit tests and fuzzers too.
-KERNEL_SRCS := user/main.c user/capture.c user/discover.c user/naming.c user/preflight.c user/listeners.c user/serverstate.c
+KERNEL_SRCS := user/main.c user/capture.c user/discover.c user/naming.c user/preflight.c user/listeners.c user/serverstate.c \
+	user/tlsattach.c
 LIB_SRCS := $(filter-out $(KERNEL_SRCS),$(wildcard user/*.c))
 # The protobuf exposition's message types, Prometheus' client_model, as
 # Debian ships them (golang-github-prometheus-client-model-dev), compiled

@@ -841,6 +841,8 @@ static __always_inline void emit_data(struct io *io)
 	submit_data(s, n);
 }
 
+#include "tls.bpf.h"
+
 /*
  * One socket call of a traced process that moved `ret` bytes. (nr, buf, len)
  * describe the syscall: its number, its buffer (or iovec or msghdr) and
@@ -859,12 +861,14 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir, __u32 
 	io.s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!io.s)
 		return 0;
+	if (tls_ciphertext(&io))
+		return 0;
 	c = conn_lookup(&io);
 	if (c) {
 		if (conn_reused(&io, c))
 			c = NULL;
-		else if (c->flags & WT_CONN_IGNORED)
-			return 0; /* a protocol the daemon does not speak, or a relay */
+		else if (c->flags & (WT_CONN_IGNORED | WT_CONN_TLS))
+			return 0; /* a protocol the daemon does not speak, a relay, or TLS's ciphertext */
 	}
 	if (!c && !conn_start(&io))
 		return 0;

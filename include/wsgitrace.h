@@ -97,7 +97,10 @@ struct wt_conn_event {
 	/*
 	 * When the kernel completed the TCP handshake, i.e. the connection
 	 * entered the listen backlog. Set on the WT_F_NEW record of a connection
-	 * whose handshake was seen, else 0.
+	 * whose handshake was seen, else 0. On a TLS connection it is moved
+	 * later by as long as the TLS handshake took, so that the daemon's
+	 * queue time (first request's start - est_ns) ends at the server's
+	 * first read of the connection (the ClientHello), as on plain HTTP.
 	 */
 	__u64 est_ns;
 	__u8 data[WT_CAP];
@@ -144,6 +147,7 @@ enum wt_kstat {
 	WT_KS_RELAYED,         /* inbound connections from a traced relay (uWSGI router) */
 	WT_KS_CONN_FULL,       /* connection table full: connection not tracked */
 	WT_KS_CLOSED_UNREAD,   /* reset by the client before the server first read it: not tracked */
+	WT_KS_TLS_UNTIED,      /* TLS plaintext whose socket is unknown (no socket call in the SSL call, SSL object never tied) */
 	WT_KS_MAX,
 };
 
@@ -169,6 +173,17 @@ struct wt_conn {
 
 #define WT_CONN_CLOSING 0x100 /* closed with bytes unacknowledged: waiting for the ACK */
 #define WT_CONN_IGNORED 0x200 /* the daemon found a protocol it does not speak: no more records */
+/*
+ * TLS (bpf/tls.bpf.h): the socket's own calls carry ciphertext and send no
+ * records; its records are the plaintext of the server's SSL calls.
+ */
+#define WT_CONN_TLS 0x400
+/*
+ * TLS, and the daemon has not heard of the connection yet: the first
+ * plaintext record is its WT_F_NEW one. Meanwhile est_ns holds the first
+ * request's queue time (see tls.bpf.h), not a timestamp.
+ */
+#define WT_CONN_TLS_NEW 0x800
 
 /* Value of the traced-process map. */
 struct wt_proc {

@@ -21,6 +21,7 @@
 #include "preflight.h"
 #include "progstats.h"
 #include "promtext.h"
+#include "tlsattach.h"
 #include "wsgitrace.h"
 #include "wsgitrace.skel.h"
 
@@ -322,6 +323,16 @@ const char *capture_hooks_name(const struct capture *c)
 	if (c->hooks == WT_HOOKS_SYSCALLS)
 		return c->raw_syscalls ? "raw_syscalls" : "syscalls";
 	return "sockets";
+}
+
+void capture_tls_progs(const struct capture *c, struct tls_progs *p)
+{
+	p->read = c->skel->progs.ssl_read_enter;
+	p->read_ex = c->skel->progs.ssl_read_ex_enter;
+	p->write = c->skel->progs.ssl_write_enter;
+	p->write_ex = c->skel->progs.ssl_write_ex_enter;
+	p->handshake = c->skel->progs.ssl_handshake_enter;
+	p->exit = c->skel->progs.ssl_exit;
 }
 
 void capture_close(struct capture *c)

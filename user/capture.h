@@ -73,6 +73,9 @@ bool capture_stats_on(const struct capture *c);
 /* Run time and runs of each loaded program, at most n; -> how many filled. */
 size_t capture_prog_stats(const struct capture *c, struct progstat *out, size_t n);
 const char *capture_hooks_name(const struct capture *c);
+struct tls_progs;
+/* The SSL probes' programs, for user/tlsattach.c to attach per process. */
+void capture_tls_progs(const struct capture *c, struct tls_progs *p);
 void capture_close(struct capture *c);
 
 #endif /* WT_CAPTURE_H */

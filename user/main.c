@@ -43,6 +43,7 @@
 #include "service.h"
 #include "strbuf.h"
 #include "trace_json.h"
+#include "tlsattach.h"
 #include "webconfig.h"
 #include "wsgitrace.h"
 
@@ -364,6 +365,7 @@ struct app {
 	struct proctab *procs;
 	struct naming names; /* names procs' services */
 	struct scripted *scripted; /* Python processes that may start serving */
+	struct tlsattach_client *tls; /* SSL probes per traced process */
 	struct strbuf line;
 	struct strbuf extra; /* the families rendered beside expose.c's */
 	uint64_t events;
@@ -457,6 +459,9 @@ static void on_exec(struct app *a, const struct wt_proc_event *e)
 			fprintf(stderr, "wsgitrace: cannot trace new server %u\n", e->pid);
 		naming_key(&a->names, e->pid, e->args, n, svc, sizeof(svc));
 		add_proc(a, e->pid, svc, true);
+		/* It maps libssl once it imports ssl: looked at again a while. */
+		if (env.npids == 0)
+			tlsattach_pid(a->tls, e->pid);
 		if (env.verbose)
 			fprintf(stderr, "wsgitrace: tracing new server %u (%s)\n", e->pid, svc);
 	} else if (proctab_get(a->procs, e->pid)) {
@@ -506,8 +511,11 @@ static void on_record(const void *data, size_t size, void *ctx)
 	case WT_EV_FORK:
 		parent = proctab_get(a->procs, p->ppid);
 		add_proc(a, p->pid, parent ? parent : naming_of(&a->names, p->ppid), false);
+		/* Probes filter on the pid: a fork inherits none. */
+		tlsattach_pid(a->tls, p->pid);
 		break;
 	case WT_EV_EXIT:
+		tlsattach_forget(a->tls, p->pid);
 		conntrack_proc_exit(a->ct, p->pid, p->ts_ns);
 		proctab_del(a->procs, p->pid);
 		break;
@@ -538,6 +546,7 @@ static void on_discovered(uint32_t pid, uint32_t root, void *ctx)
 		return;
 	if (capture_trace_pid(a->cap, pid, root) && env.verbose)
 		fprintf(stderr, "wsgitrace: cannot trace %u\n", pid);
+	tlsattach_pid(a->tls, pid);
 	n = proc_cmdline(root, args, sizeof(args));
 	naming_key(&a->names, root, args, n > 0 ? (size_t)n : 0, svc, sizeof(svc));
 	add_proc(a, pid, svc, pid == root);
@@ -646,7 +655,7 @@ static int health(void *ctx, char *why, size_t len)
 	return -1;
 }
 
-/* Per-service families, then what the BPF programs cost. */
+/* Per-service families, then what the BPF programs cost, then the TLS probes' counts. */
 static const struct strbuf *render_extra(struct app *a)
 {
 	const struct strbuf *svc = serverstate_render(a->state, a->procs, a->ct);
@@ -656,6 +665,7 @@ static const struct strbuf *render_extra(struct app *a)
 	sb_reset(&a->extra);
 	sb_append(&a->extra, svc->buf, svc->len);
 	progstats_render(&a->extra, ps, n, capture_stats_on(a->cap));
+	tlsattach_render(a->tls, capture_stats(a->cap)->ks[WT_KS_TLS_UNTIED], &a->extra);
 	return &a->extra;
 }
 
@@ -705,6 +715,7 @@ int main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
 	struct capture_opts co = {};
+	struct tls_progs tp = {};
 	struct conntrack_opts cto = {};
 	struct httpd_opts ho = httpd_default_opts;
 	struct app a = {};
@@ -786,6 +797,12 @@ int main(int argc, char **argv)
 			"CAP_SYS_ADMIN and a kernel from 5.8\n", strerror(-n));
 		goto cleanup;
 	}
+	capture_tls_progs(a.cap, &tp);
+	a.tls = tlsattach_new(&tp);
+	if (!a.tls) {
+		fprintf(stderr, "wsgitrace: out of memory\n");
+		goto cleanup;
+	}
 	n = discover(env.pids, env.npids, on_discovered, &a, err, sizeof(err));
 	if (n < 0) {
 		fprintf(stderr, "wsgitrace: %s\n", err);
@@ -840,6 +857,7 @@ int main(int argc, char **argv)
 			conntrack_tick(a.ct, now);
 			scripted_tick(a.scripted, now, holds_listener, on_scripted, &a);
 			agg_retire(a.agg, now, env.series_ttl_s * 1000000000ull);
+			tlsattach_retry(a.tls, now);
 			last_tick = now;
 		}
 		httpd_run(a.httpd);
@@ -849,6 +867,7 @@ int main(int argc, char **argv)
 
 cleanup:
 	httpd_stop(a.httpd);
+	tlsattach_free(a.tls);
 	capture_close(a.cap);
 	if (sfd >= 0)
 		close(sfd);
