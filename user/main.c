@@ -445,6 +445,25 @@ static bool is_mp_helper(const char *args, size_t n)
 	       memmem(args, n, "from multiprocessing.forkserver import", 38);
 }
 
+struct exec_children {
+	struct app *a;
+	const char *service; /* the server's, from its exec: a title it sets later names nothing */
+};
+
+static void trace_exec_child(uint32_t pid, uint32_t root, void *ctx)
+{
+	struct exec_children *x = ctx;
+	char args[4096];
+	int n;
+
+	if (pid == root || ((n = proc_cmdline(pid, args, sizeof(args))) > 0 && is_mp_helper(args, n)))
+		return;
+	if (capture_trace_pid(x->a->cap, pid, root) && env.verbose)
+		fprintf(stderr, "wsgitrace: cannot trace %u\n", pid);
+	tlsattach_pid(x->a->tls, pid);
+	add_proc(x->a, pid, x->service, false);
+}
+
 static void on_exec(struct app *a, const struct wt_proc_event *e)
 {
 	size_t n = e->args_len > 0 ? (size_t)e->args_len : 0;
@@ -459,6 +478,15 @@ static void on_exec(struct app *a, const struct wt_proc_event *e)
 			fprintf(stderr, "wsgitrace: cannot trace new server %u\n", e->pid);
 		naming_key(&a->names, e->pid, e->args, n, svc, sizeof(svc));
 		add_proc(a, e->pid, svc, true);
+		/* Children it forked before the kernel side knew it was traced sent
+		 * no fork record (nginx forks its workers within milliseconds of
+		 * its exec): take them from /proc, now that later forks are seen. */
+		if (env.npids == 0) {
+			struct exec_children x = { a, svc };
+			char err[128];
+
+			discover(&e->pid, 1, trace_exec_child, &x, err, sizeof(err));
+		}
 		/* It maps libssl once it imports ssl: looked at again a while. */
 		if (env.npids == 0)
 			tlsattach_pid(a->tls, e->pid);

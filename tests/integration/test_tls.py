@@ -140,7 +140,8 @@ def keepalive_workload(port):
 
 def wait_attached(tracer, n):
     """The probes are attached per process, once the daemon has seen it (and its libssl)."""
-    h.wait_for(lambda: tracer.self_metric("wsgitrace_tls_processes_attached") >= n,
+    # Each attach parses the process's libssl for its links: seconds on a loaded machine.
+    h.wait_for(lambda: tracer.self_metric("wsgitrace_tls_processes_attached") >= n, timeout=60,
                what="the SSL probes on %d processes" % n)
 
 
