@@ -20,6 +20,7 @@
 
 #include "conntrack.h"
 #include "labels.h"
+#include "uwsgi_pkt.h"
 
 #define MS 1000000ULL
 
@@ -262,29 +263,6 @@ static inline const struct conntrack_stats *st(void)
 
 /* The first bytes of a TLS ClientHello. */
 static const char tls_hello[] = "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\x5a\x1b\x00\x00\x20";
-
-static inline size_t uwsgi_pkt(char *out, const char *const *kv)
-{
-	size_t n = 4, i;
-
-	for (i = 0; kv[i]; i += 2) {
-		size_t kl = strlen(kv[i]), vl = strlen(kv[i + 1]);
-
-		out[n] = (char)(kl & 0xff);
-		out[n + 1] = (char)(kl >> 8);
-		memcpy(out + n + 2, kv[i], kl);
-		n += 2 + kl;
-		out[n] = (char)(vl & 0xff);
-		out[n + 1] = (char)(vl >> 8);
-		memcpy(out + n + 2, kv[i + 1], vl);
-		n += 2 + vl;
-	}
-	out[0] = 0;
-	out[1] = (char)((n - 4) & 0xff);
-	out[2] = (char)((n - 4) >> 8);
-	out[3] = 0;
-	return n;
-}
 
 /* Segment sizes of a slow client: 1-7 bytes, a fixed pseudo-random walk. */
 static inline size_t seg_len(uint32_t *seed)

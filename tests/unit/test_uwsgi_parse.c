@@ -16,6 +16,7 @@
 
 #include "looks_like.h"
 #include "uwsgi_parse.h"
+#include "uwsgi_pkt.h"
 
 static char *guard_page;
 static size_t page_size;
@@ -47,30 +48,6 @@ static void assert_slice(const char *p, size_t n, const char *want)
 	}
 	assert_int_equal(n, strlen(want));
 	assert_memory_equal(p, want, n);
-}
-
-/* Build a packet from NULL-terminated key, value pairs; returns its length. */
-static size_t build(char *out, const char *const *kv)
-{
-	size_t n = 4, i;
-
-	for (i = 0; kv[i]; i += 2) {
-		size_t kl = strlen(kv[i]), vl = strlen(kv[i + 1]);
-
-		out[n] = (char)(kl & 0xff);
-		out[n + 1] = (char)(kl >> 8);
-		memcpy(out + n + 2, kv[i], kl);
-		n += 2 + kl;
-		out[n] = (char)(vl & 0xff);
-		out[n + 1] = (char)(vl >> 8);
-		memcpy(out + n + 2, kv[i + 1], vl);
-		n += 2 + vl;
-	}
-	out[0] = 0;
-	out[1] = (char)((n - 4) & 0xff);
-	out[2] = (char)((n - 4) >> 8);
-	out[3] = 0;
-	return n;
 }
 
 /* Method and path as sent: labels.c and route.c make labels of them (test_labels). */
@@ -128,7 +105,7 @@ static void test_every_prefix(void **state)
 		const struct ucase *c = &ucases[i];
 		struct uwsgi_request r;
 		char pkt[1024];
-		size_t n = build(pkt, c->kv);
+		size_t n = uwsgi_pkt(pkt, c->kv);
 
 		for (k = 0; k < n; k++)
 			assert_int_equal(uwsgi_parse_request(guarded(pkt, k), k, &r), -2);
@@ -154,7 +131,7 @@ static void test_partial_label(void **state)
 {
 	struct uwsgi_request r;
 	char pkt[1024];
-	size_t n = build(pkt, kv_nginx_get);
+	size_t n = uwsgi_pkt(pkt, kv_nginx_get);
 
 	assert_int_equal(uwsgi_parse_request(guarded(pkt, 110), 110, &r), -2);
 	assert_slice(r.method, r.method_len, "GET");
@@ -171,7 +148,7 @@ static void test_router_header(void **state)
 	struct uwsgi_request r;
 	char pkt[400];
 	const char *const kv[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/x", NULL };
-	size_t n = build(pkt, kv);
+	size_t n = uwsgi_pkt(pkt, kv);
 
 	pkt[1] = 0x28;
 	pkt[2] = 0x01;
@@ -191,7 +168,7 @@ static void test_any_modifier2(void **state)
 	const char *const kv[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/x", NULL };
 	struct uwsgi_request r;
 	char pkt[256];
-	size_t n = build(pkt, kv);
+	size_t n = uwsgi_pkt(pkt, kv);
 	int m2;
 
 	for (m2 = 1; m2 < 256; m2 += 127) {
@@ -220,18 +197,18 @@ static void test_path_vars(void **state)
 	char pkt[256];
 	size_t n, k;
 
-	n = build(pkt, dup);
+	n = uwsgi_pkt(pkt, dup);
 	assert_int_equal(uwsgi_parse_request(guarded(pkt, n), n, &r), (int)n);
 	assert_slice(r.path, r.path_len, "/b?q");
-	n = build(pkt, empty_after);
+	n = uwsgi_pkt(pkt, empty_after);
 	assert_int_equal(uwsgi_parse_request(guarded(pkt, n), n, &r), (int)n);
 	assert_slice(r.path, r.path_len, "/u");
-	n = build(pkt, empty_uri);
+	n = uwsgi_pkt(pkt, empty_uri);
 	assert_int_equal(uwsgi_parse_request(guarded(pkt, n), n, &r), (int)n);
 	assert_slice(r.path, r.path_len, "/pi");
 	assert_int_equal(r.path_cut, 0);
 	/* REQUEST_URI's value starts at byte 4 + 16 + 5 + 13 + 2 = 40. */
-	n = build(pkt, cut);
+	n = uwsgi_pkt(pkt, cut);
 	for (k = 40; k < n; k++) {
 		assert_int_equal(uwsgi_parse_request(guarded(pkt, k), k, &r), -2);
 		if (k == 40) {
@@ -249,7 +226,7 @@ static void test_lies(void **state)
 	const char *const kv[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/x", NULL };
 	struct uwsgi_request r;
 	char pkt[256], bad[256];
-	size_t n = build(pkt, kv), k;
+	size_t n = uwsgi_pkt(pkt, kv), k;
 
 	/* keylen past datasize */
 	memcpy(bad, pkt, n);
@@ -302,30 +279,30 @@ static void test_lenient(void **state)
 	char pkt[4096];
 	size_t n, i, k;
 
-	n = build(pkt, (const char *const[]){ "", "v", "REQUEST_METHOD", "PUT", NULL });
+	n = uwsgi_pkt(pkt, (const char *const[]){ "", "v", "REQUEST_METHOD", "PUT", NULL });
 	assert_int_equal(uwsgi_parse_request(guarded(pkt, n), n, &r), (int)n);
 	assert_slice(r.method, r.method_len, "PUT");
-	n = build(pkt, no_method);
+	n = uwsgi_pkt(pkt, no_method);
 	assert_int_equal(uwsgi_parse_request(guarded(pkt, n), n, &r), (int)n);
 	assert_slice(r.method, r.method_len, NULL);
 	assert_slice(r.path, r.path_len, "/x");
-	n = build(pkt, empty_method);
+	n = uwsgi_pkt(pkt, empty_method);
 	assert_int_equal(uwsgi_parse_request(guarded(pkt, n), n, &r), (int)n);
 	assert_int_equal(r.method_len, 0);
 	assert_non_null(r.method);
 	for (i = 0; i < 3; i++) {
-		n = build(pkt, bad_cl[i]);
+		n = uwsgi_pkt(pkt, bad_cl[i]);
 		assert_int_equal(uwsgi_parse_request(guarded(pkt, n), n, &r), (int)n);
 		assert_int_equal(r.framing_known, 0);
 		assert_int_equal(r.content_length, -1);
 	}
-	n = build(pkt, kv);
+	n = uwsgi_pkt(pkt, kv);
 	pkt[0] = 30; /* nginx uwsgi_modifier1 30 */
 	assert_int_equal(uwsgi_parse_request(guarded(pkt, n), n, &r), (int)n);
 	assert_int_equal(r.modifier1, 30);
 	assert_int_equal(r.framing_known, 1);
 	memset(huge, 'c', sizeof(huge) - 1);
-	n = build(pkt, big);
+	n = uwsgi_pkt(pkt, big);
 	for (k = 0; k < n; k++)
 		assert_int_equal(uwsgi_parse_request(guarded(pkt, k), k, &r), -2);
 	assert_int_equal(uwsgi_parse_request(guarded(pkt, n), n, &r), (int)n);
