@@ -16,7 +16,11 @@ keep-alive server can frame the next request. A HEAD response keeps its
 Content-Length and has no body, as frameworks do (gunicorn sends whatever
 body the app returns, even for HEAD). An X-Want-Status header (three
 digits) sets the status; 204 and 304 go without a body or its length.
+
+`asgi` is the same app for ASGI-only servers (hypercorn, daphne), through
+asgiref's WSGI adapter; its environ has no raw request-target either.
 """
+from asgiref.wsgi import WsgiToAsgi
 
 ECHO_MAX = 1024
 BODY = b"ok\n"
@@ -59,3 +63,6 @@ def app(environ, start_response):
         ("X-Echo-Path", quote(raw(environ.get("PATH_INFO", "")))),
     ])
     return [] if empty or environ.get("REQUEST_METHOD") == "HEAD" else [BODY]
+
+
+asgi = WsgiToAsgi(app)

@@ -5,7 +5,11 @@ requests, one file each, raw bytes as sent; MANIFEST.json gives, for each
 request of a file, the labels wsgitrace must give it when the server answers
 it. Each file is replayed against real servers on its own connection, once
 whole and once in random 1-7 byte segments (a slow client), then the client
-half-closes and reads until the server closes. What the server sent back is
+half-closes and reads until the server closes. Servers that drop a
+connection on the client's half-close, even with a response under way
+(uvicorn, hypercorn, daphne), get it only once they wait for the client:
+they have read every byte sent, written every byte the client has not yet
+read, and none of their threads can run (see ServerIdle). What the server sent back is
 the truth: the k-th final response on a connection answers the manifest's
 k-th request of that file (a response beyond them is `_OTHER`/`_unknown`),
 and when the app ran the request, the echo of what it saw must name the
@@ -34,15 +38,18 @@ MANIFEST = os.path.join(CORPUS, "MANIFEST.json")
 REPORTS = os.path.join(h.ROOT, "build", "corpus-replay")
 PROMTOOL = "/usr/bin/promtool"
 APP = "corpus_app:app"
+ASGI_APP = "corpus_app:asgi"  # the same app for ASGI-only servers
 SERVICE = "corpus_app"
 METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "_OTHER"}
 PLACEHOLDERS = {"_authority", "_unknown", "_truncated", "*"}
 UNKNOWN = ("_OTHER", "_unknown")
 SEED = 20261201
 # Servers whose WSGI environ has no raw request-target (RAW_URI, REQUEST_URI): the echo names the method only.
-NO_RAW_URI = {"uvicorn"}
+NO_RAW_URI = {"uvicorn", "hypercorn", "daphne"}
 CONCURRENCY = 8
 READ_TIMEOUT = 30.0
+# How often a client that holds its half-close looks whether the server waits for it.
+IDLE_POLL = 0.005
 SELF_METRICS = ("wsgitrace_http_parse_errors_total", "wsgitrace_framing_lost_total",
                 "wsgitrace_unanswered_requests_total", "wsgitrace_orphan_responses_total",
                 "wsgitrace_pending_overflow_total", "wsgitrace_connections_active",
@@ -104,15 +111,19 @@ def split_segments(data, rng):
     return out
 
 
-def exchange(port, data, split, seed):
+def exchange(port, data, split, seed, idle=None):
     """Sends data (whole or in 1-7 byte segments, 1 ms apart), half-closes, reads until the server closes.
 
+    idle: None to half-close once everything is sent; else idle(client_port)
+    says whether the server waits for this client, and the half-close waits
+    for that (the server's answers arrive meanwhile).
     Returns (bytes received, error, early): early when the server's answer
     was there before the last segment went out.
     """
     s = socket.create_connection(("127.0.0.1", port), timeout=READ_TIMEOUT)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    err, early = None, False
+    cport = s.getsockname()[1]
+    err, early, shut = None, False, False
     try:
         segments = split_segments(data, random.Random(seed)) if split else ([data] if data else [])
         try:
@@ -121,11 +132,26 @@ def exchange(port, data, split, seed):
                     time.sleep(0.001)  # a slow client: the server reads what has arrived so far
                     early = early or bool(select.select([s], [], [], 0)[0])
                 s.sendall(seg)
-            s.shutdown(socket.SHUT_WR)
+            if idle is None:
+                s.shutdown(socket.SHUT_WR)
+                shut = True
         except OSError as e:  # the server closed early (it rejected the request): read what it said
             err = "send: %s" % (e.strerror or e)
+            shut = True
         got = b""
+        deadline = time.monotonic() + READ_TIMEOUT
         while True:
+            if not shut and not select.select([s], [], [], IDLE_POLL)[0]:
+                if time.monotonic() > deadline:
+                    err = "no close from the server and no wait for the client within %.0fs" % READ_TIMEOUT
+                    break
+                if idle(cport):
+                    try:
+                        s.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass  # the server has closed meanwhile: its close is read below
+                    shut = True
+                continue
             try:
                 chunk = s.recv(65536)
             except socket.timeout:
@@ -140,6 +166,49 @@ def exchange(port, data, split, seed):
         return got, err, early
     finally:
         s.close()
+
+
+class ServerIdle:
+    """Whether a server waits for its client on one connection: it has read every
+    byte the client sent (its socket's receive queue is empty), the client holds
+    every byte it wrote (its send queue is empty), and none of its threads is
+    runnable (each sleeps in the kernel, in epoll or on a lock). A thread that
+    hands work to another wakes it before it sleeps itself, so no request can be
+    under way then: only a new byte or a timer (a keep-alive timeout, which
+    closes) moves such a server, and a half-close from here cuts no answer."""
+
+    def __init__(self, pid, port):
+        self.port = port
+        self.pids = sorted(h.descendants(pid))
+
+    def asleep(self):
+        for pid in self.pids:
+            try:
+                tids = os.listdir("/proc/%d/task" % pid)
+            except OSError:
+                continue  # gone: it runs nothing
+            for tid in tids:
+                try:
+                    with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                        st = f.read()
+                except OSError:
+                    continue
+                if st[st.rindex(")") + 2] not in "SZX":
+                    return False
+        return True
+
+    def queues_empty(self, cport):
+        """The server side of the connection from cport holds nothing unread or unsent."""
+        out = subprocess.run(["ss", "-tnH", "state", "established",
+                              "( sport = :%d and dport = :%d )" % (self.port, cport)],
+                             capture_output=True, text=True, check=True).stdout.split()
+        # Recv-Q Send-Q Local Peer; none: the server closed it, which the client reads.
+        return len(out) >= 2 and out[0] == "0" and out[1] == "0"
+
+    def __call__(self, cport):
+        # Asleep on both sides of the look at the queues: a byte read between
+        # them would have woken a thread that is still runnable or done.
+        return self.asleep() and self.queues_empty(cport) and self.asleep()
 
 
 def parse_replies(data, case):
@@ -213,10 +282,10 @@ def skip_chunked(data, pos):
             return pos
 
 
-def replay(port, cases, split):
-    """{case name: Reply}, CONCURRENCY connections at a time."""
+def replay(port, cases, split, idle=None):
+    """{case name: Reply}, CONCURRENCY connections at a time; idle as for exchange()."""
     def one(case):
-        got, err, early = exchange(port, case.data, split, "%d:%s" % (SEED, case.name))
+        got, err, early = exchange(port, case.data, split, "%d:%s" % (SEED, case.name), idle)
         r = parse_replies(got, case)
         r.error = err
         r.early = early
@@ -309,8 +378,9 @@ def case_of_path(path, names):
 
 class CorpusReplay:
     """Each subclass starts one server with the corpus app; the same replay runs on all."""
-    server = ()  # ("gunicorn", "uwsgi", "waitress" or "uvicorn", options...): the first word is the key of a case's app_differs
+    server = ()  # ("gunicorn", "uwsgi", "waitress", "uvicorn", "hypercorn" or "daphne", options...): the first word is the key of a case's app_differs
     workers = 2  # processes below the server once it is ready
+    hold_half_close = False  # the server drops a connection on the client's half-close: wait until it waits
 
     @classmethod
     def setUpClass(cls):
@@ -320,6 +390,7 @@ class CorpusReplay:
         cls.family = cls.server[0]
         cls.port = h.free_port()
         cls.proc = h.Server(server_argv(cls.server, cls.port), cls.name, port=cls.port, workers=cls.workers)
+        cls.idle = ServerIdle(cls.proc.pid, cls.port) if cls.hold_half_close else None
         try:
             cls.tracer = h.Tracer("--pid", str(cls.proc.pid), "--no-fold-ids", trace=True)
         except Exception:
@@ -354,7 +425,7 @@ class CorpusReplay:
     def run_phase(self, split, before, traces_before):
         tag = "split" if split else "whole"
         t0 = time.monotonic()
-        replies = replay(self.port, self.cases, split)
+        replies = replay(self.port, self.cases, split, self.idle)
         exp, per_case = expected_counts(self.cases, replies)
         exp[("GET", "/_settle/%s" % tag, "200")] += 1
         want = collections.Counter(before)
@@ -517,7 +588,7 @@ def fmt_labels(labels, per_case):
 
 
 def server_argv(server, port):
-    """The command line of ("gunicorn", ARGS...) or ("uwsgi", SOCKET-OPTION) serving the corpus app on port."""
+    """The command line of (SERVER, ARGS...) or ("uwsgi", SOCKET-OPTION) serving the corpus app on port."""
     family, args = server[0], list(server[1:])
     if family == "gunicorn":
         return [h.PY, h.GUNICORN, "-b", "127.0.0.1:%d" % port, "--log-level", "warning"] + args + [APP]
@@ -525,6 +596,10 @@ def server_argv(server, port):
         return ["/usr/bin/waitress-serve", "--listen=127.0.0.1:%d" % port] + args + [APP]
     if family == "uvicorn":
         return [h.PY, "-m", "uvicorn", "--interface", "wsgi", "--port", str(port), "--log-level", "warning"] + args + [APP]
+    if family == "hypercorn":
+        return ["/usr/bin/hypercorn", "-b", "127.0.0.1:%d" % port] + args + [ASGI_APP]
+    if family == "daphne":
+        return ["/usr/bin/daphne", "-b", "127.0.0.1", "-p", str(port)] + args + [ASGI_APP]
     return [h.UWSGI, "--plugin", "python3", "--module", APP, "--master", "--disable-logging", "--die-on-term",
             "--processes", "2"] + args + ["127.0.0.1:%d" % port]
 
@@ -541,7 +616,7 @@ class TestCorpusFiles(unittest.TestCase):
         self.assertGreaterEqual(len(files), 150)
         for name, e in entries.items():
             self.assertIn(name.split("-")[0], ("valid", "lenient", "invalid", "hostile"), name)
-            self.assertLessEqual(set(e.get("app_differs", {})), {"gunicorn", "uwsgi", "waitress", "uvicorn"}, name)
+            self.assertLessEqual(set(e.get("app_differs", {})), {"gunicorn", "uwsgi", "waitress", "uvicorn", "hypercorn", "daphne"}, name)
             for r in e["requests"]:
                 self.assertIn(r["method"], METHODS, name)
                 self.assertTrue(r["route"].startswith("/") or r["route"] in PLACEHOLDERS, name)
@@ -575,18 +650,30 @@ class TestWaitress(CorpusReplay, unittest.TestCase):
     workers = 0
 
 
-# uvicorn serves the WSGI corpus app through its WSGI interface. It drops a connection whose
-# client half-closed before it answered (the replay half-closes after sending), so most
-# cases get no response from it (its unanswered requests are counted as such): what it did
-# answer must count once.
+# uvicorn serves the WSGI corpus app through its WSGI interface, hypercorn and daphne
+# through asgiref's adapter. All three drop a connection whose client half-closed, even
+# with its response under way: the client half-closes once the server waits for it.
 class TestUvicornH11(CorpusReplay, unittest.TestCase):
     server = ("uvicorn", "--workers", "2", "--http", "h11")
     workers = 3  # and multiprocessing's resource tracker
+    hold_half_close = True
 
 
 class TestUvicornHttptools(CorpusReplay, unittest.TestCase):
     server = ("uvicorn", "--http", "httptools")
     workers = 0
+    hold_half_close = True
+
+
+class TestHypercorn(CorpusReplay, unittest.TestCase):
+    server = ("hypercorn", "-w", "2")
+    hold_half_close = True
+
+
+class TestDaphne(CorpusReplay, unittest.TestCase):
+    server = ("daphne",)
+    workers = 0
+    hold_half_close = True
 
 
 if __name__ == "__main__":

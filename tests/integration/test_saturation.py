@@ -7,7 +7,9 @@ after. An async server (uvicorn) holds all eight at once in one process:
 there the gauges and queue time must say what the README's table for async
 servers says.
 """
+import collections
 import os
+import re
 import socket
 import threading
 import time
@@ -212,6 +214,104 @@ class TestUwsgiThreads(SaturationCase, unittest.TestCase):
     server_args = ("--processes", "1", "--threads", "2")
     workers = 1
     concurrency = 2
+
+
+# uvicorn's access log: `INFO:     127.0.0.1:40000 - "GET /block/5 HTTP/1.1" 200 OK`.
+ACCESS = re.compile(r' - "(\S+) (\S+) HTTP/[0-9.]+" (\d{3})')
+
+
+class TestUvicornWorkersSaturated(unittest.TestCase):
+    """uvicorn --workers 2 with more clients than it serves at once: clients that send,
+    one request per connection, to routes that block a worker's event loop, sleep
+    without blocking it, fail and miss. Both workers are busy at once while the
+    clients run; every response counts once, exactly as the clients tallied it and
+    as uvicorn's own access log lists it, from the two workers and not the supervisor."""
+    clients = 8
+    each = 20  # requests per client at least; they go on until both workers were seen busy
+    paths = [("/block/20", "/block/{id}"), ("/sleep/20", "/sleep/{id}"), ("/test/", "/test/"),
+             ("/block/5", "/block/{id}"), ("/test1/", "/test1/"), ("/does-not-exist", "/does-not-exist")]
+
+    def test_counts_against_clients_and_access_log(self):
+        port = h.free_port()
+        # The access log goes to stdout, written by both workers: unbuffered, a line per write.
+        server = h.Server([h.PY, "-m", "uvicorn", "fastapi_app:app", "--port", str(port), "--workers", "2",
+                           "--log-level", "info"], "sat-workers", port=port, workers=3,
+                          env={"PYTHONUNBUFFERED": "1"})
+        self.addCleanup(server.kill_group)
+        self.addCleanup(server.cleanup)
+        tracer = h.Tracer("--pid", str(server.pid), trace=True)
+        self.addCleanup(tracer.cleanup)
+        svc = "fastapi_app"
+        h.wait_for(lambda: gauges(tracer, "wsgi_server_workers").get(svc) == 2, what="2 workers")
+        route = dict(self.paths)
+        tallies = [collections.Counter() for _ in range(self.clients)]
+        errors = []
+        done = threading.Event()
+
+        def client(k):
+            i = k
+            while not done.is_set() or sum(tallies[k].values()) < self.each:
+                path = self.paths[i % len(self.paths)][0]
+                i += 1
+                try:
+                    st, _ = h.request(port, path)
+                except (OSError, IndexError, ValueError) as e:
+                    errors.append("%s: %r" % (path, e))
+                    return
+                tallies[k][("GET", path, str(st))] += 1
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(self.clients)]
+        for t in threads:
+            t.start()
+        seen = {"busy": 0, "active": 0, "backlog": 0}
+
+        def both_busy():
+            g = {n: v for (n, l), v in tracer.metrics().items() if dict(l).get("service_name") == svc}
+            for key, name in (("busy", "wsgi_server_workers_busy"), ("active", "http_server_active_requests"),
+                              ("backlog", "wsgi_server_listen_queue_length")):
+                seen[key] = max(seen[key], g.get(name, 0))
+            return g.get("wsgi_server_workers_busy") == 2 or errors
+        try:
+            h.wait_for(both_busy, timeout=60, interval=0.005, what="both workers busy at once")
+        finally:
+            done.set()
+            for t in threads:
+                t.join()
+        self.assertEqual(errors, [])
+        sent = collections.Counter()
+        for t in tallies:
+            sent.update(t)
+        total = sum(sent.values())
+        by_route = collections.Counter()
+        for (m, path, st), v in sent.items():
+            by_route[(m, route[path], st)] += v
+        self.assertEqual({st for (_, _, st) in sent}, {"200", "404", "500"})
+        tracer.wait_counts(dict(by_route), service=svc, timeout=60)
+
+        # uvicorn's own record: a line per response, written before its body went out.
+        def logged():
+            with open(server.out, errors="replace") as f:
+                return collections.Counter(ACCESS.search(line).groups() for line in f if ACCESS.search(line))
+        h.wait_for(lambda: logged() == sent, what="the access log to list every response")
+
+        # Served by the two workers, both of them; nothing by the supervisor; nothing left in flight.
+        per_pid = collections.Counter(t["pid"] for t in tracer.traces())
+        self.assertEqual(sum(per_pid.values()), total)
+        self.assertEqual(len(per_pid), 2, per_pid)
+        self.assertNotIn(server.pid, per_pid)
+        h.wait_for(lambda: gauges(tracer, "wsgi_server_workers_busy").get(svc) == 0
+                   and gauges(tracer, "http_server_active_requests").get(svc) == 0
+                   and gauges(tracer, "wsgi_server_listen_queue_length").get(svc) == 0,
+                   what="idle gauges")
+        self.assertEqual(gauges(tracer, "wsgi_server_workers").get(svc), 2)
+        # One connection per request: each has its queue time.
+        count = [v for (n, l), v in tracer.metrics().items()
+                 if n == "http_server_request_queue_duration_seconds_count" and dict(l)["service_name"] == svc]
+        self.assertEqual(count, [total])
+        self.assertEqual(tracer.self_metric("wsgitrace_http_parse_errors_total"), 0)
+        self.assertEqual(tracer.self_metric("wsgitrace_events_lost_total"), 0)
+        print("%s: %d responses (%s) from pids %s; seen at most %d busy, %d in flight, %d in the backlog" % (
+            type(self).__name__, total, " ".join("%s:%d" % kv for kv in sorted(by_route.items())),
+            dict(per_pid), seen["busy"], seen["active"], seen["backlog"]))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ import base64
 import http.client
 import io
 import os
-import select
 import shutil
 import signal
 import socket
@@ -308,6 +307,18 @@ class TestFastapiRun(ServerCase, unittest.TestCase):
         with open(os.path.join(h.APPS, "fastapi_cli.py")) as f:
             fa = script(cls.tmp, "fastapi", f.read())
         return [h.PY, fa, "run", os.path.join(h.APPS, "fastapi_app.py"), "--port", str(port)]
+
+
+class TestFastapiDev(ServerCase, unittest.TestCase):
+    """`fastapi dev fastapi_app.py` (the stand-in again): uvicorn with reload on, the
+    server being the reloader's spawned child, named by the fastapi command line."""
+    workers = 2
+
+    @classmethod
+    def argv(cls, port):
+        with open(os.path.join(h.APPS, "fastapi_cli.py")) as f:
+            fa = script(cls.tmp, "fastapi", f.read())
+        return [h.PY, fa, "dev", os.path.join(h.APPS, "fastapi_app.py"), "--port", str(port)]
 
 
 class TestHypercorn(ServerCase, unittest.TestCase):
