@@ -54,6 +54,7 @@ nghttp2-client             test
 python3-uvicorn            test
 python3-hypercorn          test
 daphne                     test
+python3-asgiref            test
 python3-waitress           test
 python3-fastapi            test
 python3-httptools          test
