@@ -229,6 +229,7 @@ static void series_free(struct agg_series *s)
 	if (s) {
 		native_free(&s->native);
 		free(s->ex);
+		free(s->packed);
 	}
 	free(s);
 }
@@ -734,6 +735,30 @@ const double *agg_bounds(const struct agg *a, size_t *n)
 {
 	*n = a->nb;
 	return a->bounds;
+}
+
+void agg_series_keep_packed(struct agg_series *s, const void *p, size_t n)
+{
+	uint8_t *b = n <= s->packed_len ? s->packed : realloc(s->packed, n);
+
+	if (!b) {
+		free(s->packed);
+		s->packed = NULL;
+		s->packed_len = 0;
+		return;
+	}
+	memcpy(b, p, n);
+	s->packed = b;
+	s->packed_len = n;
+	s->packed_count = s->count;
+}
+
+const uint8_t *agg_series_packed(const struct agg_series *s, size_t *n)
+{
+	if (!s->packed || s->packed_count != s->count)
+		return NULL;
+	*n = s->packed_len;
+	return s->packed;
 }
 
 double agg_series_sum(const struct agg_series *s)

@@ -103,6 +103,12 @@ struct agg_series {
 	/* One per classic bucket (+Inf included), allocated at the series' first
 	 * traced observation; NULL until then. */
 	struct agg_exemplar *ex;
+	/* The series as the protobuf exposition last packed it, kept so that a
+	 * series not observed since is not packed again: valid while count is
+	 * still packed_count (every observation counts). Freed with the series. */
+	uint8_t *packed;
+	size_t packed_len;
+	uint64_t packed_count;
 	/* Non-cumulative: buckets[i] counts bound[i-1] < v <= bound[i];
 	 * buckets[nbuckets] counts v > the last bound (the +Inf remainder). */
 	uint64_t buckets[];
@@ -218,6 +224,11 @@ struct agg_stats {
 const struct agg_stats *agg_stats(struct agg *a);
 /* The self metrics of agg_stats() (promtext.h). */
 extern const struct promtext_table agg_metrics;
+
+/* Keeps n bytes (p) as s's packed form for its count now; on failure keeps none. */
+void agg_series_keep_packed(struct agg_series *s, const void *p, size_t n);
+/* s's packed form if it is still that of its count, else NULL. */
+const uint8_t *agg_series_packed(const struct agg_series *s, size_t *n);
 
 const double *agg_bounds(const struct agg *a, size_t *n);
 double agg_series_sum(const struct agg_series *s);

@@ -290,12 +290,19 @@ static void render_hist_proto(struct strbuf *out, struct agg *agg)
 			body.oom = 1;
 	}
 	for (i = 0; i < n && sb_ok(&body); i++) {
-		const struct agg_series *s = list[i];
+		struct agg_series *s = list[i];
 		pp_metric m = IO__PROMETHEUS__CLIENT__METRIC__INIT;
 		pp_histogram h = IO__PROMETHEUS__CLIENT__HISTOGRAM__INIT;
+		const uint8_t *kept;
+		size_t at = body.len, kn;
 		uint64_t cum = 0;
 		int nl;
 
+		/* Not observed since it was last packed: the same bytes. */
+		if ((kept = agg_series_packed(s, &kn))) {
+			sb_append(&body, kept, kn);
+			continue;
+		}
 		/* The labels as the text format has them (same escaping of bad
 		 * UTF-8, one definition of the label set), read back. */
 		sb_reset(&lab);
@@ -334,6 +341,8 @@ static void render_hist_proto(struct strbuf *out, struct agg *agg)
 			promproto_native(&h, &s->native, no->zero_threshold, nsc);
 		m.histogram = &h;
 		promproto_metric(&body, &m);
+		if (sb_ok(&body))
+			agg_series_keep_packed(s, body.buf + at, body.len - at);
 	}
 	promproto_end(out, &body);
 	free(nsc);

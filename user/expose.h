@@ -56,7 +56,11 @@ int expose_render(struct strbuf *sb, struct agg *agg, const struct expose_self *
  * _created samples (optional in OpenMetrics; a series' start is not kept).
  * Protobuf: a delimited MetricFamily per family, each request histogram
  * with both its classic buckets and its native ones (agg_set_native()),
- * the self metrics converted from their text. Same numbers in every format.
+ * the self metrics converted from their text; each series' packed bytes
+ * are kept with it (agg_series_keep_packed()) and reused while it has no
+ * new observation. Same numbers in every format. Exemplars
+ * (agg_set_exemplars()) in OpenMetrics and protobuf, never in the classic
+ * text.
  */
 int expose_render_fmt(struct strbuf *sb, struct agg *agg, const struct expose_self *self, enum expfmt f);
 

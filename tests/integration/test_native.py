@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -195,6 +196,42 @@ class TestExemplars(PrometheusCase):
                    interval=0.25, what="the classic bucket's exemplar in Prometheus")
         h.wait_for(stored(native, 'http_server_request_duration_seconds{%s}' % ROUTE), timeout=60,
                    interval=0.25, what="the native histogram's exemplar in Prometheus")
+
+
+def uwsgi_packet(*pairs):
+    """A uwsgi request packet (modifier1 0) of the vars given, as nginx's uwsgi_pass sends them."""
+    body = b"".join(struct.pack("<H", len(k)) + k + struct.pack("<H", len(v)) + v for k, v in pairs)
+    return struct.pack("<BHB", 0, len(body), 0) + body
+
+
+class TestExemplarsUwsgiProtocol(unittest.TestCase):
+    """A uwsgi packet carries the header as the HTTP_TRACEPARENT variable."""
+
+    def setUp(self):
+        self.port = h.free_port()
+        self.server = h.uwsgi("exemplar-uwsgi", "--socket", "127.0.0.1:%d" % self.port, "--processes", "2",
+                              port=self.port, workers=2)
+        self.addCleanup(self.server.cleanup)
+        self.tracer = h.Tracer("--pid", str(self.server.pid))
+        self.addCleanup(self.tracer.cleanup)
+
+    def send(self, *pairs):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as c:
+            c.sendall(uwsgi_packet((b"REQUEST_METHOD", b"GET"), (b"PATH_INFO", b"/sleep/30"),
+                                   (b"SERVER_PROTOCOL", b"HTTP/1.1"), *pairs))
+            self.assertIn(b" 200 ", h.read_all(c).split(b"\r\n", 1)[0])
+
+    def test_http_traceparent_var(self):
+        tid = "d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6"
+        self.send((b"HTTP_TRACEPARENT", ("00-%s-1122334455667788-01" % tid).encode()))
+        self.send((b"HTTP_TRACEPARENT", b"00-not-a-trace"))
+        self.send()
+        self.tracer.wait_counts({("GET", "/sleep/{id}", "200"): 3})
+        om = scrape(self.tracer.mport, OPENMETRICS)
+        found = [m.groups() for m in EXEMPLAR.finditer(om)]
+        self.assertEqual([(g[2], g[3]) for g in found], [(tid, "1122334455667788")], om)
+        self.assertTrue(0.03 <= float(found[0][4]) <= float(found[0][0]))
+        self.assertEqual(self.tracer.self_metric("wsgitrace_traceparent_malformed_total"), 1)
 
 
 if __name__ == "__main__":

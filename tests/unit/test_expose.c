@@ -1064,6 +1064,51 @@ static void test_exemplars(void **state)
 	agg_free(off);
 }
 
+/*
+ * Protobuf keeps each series packed between scrapes: a scrape after
+ * observations gives the bytes of an agg that was never scraped before.
+ */
+static void test_packed_kept(void **state)
+{
+	char err[128], route[32];
+	/* Room for all: a served series observed once may otherwise make room for another (agg.h). */
+	struct agg *a = agg_new(NULL, 0, 1000, err, sizeof(err)), *b = agg_new(NULL, 0, 1000, err, sizeof(err));
+	struct strbuf first = STRBUF_INIT, again = STRBUF_INIT, fresh = STRBUF_INIT;
+	int i, round;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	agg_set_exemplars(a, 1);
+	agg_set_exemplars(b, 1);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 40; i++) {
+			struct wt_trace t = {.trace_id = {1, (uint8_t)i}, .span_id = {2}};
+			/* Some series observed each round, some once only. */
+			if (round && i % 3)
+				continue;
+			snprintf(route, sizeof(route), "/r%d", i);
+			agg_observe_traced(a, "app", "GET", route, 200, 1000u * (uint64_t)(i + round + 1), i % 2 ? &t : NULL,
+					   1000 + round);
+			agg_observe_traced(b, "app", "GET", route, 200, 1000u * (uint64_t)(i + round + 1), i % 2 ? &t : NULL,
+					   1000 + round);
+		}
+		sb_reset(&first);
+		sb_reset(&again);
+		assert_int_equal(expose_render_fmt(&first, a, NULL, EXPFMT_PROTOBUF), 0);
+		assert_int_equal(expose_render_fmt(&again, a, NULL, EXPFMT_PROTOBUF), 0);
+		assert_int_equal(first.len, again.len);
+		assert_memory_equal(first.buf, again.buf, first.len);
+	}
+	assert_int_equal(expose_render_fmt(&fresh, b, NULL, EXPFMT_PROTOBUF), 0);
+	assert_int_equal(fresh.len, first.len);
+	assert_memory_equal(fresh.buf, first.buf, fresh.len);
+	sb_free(&first);
+	sb_free(&again);
+	sb_free(&fresh);
+	agg_free(a);
+	agg_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1071,6 +1116,7 @@ int main(void)
 		cmocka_unit_test(test_promtool),         cmocka_unit_test(test_large_stream),
 		cmocka_unit_test(test_stream_identical), cmocka_unit_test(test_stream_observe_midway),
 		cmocka_unit_test(test_formats_agree),    cmocka_unit_test(test_exemplars),
+		cmocka_unit_test(test_packed_kept),
 	};
 
 	return cmocka_run_group_tests_name("expose", tests, NULL, NULL);
