@@ -180,8 +180,10 @@ static void render_hist(struct strbuf *sb, struct agg *agg, enum expfmt f)
 }
 
 /* What follows the histograms: the caller's families, the tables, build_info. */
-static void render_self(struct strbuf *sb, const struct expose_self *self)
+static void render_self(struct strbuf *sb, const struct expose_self *self, int with_svc_hist)
 {
+	if (with_svc_hist && self->svc_hist)
+		expose_service_histogram(sb, self->svc_hist_name, self->svc_hist_help, self->svc_hist);
 	if (self->extra)
 		sb_append(sb, self->extra, self->extra_len);
 	promtext_tables(sb, self->src, self->nsrc);
@@ -196,6 +198,9 @@ static void render_self(struct strbuf *sb, const struct expose_self *self)
 	promtext_sample_end(sb, 1);
 }
 
+static void render_hist_proto(struct strbuf *out, struct agg *agg, const char *name, const char *help,
+			      int service_only);
+
 /* render_self() in format f. */
 static void render_self_fmt(struct strbuf *sb, const struct expose_self *self, enum expfmt f)
 {
@@ -203,11 +208,14 @@ static void render_self_fmt(struct strbuf *sb, const struct expose_self *self, e
 
 	if (f == EXPFMT_TEXT) {
 		if (self)
-			render_self(sb, self);
+			render_self(sb, self, 1);
 		return;
 	}
+	/* Protobuf: the service histogram from its agg, with native buckets; the rest from its text. */
+	if (self && f == EXPFMT_PROTOBUF && self->svc_hist)
+		render_hist_proto(sb, self->svc_hist, self->svc_hist_name, self->svc_hist_help, 1);
 	if (self)
-		render_self(&text, self);
+		render_self(&text, self, f != EXPFMT_PROTOBUF);
 	if (!sb_ok(&text))
 		sb->oom = 1;
 	else if (f == EXPFMT_OPENMETRICS)
@@ -266,7 +274,8 @@ static Io__Prometheus__Client__Exemplar *exemplar_proto(struct ex_scratch *sc, s
  * Prometheus 2.42 reads it, has no other place for them; a native histogram
  * takes its exemplars from there), a +Inf bucket listed only to carry one.
  */
-static void render_hist_proto(struct strbuf *out, struct agg *agg)
+static void render_hist_proto(struct strbuf *out, struct agg *agg, const char *name, const char *help,
+			      int service_only)
 {
 	struct agg_series *const *list = NULL;
 	struct strbuf body = STRBUF_INIT;
@@ -279,7 +288,7 @@ static void render_hist_proto(struct strbuf *out, struct agg *agg)
 	const double *bounds = NULL;
 	size_t n = 0, nb = 0, i, j;
 
-	promproto_begin(&body, EXPOSE_HIST_NAME, HIST_HELP, PP_HISTOGRAM);
+	promproto_begin(&body, name, help, PP_HISTOGRAM);
 	if (agg) {
 		n = agg_list(agg, &list);
 		bounds = agg_bounds(agg, &nb);
@@ -306,7 +315,7 @@ static void render_hist_proto(struct strbuf *out, struct agg *agg)
 		/* The labels as the text format has them (same escaping of bad
 		 * UTF-8, one definition of the label set), read back. */
 		sb_reset(&lab);
-		series_labels(&lab, s, 0);
+		series_labels(&lab, s, service_only);
 		nl = sb_ok(&lab) ? promproto_labels(&pl, lab.buf, lab.len) : -1;
 		if (nl < 0) {
 			body.oom = 1;
@@ -355,7 +364,7 @@ static void render_hist_proto(struct strbuf *out, struct agg *agg)
 int expose_render_fmt(struct strbuf *sb, struct agg *agg, const struct expose_self *self, enum expfmt f)
 {
 	if (f == EXPFMT_PROTOBUF)
-		render_hist_proto(sb, agg);
+		render_hist_proto(sb, agg, EXPOSE_HIST_NAME, HIST_HELP, 0);
 	else
 		render_hist(sb, agg, f);
 	render_self_fmt(sb, self, f);
@@ -395,7 +404,7 @@ struct expose_stream *expose_stream_open(struct agg *agg, const struct expose_se
 	x->fmt = f;
 	if (f == EXPFMT_PROTOBUF) {
 		/* Whole, now: nothing to hold, nothing left to render. */
-		render_hist_proto(&x->carry, agg);
+		render_hist_proto(&x->carry, agg, EXPOSE_HIST_NAME, HIST_HELP, 0);
 		render_self_fmt(&x->carry, self, f);
 		x->tail_done = 1;
 		if (!sb_ok(&x->carry))

@@ -24,8 +24,14 @@
  * (promtext.h), then wsgitrace_build_info.
  */
 struct expose_self {
-	/* Per-service gauges and the queue time histogram (a few lines per
-	 * service), placed first; NULL for none. */
+	/* A histogram family of series labelled by service_name alone (the
+	 * queue time: the agg used with empty method and route), placed first;
+	 * with native buckets in protobuf as the request histograms have them.
+	 * NULL agg for none. */
+	struct agg *svc_hist;
+	const char *svc_hist_name, *svc_hist_help;
+	/* Per-service families (a few lines per service), placed next; NULL
+	 * for none. */
 	const char *extra;
 	size_t extra_len;
 	const struct promtext_source *src; /* the modules' tables and their stats */

@@ -744,6 +744,9 @@ static struct expose_stream *render(void *ctx, enum expfmt f)
 	extra = render_extra(a);
 	serverstate_ports(a->state, mark_port, a);
 	const struct expose_self self = {
+		.svc_hist = serverstate_queue_agg(a->state),
+		.svc_hist_name = SERVERSTATE_QUEUE_NAME,
+		.svc_hist_help = SERVERSTATE_QUEUE_HELP,
 		.extra = extra->buf,
 		.extra_len = extra->len,
 		.src = src,
@@ -799,6 +802,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
 	}
+	/* The queue time's native buckets, as the request histograms': Prometheus reads both alike. */
+	agg_set_native(serverstate_queue_agg(a.state), &env.native);
 	a.procs = proctab_new();
 	a.scripted = scripted_new();
 	a.names.procs = a.procs;

@@ -800,9 +800,16 @@ static void test_formats_agree(void **state)
 			    i % 11 ? 200 : 503, (uint64_t)(1000.0 * pow(1.06, (double)i)));
 	}
 	agg_observe(a, "app", "GET", "/zero", 200, 0);
+	/* A service histogram (the queue time) before the caller's text families: native too in protobuf. */
+	agg_set_native(q, &native_default_opts);
 	agg_observe(q, "app", "", "", 0, 1500000);
 	agg_observe(q, "app", "", "", 0, 25000000);
-	expose_service_histogram(&extra, "wsgitrace_queue_seconds", "Time queued.", q);
+	agg_observe(q, "web", "", "", 0, 2500);
+	st.self.svc_hist = q;
+	st.self.svc_hist_name = "wsgitrace_queue_seconds";
+	st.self.svc_hist_help = "Time queued.";
+	sb_puts(&extra, "# HELP wsgitrace_extra A family of the caller's.\n# TYPE wsgitrace_extra gauge\n"
+			"wsgitrace_extra{service_name=\"app\"} 3\n");
 	st.self.extra = extra.buf;
 	st.self.extra_len = extra.len;
 
@@ -829,7 +836,16 @@ static void test_formats_agree(void **state)
 	sb_reset(&tmp);
 	nf = proto_to_lines((const uint8_t *)pb.buf, pb.len, &tmp, &nh);
 	assert_true(nf > 10);
-	assert_int_equal(nh, agg_series_active(a));
+	assert_int_equal(nh, agg_series_active(a) + agg_series_active(q));
+	/* In the text, the service histogram comes right before the caller's families. */
+	{
+		const char *qh = strstr(text.buf, "# HELP wsgitrace_queue_seconds Time queued.\n"),
+			   *ex = strstr(text.buf, "# HELP wsgitrace_extra ");
+
+		assert_non_null(qh);
+		assert_non_null(strstr(text.buf, "wsgitrace_queue_seconds_bucket{service_name=\"web\",le=\"0.0001\"} 1\n"));
+		assert_true(ex > qh);
+	}
 	sample_lines(tmp.buf, tmp.len, &got);
 	assert_string_equal(got.buf, want.buf);
 
