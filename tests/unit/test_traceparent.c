@@ -20,6 +20,7 @@
 #include "reqhead.h"
 #include "traceparent.h"
 #include "uwsgi_parse.h"
+#include "uwsgi_pkt.h"
 
 static char *guard_page;
 
@@ -140,34 +141,11 @@ static void test_http_header(void **state)
 	assert_null(hr.traceparent);
 }
 
-/* A uwsgi packet of the vars given as key, value, ..., NULL. */
-static size_t packet(char *buf, ...)
-{
-	va_list ap;
-	size_t n = 4;
-	const char *s;
-
-	va_start(ap, buf);
-	while ((s = va_arg(ap, const char *))) {
-		size_t l = strlen(s);
-
-		buf[n] = (char)(l & 0xff);
-		buf[n + 1] = (char)(l >> 8);
-		memcpy(buf + n + 2, s, l);
-		n += 2 + l;
-	}
-	va_end(ap);
-	buf[0] = 0;
-	buf[1] = (char)((n - 4) & 0xff);
-	buf[2] = (char)((n - 4) >> 8);
-	buf[3] = 0;
-	return n;
-}
-
 static void test_uwsgi_var(void **state)
 {
 	char buf[512];
-	size_t n = packet(buf, "REQUEST_METHOD", "GET", "HTTP_TRACEPARENT", GOOD, "REQUEST_URI", "/u", NULL);
+	size_t n = uwsgi_pkt(buf, (const char *const[]){"REQUEST_METHOD", "GET", "HTTP_TRACEPARENT", GOOD, "REQUEST_URI",
+							  "/u", NULL});
 	struct uwsgi_request ur;
 	struct reqhead h;
 	size_t i;
@@ -184,7 +162,7 @@ static void test_uwsgi_var(void **state)
 		assert_int_equal(h.trace_state, i >= 4 + 2 + 14 + 2 + 3 + 2 + 16 + 2 + strlen(GOOD) ? WT_TRACE_OK
 												       : WT_TRACE_NONE);
 	}
-	n = packet(buf, "HTTP_TRACEPARENT", "00-xyz", "REQUEST_URI", "/u", NULL);
+	n = uwsgi_pkt(buf, (const char *const[]){"HTTP_TRACEPARENT", "00-xyz", "REQUEST_URI", "/u", NULL});
 	assert_int_equal(reqhead_parse(guarded(buf, n), n, false, &h), (int)n);
 	assert_int_equal(h.trace_state, WT_TRACE_MALFORMED);
 }
