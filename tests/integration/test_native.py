@@ -117,6 +117,12 @@ class TestNativeHistograms(PrometheusCase):
             k = max(1, -(-int(phi * n * 1000) // 1000))  # ceil(phi * n)
             lo, hi = sleeps[k - 1] / BASE, client[k - 1] * BASE
             self.assertTrue(lo <= est <= hi, "p%g: %.6f not in [%.6f, %.6f]" % (phi * 100, est, lo, hi))
+        # The queue time is a native histogram too: each request came on a new connection.
+        def queue_count():
+            r = query(native, 'histogram_count(http_server_request_queue_duration_seconds{job="wsgitrace"})')
+            return bool(r) and float(r[0]["value"][1]) == n
+
+        h.wait_for(queue_count, timeout=60, interval=0.25, what="the native queue time histogram to count %d" % n)
         # The self metrics came along in the same protobuf scrape.
         r = query(native, 'wsgitrace_scrapes_total{job="wsgitrace"}')
         self.assertTrue(r and float(r[0]["value"][1]) >= 1)
