@@ -70,6 +70,8 @@ struct agg {
 	struct agg_stats st;
 	uint64_t listing; /* agg_list() calls: a series stamped before the last one was served */
 	struct native_opts native;
+	int exemplars;
+	int64_t realtime_offset_ns;
 	struct agg_series **sorted;
 	size_t nsorted;
 	int dirty;
@@ -224,8 +226,11 @@ static struct agg_series *series_new(const struct agg *a, uint64_t hash, const c
 
 static void series_free(struct agg_series *s)
 {
-	if (s)
+	if (s) {
 		native_free(&s->native);
+		free(s->ex);
+		free(s->packed);
+	}
 	free(s);
 }
 
@@ -347,7 +352,20 @@ static void grow(struct agg *a)
 	a->tabmask = nsz - 1;
 }
 
-static void record(struct agg *a, struct agg_series *s, uint64_t v)
+/* The exemplar of bucket i: the latest traced observation in it. */
+static void keep_exemplar(struct agg *a, struct agg_series *s, size_t i, uint64_t v, const struct wt_trace *tr,
+			  int64_t ts_ns)
+{
+	if (!s->ex && !(s->ex = calloc(a->nb + 1, sizeof(*s->ex)))) {
+		a->st.exemplars_lost++;
+		return;
+	}
+	s->ex[i].trace = *tr;
+	s->ex[i].value_ns = v;
+	s->ex[i].ts_ns = ts_ns;
+}
+
+static void record(struct agg *a, struct agg_series *s, uint64_t v, const struct wt_trace *tr, int64_t ts_ns)
 {
 	size_t lo = 0, hi = a->nb;
 
@@ -362,6 +380,8 @@ static void record(struct agg *a, struct agg_series *s, uint64_t v)
 	}
 	s->buckets[lo]++;
 	s->count++;
+	if (tr && a->exemplars)
+		keep_exemplar(a, s, lo, v, tr, ts_ns);
 	if (a->native.max_buckets && native_observe(&s->native, &a->native, (double)v / 1e9))
 		a->st.native_lost++;
 	if (s->sum_ns > UINT64_MAX - v) {
@@ -519,6 +539,12 @@ static struct agg_series *insert(struct agg *a, uint64_t h, const char *service,
 int agg_observe(struct agg *a, const char *service, const char *method, const char *route, int status,
 		uint64_t dur_ns)
 {
+	return agg_observe_traced(a, service, method, route, status, dur_ns, NULL, 0);
+}
+
+int agg_observe_traced(struct agg *a, const char *service, const char *method, const char *route, int status,
+		       uint64_t dur_ns, const struct wt_trace *tr, int64_t ts_ns)
+{
 	struct agg_series *s;
 	struct agg_service *svc;
 	uint64_t h;
@@ -558,12 +584,12 @@ int agg_observe(struct agg *a, const char *service, const char *method, const ch
 	a->st.series_dropped++;
 	s->last_ns = a->clock_ns;
 	s->listing = a->listing;
-	record(a, s, dur_ns);
+	record(a, s, dur_ns, tr, ts_ns);
 	return 1;
 out:
 	s->last_ns = a->clock_ns;
 	s->listing = a->listing;
-	record(a, s, dur_ns);
+	record(a, s, dur_ns, tr, ts_ns);
 	return 0;
 }
 
@@ -613,6 +639,15 @@ int agg_observe_request(struct agg *a, const char *service, const struct wt_requ
 	uint64_t d = rq->end_ns > rq->start_ns ? rq->end_ns - rq->start_ns : 0;
 
 	labels_build(rq, fold_ids, &l);
+	if (a->exemplars) {
+		if (rq->trace_state == WT_TRACE_OK)
+			return agg_observe_traced(a, service, l.method, l.route, rq->status, d, &rq->trace,
+						  (int64_t)rq->end_ns + a->realtime_offset_ns);
+		if (rq->trace_state == WT_TRACE_MALFORMED)
+			a->st.traceparent_malformed++;
+		else if (rq->trace_state == WT_TRACE_UNSEEN)
+			a->st.traceparent_unseen++;
+	}
 	return agg_observe(a, service, l.method, l.route, rq->status, d);
 }
 
@@ -650,6 +685,14 @@ static const struct promtext_metric metrics[] = {
 	ROW("wsgitrace_native_observations_lost_total", PROMTEXT_COUNTER, native_lost,
 	    "Observations in the classic buckets of http_server_request_duration_seconds but not in its "
 	    "native buckets, for want of memory."),
+	ROW("wsgitrace_traceparent_malformed_total", PROMTEXT_COUNTER, traceparent_malformed,
+	    "Requests whose traceparent header was not a valid W3C traceparent (or came more than once): "
+	    "counted, no exemplar."),
+	ROW("wsgitrace_traceparent_unseen_total", PROMTEXT_COUNTER, traceparent_unseen,
+	    "Requests whose head went on past the bytes captured, without a traceparent in those: one past "
+	    "them was not seen."),
+	ROW("wsgitrace_exemplars_lost_total", PROMTEXT_COUNTER, exemplars_lost,
+	    "Requests with a valid traceparent whose exemplar could not be kept, for want of memory."),
 };
 #undef ROW
 const struct promtext_table agg_metrics = PROMTEXT_TABLE(metrics);
@@ -664,10 +707,58 @@ const struct native_opts *agg_native(const struct agg *a)
 	return &a->native;
 }
 
+void agg_set_exemplars(struct agg *a, int on)
+{
+	a->exemplars = on;
+}
+
+int agg_exemplars(const struct agg *a)
+{
+	return a->exemplars;
+}
+
+void agg_set_realtime_offset(struct agg *a, int64_t offset_ns)
+{
+	a->realtime_offset_ns = offset_ns;
+}
+
+const struct agg_exemplar *agg_exemplar(const struct agg_series *s, size_t i)
+{
+	static const uint8_t zero[sizeof(s->ex[0].trace.trace_id)];
+
+	if (!s->ex || !memcmp(s->ex[i].trace.trace_id, zero, sizeof(zero)))
+		return NULL;
+	return &s->ex[i];
+}
+
 const double *agg_bounds(const struct agg *a, size_t *n)
 {
 	*n = a->nb;
 	return a->bounds;
+}
+
+void agg_series_keep_packed(struct agg_series *s, const void *p, size_t n)
+{
+	uint8_t *b = n <= s->packed_len ? s->packed : realloc(s->packed, n);
+
+	if (!b) {
+		free(s->packed);
+		s->packed = NULL;
+		s->packed_len = 0;
+		return;
+	}
+	memcpy(b, p, n);
+	s->packed = b;
+	s->packed_len = n;
+	s->packed_count = s->count;
+}
+
+const uint8_t *agg_series_packed(const struct agg_series *s, size_t *n)
+{
+	if (!s->packed || s->packed_count != s->count)
+		return NULL;
+	*n = s->packed_len;
+	return s->packed;
 }
 
 double agg_series_sum(const struct agg_series *s)

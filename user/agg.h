@@ -53,6 +53,7 @@
 
 #include "native.h"
 #include "request.h"
+#include "traceparent.h"
 
 #define AGG_MAX_BUCKETS 64
 /* Bounds are compared with nanosecond observations: 1 ns .. ~11.6 days. */
@@ -71,6 +72,17 @@ extern const size_t agg_default_nbuckets;
 
 struct agg_service;
 
+/*
+ * A bucket's exemplar: its latest observation of a request that carried a
+ * valid traceparent. A slot whose trace-id is all zero (which no valid
+ * traceparent has) is empty.
+ */
+struct agg_exemplar {
+	struct wt_trace trace;
+	uint64_t value_ns; /* the observed duration */
+	int64_t ts_ns;     /* when the request ended, wall clock (ns since the epoch) */
+};
+
 struct agg_series {
 	struct agg_series *next; /* hash chain */
 	struct agg_service *svc; /* whose limit it counts against; NULL for overflow series */
@@ -88,6 +100,15 @@ struct agg_series {
 	const char *route;
 	int status;
 	struct native_hist native; /* the same observations in exponential buckets */
+	/* One per classic bucket (+Inf included), allocated at the series' first
+	 * traced observation; NULL until then. */
+	struct agg_exemplar *ex;
+	/* The series as the protobuf exposition last packed it, kept so that a
+	 * series not observed since is not packed again: valid while count is
+	 * still packed_count (every observation counts). Freed with the series. */
+	uint8_t *packed;
+	size_t packed_len;
+	uint64_t packed_count;
 	/* Non-cumulative: buckets[i] counts bound[i-1] < v <= bound[i];
 	 * buckets[nbuckets] counts v > the last bound (the +Inf remainder). */
 	uint64_t buckets[];
@@ -129,6 +150,24 @@ void agg_set_native(struct agg *a, const struct native_opts *o);
 const struct native_opts *agg_native(const struct agg *a);
 
 /*
+ * Exemplars: each classic bucket keeps the latest observation that came
+ * with a trace (agg_observe_request() of a request whose traceparent was
+ * valid), (nbounds + 1) * sizeof(struct agg_exemplar) bytes per series
+ * that had one. Off by default; on also counts the traceparents that were
+ * malformed or not seen (agg_stats). Set before the first observation.
+ */
+void agg_set_exemplars(struct agg *a, int on);
+int agg_exemplars(const struct agg *a);
+/*
+ * Wall clock minus the monotonic clock the requests are stamped with, in
+ * ns: an exemplar's timestamp is its request's end_ns plus this. Set it on
+ * a timer (the clocks drift apart slowly).
+ */
+void agg_set_realtime_offset(struct agg *a, int64_t offset_ns);
+/* The exemplar of bucket i (0..nbounds, the last being +Inf) of s; NULL: none. */
+const struct agg_exemplar *agg_exemplar(const struct agg_series *s, size_t i);
+
+/*
  * Series per service_name, overflow series aside. 0 (the default) means
  * max_series / AGG_SERVICE_SHARE, at least 1: one service never takes the
  * whole pool, whatever max_series is.
@@ -143,10 +182,14 @@ void agg_set_service_limit(struct agg *a, size_t max_per_service);
  */
 int agg_observe(struct agg *a, const char *service, const char *method, const char *route, int status,
 		uint64_t dur_ns);
+/* The same, with the trace of the request observed (NULL: none) and when it ended (wall clock, ns). */
+int agg_observe_traced(struct agg *a, const char *service, const char *method, const char *route, int status,
+		       uint64_t dur_ns, const struct wt_trace *trace, int64_t ts_ns);
 
 /*
  * Records a completed request: route from route_normalize(rq->path, ...,
- * fold_ids), duration end_ns - start_ns (0 if the clock went backwards).
+ * fold_ids), duration end_ns - start_ns (0 if the clock went backwards),
+ * its trace as the bucket's exemplar when exemplars are on.
  */
 int agg_observe_request(struct agg *a, const char *service, const struct wt_request *rq, int fold_ids);
 
@@ -174,10 +217,18 @@ struct agg_stats {
 	uint64_t series_dropped; /* observations that went to an overflow series */
 	uint64_t series_retired; /* series removed by agg_retire() or replaced to make room */
 	uint64_t native_lost;    /* observations not in a native histogram (out of memory) */
+	uint64_t traceparent_malformed; /* requests whose traceparent was not valid: no exemplar */
+	uint64_t traceparent_unseen;    /* requests whose head was cut before a traceparent was seen */
+	uint64_t exemplars_lost;        /* traced requests whose exemplar could not be kept (out of memory) */
 };
 const struct agg_stats *agg_stats(struct agg *a);
 /* The self metrics of agg_stats() (promtext.h). */
 extern const struct promtext_table agg_metrics;
+
+/* Keeps n bytes (p) as s's packed form for its count now; on failure keeps none. */
+void agg_series_keep_packed(struct agg_series *s, const void *p, size_t n);
+/* s's packed form if it is still that of its count, else NULL. */
+const uint8_t *agg_series_packed(const struct agg_series *s, size_t *n);
 
 const double *agg_bounds(const struct agg *a, size_t *n);
 double agg_series_sum(const struct agg_series *s);

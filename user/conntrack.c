@@ -60,6 +60,8 @@ struct pend {
 	int status;     /* final status, 0 until seen */
 	uint8_t proto;
 	uint8_t no_body;    /* HEAD: the response has no body */
+	uint8_t trace_state; /* enum wt_trace_state */
+	struct wt_trace trace;
 };
 
 struct conn {
@@ -180,6 +182,8 @@ static void emit(struct conntrack *ct, struct conn *c, struct pend *p, uint64_t 
 		.method = p->method,
 		.path = p->path,
 		.path_len = p->path_len,
+		.trace_state = p->trace_state,
+		.trace = p->trace,
 	};
 
 	ct->st.requests++;
@@ -452,6 +456,8 @@ static struct pend *new_request(struct conntrack *ct, struct conn *c, const stru
 		p->path_len = (uint32_t)plen;
 	}
 	p->no_body = p->method == label_method("HEAD", 4);
+	p->trace_state = h->trace_state;
+	p->trace = h->trace;
 	return p;
 }
 

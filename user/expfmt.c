@@ -161,7 +161,11 @@ static int next_is_counter_type(const char *name, size_t nlen, const char *next,
 
 void expfmt_openmetrics(struct strbuf *out, const char *text, size_t len)
 {
-	const char *p = text, *end = text + len;
+	const char *p = text, *end;
+
+	if (!len)
+		return; /* text may be NULL then (an empty strbuf) */
+	end = text + len;
 
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p)), *next;

@@ -24,8 +24,14 @@
  * (promtext.h), then wsgitrace_build_info.
  */
 struct expose_self {
-	/* Per-service gauges and the queue time histogram (a few lines per
-	 * service), placed first; NULL for none. */
+	/* A histogram family of series labelled by service_name alone (the
+	 * queue time: the agg used with empty method and route), placed first;
+	 * with native buckets in protobuf as the request histograms have them.
+	 * NULL agg for none. */
+	struct agg *svc_hist;
+	const char *svc_hist_name, *svc_hist_help;
+	/* Per-service families (a few lines per service), placed next; NULL
+	 * for none. */
 	const char *extra;
 	size_t extra_len;
 	const struct promtext_source *src; /* the modules' tables and their stats */
@@ -56,7 +62,11 @@ int expose_render(struct strbuf *sb, struct agg *agg, const struct expose_self *
  * _created samples (optional in OpenMetrics; a series' start is not kept).
  * Protobuf: a delimited MetricFamily per family, each request histogram
  * with both its classic buckets and its native ones (agg_set_native()),
- * the self metrics converted from their text. Same numbers in every format.
+ * the self metrics converted from their text; each series' packed bytes
+ * are kept with it (agg_series_keep_packed()) and reused while it has no
+ * new observation. Same numbers in every format. Exemplars
+ * (agg_set_exemplars()) in OpenMetrics and protobuf, never in the classic
+ * text.
  */
 int expose_render_fmt(struct strbuf *sb, struct agg *agg, const struct expose_self *self, enum expfmt f);
 

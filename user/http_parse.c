@@ -142,6 +142,9 @@ struct framing {
 	int expect_continue;
 	int cl_bad; /* a Content-Length no reading agrees on */
 	enum http_conn conn;
+	const char *traceparent; /* not framing: the one other field a request is read for */
+	size_t traceparent_len;
+	unsigned traceparent_n;
 };
 
 /*
@@ -197,6 +200,11 @@ static void header_field(const char *name, size_t nlen, const char *val, size_t 
 		f->expect_continue = http_expect_continue(val, vlen);
 	} else if (ci_eq(name, nlen, "connection")) {
 		parse_connection(val, vlen, &f->conn);
+	} else if (ci_eq(name, nlen, "traceparent")) {
+		f->traceparent = val;
+		f->traceparent_len = vlen;
+		if (f->traceparent_n < 255)
+			f->traceparent_n++;
 	}
 }
 
@@ -360,6 +368,9 @@ static void request_init(struct http_request *req)
 	req->expect_continue = 0;
 	req->framing_known = 1;
 	req->conn = HTTP_CONN_DEFAULT;
+	req->traceparent = NULL;
+	req->traceparent_len = 0;
+	req->traceparent_n = 0;
 }
 
 /*
@@ -443,11 +454,19 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 	if (len > 0x7fffffff)
 		len = 0x7fffffff;
 	end = buf + len;
+	req->traceparent = NULL;
+	req->traceparent_len = 0;
+	req->traceparent_n = 0;
 	if ((r = request_line(buf, &p, end, req, &no_headers)) != 0)
 		return r;
 	if (no_headers)
 		return (int)(p - buf);
-	if ((r = parse_headers(buf, p, end, &f)) < 0)
+	r = parse_headers(buf, p, end, &f);
+	/* Whole lines only: on -2 too, a value the end of buf cut is none. */
+	req->traceparent = f.traceparent;
+	req->traceparent_len = f.traceparent_len;
+	req->traceparent_n = f.traceparent_n;
+	if (r < 0)
 		return r;
 	/*
 	 * A request body is framed by chunked or Content-Length; any other

@@ -43,6 +43,14 @@ struct http_request {
 	 */
 	int framing_known;
 	enum http_conn conn;
+	/*
+	 * The traceparent field's value (blanks around it trimmed), into buf;
+	 * NULL when there is none; the last one when there are several. Also
+	 * set when the parse returns -2: from the header lines wholly in buf.
+	 */
+	const char *traceparent;
+	size_t traceparent_len;
+	unsigned traceparent_n; /* traceparent fields seen (counted up to 255) */
 };
 
 struct http_response {

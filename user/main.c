@@ -61,6 +61,7 @@ static struct env {
 	bool trace;
 	bool verbose;
 	bool fold_ids;
+	bool exemplars;
 	size_t max_series;
 	size_t max_series_per_service;
 	uint64_t series_ttl_s;
@@ -74,6 +75,7 @@ static struct env {
 } env = {
 	.listen = "0.0.0.0:9464",
 	.fold_ids = true,
+	.exemplars = true,
 	.max_series = 10000,
 	.max_series_per_service = 0, /* agg.h: a share of max_series */
 	.max_conns = 262144,
@@ -119,6 +121,7 @@ enum {
 	OPT_NATIVE_SCHEMA,
 	OPT_NATIVE_ZERO,
 	OPT_NATIVE_MAX_BUCKETS,
+	OPT_NO_EXEMPLARS,
 };
 
 static const struct argp_option opts[] = {
@@ -135,6 +138,7 @@ static const struct argp_option opts[] = {
 	{ "native-schema", OPT_NATIVE_SCHEMA, "N", 0, "Resolution of the native histograms served in protobuf, -4..8: buckets grow by 2^(2^-N) (default 3: 9% apart)", 0 },
 	{ "native-zero-threshold", OPT_NATIVE_ZERO, "SECONDS", 0, "Native histograms' zero bucket: durations up to this (default 1e-9)", 0 },
 	{ "native-max-buckets", OPT_NATIVE_MAX_BUCKETS, "N", 0, "Native buckets per series, at most (default 160; the resolution halves past it); 0: no native buckets", 0 },
+	{ "no-exemplars", OPT_NO_EXEMPLARS, NULL, 0, "Keep and serve no trace exemplars (the latest request with a W3C traceparent, per bucket)", 0 },
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Connections tracked at once (default 262144)", 0 },
 	{ "hooks", OPT_HOOKS, "auto|sockets|syscalls", 0, "Capture path (default auto: sockets where the kernel has them)", 0 },
 	{ "poll-ms", OPT_POLL_MS, "MS", 0, "How often the ring buffer is drained (default 50)", 0 },
@@ -333,6 +337,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_NO_FOLD:
 		env.fold_ids = false;
 		break;
+	case OPT_NO_EXEMPLARS:
+		env.exemplars = false;
+		break;
 	case OPT_BPF_STATS:
 		env.bpf_stats = true;
 		break;
@@ -383,6 +390,16 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* The wall clock minus the monotonic one the kernel stamps records with. */
+static int64_t realtime_offset_ns(void)
+{
+	struct timespec ts;
+	uint64_t mono = now_ns();
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)((uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec - mono);
 }
 
 static void on_unanswered(const struct wt_request *rq, enum wt_unanswered why, void *ctx)
@@ -727,6 +744,9 @@ static struct expose_stream *render(void *ctx, enum expfmt f)
 	extra = render_extra(a);
 	serverstate_ports(a->state, mark_port, a);
 	const struct expose_self self = {
+		.svc_hist = serverstate_queue_agg(a->state),
+		.svc_hist_name = SERVERSTATE_QUEUE_NAME,
+		.svc_hist_help = SERVERSTATE_QUEUE_HELP,
 		.extra = extra->buf,
 		.extra_len = extra->len,
 		.src = src,
@@ -774,12 +794,16 @@ int main(int argc, char **argv)
 	}
 	agg_set_service_limit(a.agg, env.max_series_per_service);
 	agg_set_native(a.agg, &env.native);
+	agg_set_exemplars(a.agg, env.exemplars);
+	agg_set_realtime_offset(a.agg, realtime_offset_ns());
 	a.state = serverstate_new(env.nbuckets ? env.buckets : agg_default_buckets,
 				  env.nbuckets ? env.nbuckets : agg_default_nbuckets, err, sizeof(err));
 	if (!a.state) {
 		fprintf(stderr, "wsgitrace: %s\n", err);
 		goto cleanup;
 	}
+	/* The queue time's native buckets, as the request histograms': Prometheus reads both alike. */
+	agg_set_native(serverstate_queue_agg(a.state), &env.native);
 	a.procs = proctab_new();
 	a.scripted = scripted_new();
 	a.names.procs = a.procs;
@@ -885,6 +909,7 @@ int main(int argc, char **argv)
 			conntrack_tick(a.ct, now);
 			scripted_tick(a.scripted, now, holds_listener, on_scripted, &a);
 			agg_retire(a.agg, now, env.series_ttl_s * 1000000000ull);
+			agg_set_realtime_offset(a.agg, realtime_offset_ns());
 			tlsattach_retry(a.tls, now);
 			last_tick = now;
 		}

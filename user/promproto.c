@@ -377,13 +377,16 @@ static char *unescape_help(const char *p, const char *eol)
 
 int promproto_from_text(struct strbuf *out, const char *text, size_t len)
 {
-	struct gather *g = calloc(1, sizeof(*g));
-	const char *p = text, *end = text + len;
+	struct gather *g;
+	const char *p = text, *end;
 	char *fname = NULL, *help = NULL;
 	int have = 0, rc = 0;
 	size_t i;
 
-	if (!g)
+	if (!len)
+		return 0; /* text may be NULL then (an empty strbuf) */
+	end = text + len;
+	if (!(g = calloc(1, sizeof(*g))))
 		return -1;
 	for (i = 0; i < MAX_BUCKETS; i++)
 		g->bucketp[i] = &g->bucket[i];

@@ -65,6 +65,9 @@ static enum reqframe_ev head_unframed(struct reqframe *rf, enum reqframe_ev ev, 
 {
 	reqhead_recover(buf, n, rf->spoke_http, &out->head);
 	out->head.flags |= ev == RQ_EV_HEAD_LOST ? WT_RQ_FRAMING_LOST : WT_RQ_UNPARSED;
+	/* A traceparent may have been in the bytes not captured. */
+	if (ev == RQ_EV_HEAD_LOST && out->head.trace_state == WT_TRACE_NONE)
+		out->head.trace_state = WT_TRACE_UNSEEN;
 	rf->spoke_http |= n && out->head.proto == WT_PROTO_HTTP;
 	rf->parsed = 0;
 	out_head(rf, bytes, out);

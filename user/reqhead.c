@@ -77,6 +77,21 @@ static void uwsgi_labels(const char *buf, size_t n, struct reqhead *h)
 	}
 }
 
+/*
+ * The traceparent a head carried: n fields seen, the last one's value v.
+ * More than one is no valid trace (the spec's test suite): the request has
+ * two parents, or a proxy added one to the client's.
+ */
+static void facts_trace(struct reqhead *h, const char *v, size_t vlen, unsigned n)
+{
+	if (n == 0)
+		h->trace_state = WT_TRACE_NONE;
+	else if (n == 1 && traceparent_parse(v, vlen, &h->trace) == 0)
+		h->trace_state = WT_TRACE_OK;
+	else
+		h->trace_state = WT_TRACE_MALFORMED;
+}
+
 static void facts_framing(struct reqhead *h, int64_t content_length, int chunked,
 			  int framing_known)
 {
@@ -128,8 +143,10 @@ int reqhead_parse(const char *buf, size_t n, bool after_http, struct reqhead *h)
 		if (r < 0)
 			return r;
 		facts_framing(h, hr.content_length, hr.chunked, hr.framing_known);
-		if (pl == 0)
+		if (pl == 0) {
 			facts_labels(h, hr.method, hr.method_len, hr.target, hr.target_len);
+			facts_trace(h, hr.traceparent, hr.traceparent_len, hr.traceparent_n);
+		}
 		facts_cap_path(h, buf);
 		return r + pl;
 	} else {
@@ -139,6 +156,7 @@ int reqhead_parse(const char *buf, size_t n, bool after_http, struct reqhead *h)
 		if (r < 0)
 			return r;
 		facts_framing(h, ur.content_length, ur.chunked, ur.framing_known);
+		facts_trace(h, ur.traceparent, ur.traceparent_len, ur.traceparent_n);
 		uwsgi_labels(buf, n, h);
 		return r;
 	}
@@ -164,8 +182,15 @@ void reqhead_recover(const char *buf, size_t n, bool after_http, struct reqhead 
 				path_cut_at(h, hr.target_len);
 			facts_cap_path(h, buf);
 		}
+		/* A head cut short: its whole header lines still tell the trace. */
+		if (http_parse_request(buf, n, &hr) == -2)
+			facts_trace(h, hr.traceparent, hr.traceparent_len, hr.traceparent_n);
 	} else {
+		struct uwsgi_request ur;
+
 		uwsgi_labels(buf, n, h);
+		if (uwsgi_parse_request(buf, n, &ur) == -2)
+			facts_trace(h, ur.traceparent, ur.traceparent_len, ur.traceparent_n);
 	}
 }
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "request.h"
+#include "traceparent.h"
 
 /* What a request head told about itself: its labels and how its body is framed. */
 struct reqhead {
@@ -25,6 +26,10 @@ struct reqhead {
 	int64_t content_length;
 	int chunked;
 	int framing_known;
+	/* Its traceparent (enum wt_trace_state), from the header lines at hand;
+	 * trace holds the ids when WT_TRACE_OK. */
+	uint8_t trace_state;
+	struct wt_trace trace;
 };
 
 /* Which protocol a head starting with buf[0..n) (n >= 1) speaks. */

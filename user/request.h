@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "traceparent.h"
+
 enum wt_proto {
 	WT_PROTO_HTTP = 0,  /* HTTP/1.x request on the connection */
 	WT_PROTO_UWSGI = 1, /* uwsgi binary packet (nginx uwsgi_pass, uWSGI router) */
@@ -41,6 +43,8 @@ struct wt_request {
 	const char *method;   /* normalized (label_method): "GET" ... or "_OTHER"; static storage */
 	const char *path;     /* the request-target as sent, cut by route_path_len() (labels.c */
 	size_t path_len;      /* makes the route); valid during the callback only, not NUL terminated */
+	uint8_t trace_state;  /* enum wt_trace_state: what its head said of its traceparent */
+	struct wt_trace trace; /* its ids when WT_TRACE_OK */
 };
 
 typedef void (*wt_request_cb)(const struct wt_request *rq, void *ctx);

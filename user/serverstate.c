@@ -67,10 +67,16 @@ struct serverstate *serverstate_new(const double *bounds, size_t nbounds, char *
 		serverstate_free(s);
 		return NULL;
 	}
-	/* Both are served as text only: native buckets would be memory nobody reads. */
+	/* Counts alone: native buckets would be memory nobody reads. The queue
+	 * time gets the daemon's native options (serverstate_queue_agg()). */
 	agg_set_native(s->queue, &(struct native_opts){ .max_buckets = 0 });
 	agg_set_native(s->unanswered, &(struct native_opts){ .max_buckets = 0 });
 	return s;
+}
+
+struct agg *serverstate_queue_agg(struct serverstate *s)
+{
+	return s->queue;
 }
 
 void serverstate_start_reader(struct serverstate *s)
@@ -173,11 +179,6 @@ const struct strbuf *serverstate_render(struct serverstate *s, const struct proc
 	size_t n, f, i;
 
 	sb_reset(&s->out);
-	expose_service_histogram(&s->out, SERVERSTATE_QUEUE_NAME,
-				 "Time a new connection's first request waited before a worker read it: from the "
-				 "kernel completing the TCP handshake (the connection entering the listen backlog) "
-				 "to the worker's first read. Kept-alive requests and AF_UNIX are not measured.",
-				 s->queue);
 
 	sat_reset(s->sat);
 	proctab_foreach(procs, add_process, s->sat);

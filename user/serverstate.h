@@ -16,6 +16,10 @@
 #include "strbuf.h"
 
 #define SERVERSTATE_QUEUE_NAME "http_server_request_queue_duration_seconds"
+#define SERVERSTATE_QUEUE_HELP                                                                                 \
+	"Time a new connection's first request waited before a worker read it: from the kernel completing the " \
+	"TCP handshake (the connection entering the listen backlog) to the worker's first read. Kept-alive "     \
+	"requests and AF_UNIX are not measured."
 
 struct serverstate;
 
@@ -36,7 +40,13 @@ void serverstate_queue(struct serverstate *s, const char *service, uint64_t queu
  * read. Kept within the histogram's series limits (agg.h).
  */
 void serverstate_unanswered(struct serverstate *s, const char *service, enum wt_unanswered why, const char *route);
-/* The families, rendered now; valid until the next call. */
+/*
+ * The queue time histogram (SERVERSTATE_QUEUE_NAME, series by service_name
+ * alone), which the exposition renders itself (expose_self.svc_hist), first
+ * among these families; its native buckets are off until agg_set_native().
+ */
+struct agg *serverstate_queue_agg(struct serverstate *s);
+/* The other families, rendered now; valid until the next call. */
 const struct strbuf *serverstate_render(struct serverstate *s, const struct proctab *procs,
 					const struct conntrack *ct);
 /* The listening ports the last render found, for the kernel side's port map. */

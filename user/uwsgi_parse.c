@@ -60,6 +60,11 @@ static void set_var(struct uwsgi_request *r, const char *k, size_t kn, const cha
 		r->expect_continue = http_expect_continue(v, vn);
 	} else if (key_is(k, kn, "HTTP_TRANSFER_ENCODING")) {
 		r->chunked = http_te_chunked(v, vn);
+	} else if (key_is(k, kn, "HTTP_TRACEPARENT")) {
+		r->traceparent = v;
+		r->traceparent_len = vn;
+		if (r->traceparent_n < 255)
+			r->traceparent_n++;
 	}
 }
 

@@ -29,6 +29,9 @@ struct uwsgi_request {
 	int chunked;            /* HTTP_TRANSFER_ENCODING ends in chunked */
 	int expect_continue;    /* HTTP_EXPECT: 100-continue */
 	int framing_known;      /* 0: CONTENT_LENGTH did not parse, the body's end is unknown */
+	const char *traceparent; /* HTTP_TRACEPARENT's value, into buf; NULL: none (the last of several) */
+	size_t traceparent_len;
+	unsigned traceparent_n; /* HTTP_TRACEPARENT vars seen (counted up to 255) */
 };
 
 /*

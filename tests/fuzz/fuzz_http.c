@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * http_parse under libFuzzer: every entry point on the same bytes, plus the
- * invariants a caller relies on (consumed <= len, method and target inside
- * the buffer, -2 for every prefix of a head that parses).
+ * invariants a caller relies on (consumed <= len, method, target and
+ * traceparent inside the buffer, -2 for every prefix of a head that
+ * parses), and what reqhead and traceparent make of a head's slices.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include <linux/types.h>
 
 #include "looks_like.h"
+#include "reqhead.h"
+#include "traceparent.h"
 
 /* A slice the parser returned lies inside buf. */
 static int inside(const char *p, size_t n, const char *buf, size_t len)
@@ -22,8 +25,26 @@ static int inside(const char *p, size_t n, const char *buf, size_t len)
 static void check_req(const char *buf, size_t len)
 {
 	struct http_request r;
+	struct reqhead h;
+	struct wt_trace t;
 	int n = http_parse_request(buf, len, &r);
 
+	/* The traceparent of whole lines, on -2 too; a valid one is its lower-case hex. */
+	if ((n > 0 || n == -2) && r.traceparent_n) {
+		char hex[TRACE_ID_HEX + 1];
+
+		if (!inside(r.traceparent, r.traceparent_len, buf, len))
+			abort();
+		if (traceparent_parse(r.traceparent, r.traceparent_len, &t) == 0) {
+			traceparent_hex(t.trace_id, sizeof(t.trace_id), hex);
+			if (r.traceparent_len < 55 || memcmp(hex, r.traceparent + 3, TRACE_ID_HEX) != 0)
+				abort();
+		}
+	}
+	(void)traceparent_parse(buf, len, &t);
+	if (reqhead_parse(buf, len, false, &h) > 0 && h.trace_state == WT_TRACE_UNSEEN)
+		abort();
+	reqhead_recover(buf, len, false, &h);
 	if (n > 0) {
 		if ((size_t)n > len || !r.method || !r.method_len || !r.target_len)
 			abort();

@@ -26,6 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (r.method && (r.method < buf || r.method + r.method_len > buf + size))
 			abort();
+		if (r.traceparent && (r.traceparent < buf || r.traceparent + r.traceparent_len > buf + size))
+			abort();
 		/* A whole packet cuts no path. */
 		if (r.path_cut)
 			abort();
@@ -34,6 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	if (n == -2 && r.path_len && (r.path < buf || r.path + r.path_len > buf + size))
+		abort();
+	if (n == -2 && r.traceparent && (r.traceparent < buf || r.traceparent + r.traceparent_len > buf + size))
 		abort();
 	(void)wt_looks_like_request((const __u8 *)buf, (__u32)size);
 	free(buf);

@@ -161,6 +161,18 @@ static const char expected_self[] =
 	"http_server_request_duration_seconds but not in its native buckets, for want of memory.\n"
 	"# TYPE wsgitrace_native_observations_lost_total counter\n"
 	"wsgitrace_native_observations_lost_total 0\n"
+	"# HELP wsgitrace_traceparent_malformed_total Requests whose traceparent header was not a valid W3C "
+	"traceparent (or came more than once): counted, no exemplar.\n"
+	"# TYPE wsgitrace_traceparent_malformed_total counter\n"
+	"wsgitrace_traceparent_malformed_total 0\n"
+	"# HELP wsgitrace_traceparent_unseen_total Requests whose head went on past the bytes captured, without a "
+	"traceparent in those: one past them was not seen.\n"
+	"# TYPE wsgitrace_traceparent_unseen_total counter\n"
+	"wsgitrace_traceparent_unseen_total 0\n"
+	"# HELP wsgitrace_exemplars_lost_total Requests with a valid traceparent whose exemplar could not be kept, "
+	"for want of memory.\n"
+	"# TYPE wsgitrace_exemplars_lost_total counter\n"
+	"wsgitrace_exemplars_lost_total 0\n"
 	"# HELP wsgitrace_metrics_connections_evicted_total Connections to /metrics closed to admit a newer one "
 	"(per-address or overall limit).\n"
 	"# TYPE wsgitrace_metrics_connections_evicted_total counter\n"
@@ -697,6 +709,12 @@ static size_t proto_to_lines(const uint8_t *p, size_t len, struct strbuf *out, s
 
 				assert_non_null(h);
 				for (j = 0; j < h->n_bucket; j++) {
+					/* Listed only for its exemplar: +Inf is the count, below. */
+					if (isinf(h->bucket[j]->upper_bound)) {
+						assert_int_equal(j, h->n_bucket - 1);
+						assert_int_equal(h->bucket[j]->cumulative_count, h->sample_count);
+						continue;
+					}
 					promtext_fmt_double(num, sizeof(num), h->bucket[j]->upper_bound);
 					snprintf(name, sizeof(name), "%s_bucket", f->name);
 					sb_puts(out, name);
@@ -782,9 +800,16 @@ static void test_formats_agree(void **state)
 			    i % 11 ? 200 : 503, (uint64_t)(1000.0 * pow(1.06, (double)i)));
 	}
 	agg_observe(a, "app", "GET", "/zero", 200, 0);
+	/* A service histogram (the queue time) before the caller's text families: native too in protobuf. */
+	agg_set_native(q, &native_default_opts);
 	agg_observe(q, "app", "", "", 0, 1500000);
 	agg_observe(q, "app", "", "", 0, 25000000);
-	expose_service_histogram(&extra, "wsgitrace_queue_seconds", "Time queued.", q);
+	agg_observe(q, "web", "", "", 0, 2500);
+	st.self.svc_hist = q;
+	st.self.svc_hist_name = "wsgitrace_queue_seconds";
+	st.self.svc_hist_help = "Time queued.";
+	sb_puts(&extra, "# HELP wsgitrace_extra A family of the caller's.\n# TYPE wsgitrace_extra gauge\n"
+			"wsgitrace_extra{service_name=\"app\"} 3\n");
 	st.self.extra = extra.buf;
 	st.self.extra_len = extra.len;
 
@@ -811,7 +836,16 @@ static void test_formats_agree(void **state)
 	sb_reset(&tmp);
 	nf = proto_to_lines((const uint8_t *)pb.buf, pb.len, &tmp, &nh);
 	assert_true(nf > 10);
-	assert_int_equal(nh, agg_series_active(a));
+	assert_int_equal(nh, agg_series_active(a) + agg_series_active(q));
+	/* In the text, the service histogram comes right before the caller's families. */
+	{
+		const char *qh = strstr(text.buf, "# HELP wsgitrace_queue_seconds Time queued.\n"),
+			   *ex = strstr(text.buf, "# HELP wsgitrace_extra ");
+
+		assert_non_null(qh);
+		assert_non_null(strstr(text.buf, "wsgitrace_queue_seconds_bucket{service_name=\"web\",le=\"0.0001\"} 1\n"));
+		assert_true(ex > qh);
+	}
 	sample_lines(tmp.buf, tmp.len, &got);
 	assert_string_equal(got.buf, want.buf);
 
@@ -863,13 +897,242 @@ static void test_formats_agree(void **state)
 	agg_free(q);
 }
 
+
+/* ---- exemplars ---- */
+
+#define EX_TID_A "0af7651916cd43dd8448eb211c80319c"
+#define EX_TID_B "4bf92f3577b34da6a3ce929d0e0e4736"
+#define EX_SID "00f067aa0ba902b7"
+/* Wall clock minus monotonic: a request ending at monotonic 5 s ended at 1,700,000,005 s. */
+#define EX_OFFSET 1700000000000000000ll
+
+/* A request to GET /r that took dur_ns, ending at monotonic end_s seconds, with the trace tid (NULL: state). */
+static void ex_request(struct agg *a, uint64_t dur_ns, uint64_t end_ns, const char *tid, int state)
+{
+	struct wt_request rq = {
+		.start_ns = end_ns - dur_ns, .end_ns = end_ns, .status = 200, .method = "GET", .path = "/r",
+		.path_len = 2, .trace_state = (uint8_t)state,
+	};
+
+	if (tid) {
+		char tp[64];
+
+		snprintf(tp, sizeof(tp), "00-%s-%s-01", tid, EX_SID);
+		assert_int_equal(traceparent_parse(tp, strlen(tp), &rq.trace), 0);
+		rq.trace_state = WT_TRACE_OK;
+	}
+	agg_observe_request(a, "app", &rq, 1);
+}
+
+/* The line of bs that starts with prefix, up to its end (static copy). */
+static const char *line_of(const struct strbuf *bs, const char *prefix)
+{
+	static char line[1024];
+	const char *p = strstr(bs->buf, prefix), *eol;
+
+	assert_non_null(p);
+	eol = strchr(p, '\n');
+	assert_non_null(eol);
+	snprintf(line, sizeof(line), "%.*s", (int)(eol - p), p);
+	return line;
+}
+
+static void test_exemplars(void **state)
+{
+	char err[128];
+	struct agg *a = agg_new(NULL, 0, 100, err, sizeof(err)), *off = agg_new(NULL, 0, 100, err, sizeof(err));
+	struct strbuf text = STRBUF_INIT, om = STRBUF_INIT, pb = STRBUF_INIT, tmp = STRBUF_INIT;
+	const char *bucket = "http_server_request_duration_seconds_bucket{http_request_method=\"GET\","
+			     "http_response_status_code=\"200\",http_route=\"/r\",service_name=\"app\",le=";
+	char prefix[512];
+	struct expose_stream *x;
+	size_t off_pb = 0, i, j, found = 0;
+
+	assert_non_null(a);
+	assert_non_null(off);
+	agg_set_exemplars(a, 1);
+	agg_set_realtime_offset(a, EX_OFFSET);
+	ex_request(a, 3000000, 5000000000ull, EX_TID_A, 0);  /* le 0.005 */
+	ex_request(a, 4000000, 6000000000ull, EX_TID_B, 0);  /* le 0.005 again: the latest stays */
+	ex_request(a, 40000000000ull, 47000000001ull, EX_TID_A, 0); /* +Inf */
+	ex_request(a, 200000, 7000000000ull, NULL, WT_TRACE_NONE);
+	ex_request(a, 200000, 7000000000ull, NULL, WT_TRACE_MALFORMED);
+	ex_request(a, 200000, 7000000000ull, NULL, WT_TRACE_UNSEEN);
+	ex_request(a, 200000, 7000000000ull, NULL, WT_TRACE_UNSEEN);
+	assert_int_equal(agg_stats(a)->traceparent_malformed, 1);
+	assert_int_equal(agg_stats(a)->traceparent_unseen, 2);
+	assert_int_equal(agg_stats(a)->exemplars_lost, 0);
+	/* Off: nothing kept, nothing counted. */
+	ex_request(off, 3000000, 5000000000ull, EX_TID_A, 0);
+	ex_request(off, 200000, 7000000000ull, NULL, WT_TRACE_MALFORMED);
+	assert_int_equal(agg_stats(off)->traceparent_malformed, 0);
+
+	assert_int_equal(expose_render_fmt(&text, a, NULL, EXPFMT_TEXT), 0);
+	assert_int_equal(expose_render_fmt(&om, a, NULL, EXPFMT_OPENMETRICS), 0);
+	assert_int_equal(expose_render_fmt(&pb, a, NULL, EXPFMT_PROTOBUF), 0);
+	/* The classic text format has no exemplars. */
+	assert_null(strstr(text.buf, " # "));
+	promtool_check(text.buf, text.len);
+	snprintf(prefix, sizeof(prefix), "%s\"0.005\"}", bucket);
+	assert_string_equal(line_of(&om, prefix),
+			    "http_server_request_duration_seconds_bucket{http_request_method=\"GET\","
+			    "http_response_status_code=\"200\",http_route=\"/r\",service_name=\"app\",le=\"0.005\"} 6"
+			    " # {trace_id=\"" EX_TID_B "\",span_id=\"" EX_SID "\"} 0.004 1700000006.000000000");
+	snprintf(prefix, sizeof(prefix), "%s\"+Inf\"}", bucket);
+	assert_non_null(strstr(line_of(&om, prefix),
+			       "} 7 # {trace_id=\"" EX_TID_A "\",span_id=\"" EX_SID "\"} 40 1700000047.000000001"));
+	snprintf(prefix, sizeof(prefix), "%s\"0.00025\"}", bucket);
+	assert_null(strstr(line_of(&om, prefix), "#"));
+	/* The same lines as the text otherwise. */
+	{
+		struct strbuf want = STRBUF_INIT, got = STRBUF_INIT, stripped = STRBUF_INIT;
+		const char *p = om.buf, *end = om.buf + om.len;
+
+		while (p < end) {
+			const char *eol = memchr(p, '\n', (size_t)(end - p)), *ex = memmem(p, (size_t)(eol - p), " # {", 4);
+
+			sb_append(&stripped, p, (size_t)((ex ? ex : eol) - p));
+			sb_putc(&stripped, '\n');
+			p = eol + 1;
+		}
+		sample_lines(text.buf, text.len, &want);
+		sample_lines(stripped.buf, stripped.len, &got);
+		assert_string_equal(got.buf, want.buf);
+		sb_free(&want);
+		sb_free(&got);
+		sb_free(&stripped);
+	}
+	/* Prometheus' Python client reads the exemplars back. */
+	write_file("/tmp/wsgitrace-om-ex.txt", om.buf, om.len);
+	run("/usr/bin/python3 -c 'import sys\n"
+	    "from prometheus_client.openmetrics.parser import text_string_to_metric_families as p\n"
+	    "ex = {s.labels[\"le\"]: s.exemplar for f in p(open(sys.argv[1]).read()) for s in f.samples if s.exemplar}\n"
+	    "assert sorted(ex) == [\"+Inf\", \"0.005\"], ex\n"
+	    "e = ex[\"0.005\"]\n"
+	    "assert e.labels == {\"trace_id\": \"" EX_TID_B "\", \"span_id\": \"" EX_SID "\"}, e\n"
+	    "assert e.value == 0.004 and e.timestamp.sec == 1700000006, e\n"
+	    "' /tmp/wsgitrace-om-ex.txt",
+	    "the OpenMetrics parser's exemplars");
+	unlink("/tmp/wsgitrace-om-ex.txt");
+	/* The stream gives the same bytes. */
+	x = expose_stream_open(a, NULL, EXPFMT_OPENMETRICS);
+	assert_non_null(x);
+	drain(x, 5, &tmp);
+	expose_stream_free(x);
+	assert_int_equal(tmp.len, om.len);
+	assert_memory_equal(tmp.buf, om.buf, om.len);
+
+	/* Protobuf: on the buckets, +Inf listed for its own. */
+	while (off_pb < pb.len) {
+		uint64_t mlen = 0;
+		int shift = 0;
+		Io__Prometheus__Client__MetricFamily *f;
+
+		do {
+			mlen |= (uint64_t)(pb.buf[off_pb] & 0x7f) << shift;
+			shift += 7;
+		} while (pb.buf[off_pb++] & 0x80);
+		f = io__prometheus__client__metric_family__unpack(NULL, mlen, (const uint8_t *)pb.buf + off_pb);
+		assert_non_null(f);
+		off_pb += mlen;
+		for (i = 0; i < f->n_metric; i++) {
+			const pp_histogram *h = f->metric[i]->histogram;
+
+			for (j = 0; h && j < h->n_bucket; j++) {
+				const Io__Prometheus__Client__Exemplar *e = h->bucket[j]->exemplar;
+
+				if (!e)
+					continue;
+				found++;
+				assert_int_equal(e->n_label, 2);
+				assert_string_equal(e->label[0]->name, "trace_id");
+				assert_string_equal(e->label[1]->name, "span_id");
+				assert_string_equal(e->label[1]->value, EX_SID);
+				assert_non_null(e->timestamp);
+				if (isinf(h->bucket[j]->upper_bound)) {
+					assert_string_equal(e->label[0]->value, EX_TID_A);
+					assert_true(e->value == 40);
+					assert_int_equal(e->timestamp->seconds, 1700000047);
+					assert_int_equal(e->timestamp->nanos, 1);
+					assert_int_equal(h->bucket[j]->cumulative_count, h->sample_count);
+				} else {
+					assert_true(h->bucket[j]->upper_bound == 0.005);
+					assert_string_equal(e->label[0]->value, EX_TID_B);
+					assert_true(e->value == 0.004);
+					assert_int_equal(e->timestamp->seconds, 1700000006);
+				}
+			}
+		}
+		io__prometheus__client__metric_family__free_unpacked(f, NULL);
+	}
+	assert_int_equal(found, 2);
+
+	/* Exemplars off: none served. */
+	sb_reset(&om);
+	sb_reset(&pb);
+	assert_int_equal(expose_render_fmt(&om, off, NULL, EXPFMT_OPENMETRICS), 0);
+	assert_null(strstr(om.buf, " # {"));
+	sb_free(&text);
+	sb_free(&om);
+	sb_free(&pb);
+	sb_free(&tmp);
+	agg_free(a);
+	agg_free(off);
+}
+
+/*
+ * Protobuf keeps each series packed between scrapes: a scrape after
+ * observations gives the bytes of an agg that was never scraped before.
+ */
+static void test_packed_kept(void **state)
+{
+	char err[128], route[32];
+	/* Room for all: a served series observed once may otherwise make room for another (agg.h). */
+	struct agg *a = agg_new(NULL, 0, 1000, err, sizeof(err)), *b = agg_new(NULL, 0, 1000, err, sizeof(err));
+	struct strbuf first = STRBUF_INIT, again = STRBUF_INIT, fresh = STRBUF_INIT;
+	int i, round;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	agg_set_exemplars(a, 1);
+	agg_set_exemplars(b, 1);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 40; i++) {
+			struct wt_trace t = {.trace_id = {1, (uint8_t)i}, .span_id = {2}};
+			/* Some series observed each round, some once only. */
+			if (round && i % 3)
+				continue;
+			snprintf(route, sizeof(route), "/r%d", i);
+			agg_observe_traced(a, "app", "GET", route, 200, 1000u * (uint64_t)(i + round + 1), i % 2 ? &t : NULL,
+					   1000 + round);
+			agg_observe_traced(b, "app", "GET", route, 200, 1000u * (uint64_t)(i + round + 1), i % 2 ? &t : NULL,
+					   1000 + round);
+		}
+		sb_reset(&first);
+		sb_reset(&again);
+		assert_int_equal(expose_render_fmt(&first, a, NULL, EXPFMT_PROTOBUF), 0);
+		assert_int_equal(expose_render_fmt(&again, a, NULL, EXPFMT_PROTOBUF), 0);
+		assert_int_equal(first.len, again.len);
+		assert_memory_equal(first.buf, again.buf, first.len);
+	}
+	assert_int_equal(expose_render_fmt(&fresh, b, NULL, EXPFMT_PROTOBUF), 0);
+	assert_int_equal(fresh.len, first.len);
+	assert_memory_equal(fresh.buf, first.buf, fresh.len);
+	sb_free(&first);
+	sb_free(&again);
+	sb_free(&fresh);
+	agg_free(a);
+	agg_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exact_text),       cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_promtool),         cmocka_unit_test(test_large_stream),
 		cmocka_unit_test(test_stream_identical), cmocka_unit_test(test_stream_observe_midway),
-		cmocka_unit_test(test_formats_agree),
+		cmocka_unit_test(test_formats_agree),    cmocka_unit_test(test_exemplars),
+		cmocka_unit_test(test_packed_kept),
 	};
 
 	return cmocka_run_group_tests_name("expose", tests, NULL, NULL);
