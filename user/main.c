@@ -569,12 +569,8 @@ static void on_record(const void *data, size_t size, void *ctx)
 	case WT_EV_FORK:
 		parent = proctab_get(a->procs, p->ppid);
 		add_proc(a, p->pid, parent ? parent : naming_of(&a->names, p->ppid), false);
-		/*
-		 * It carries its parent's SSL probes if they are inherited; it gets
-		 * its own too, for a fork before its parent's attach, or where the
-		 * probes are per pid only.
-		 */
-		tlsattach_pid(a->tls, p->pid);
+		/* It carries its parent's SSL probes if they are inherited; else its own. */
+		tlsattach_fork(a->tls, p->pid, p->ppid, p->ts_ns);
 		break;
 	case WT_EV_EXIT:
 		tlsattach_forget(a->tls, p->pid);

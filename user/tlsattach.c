@@ -67,13 +67,22 @@ static const struct {
 
 /* Processes with no libssl mapped when first seen are looked at again for this long. */
 #define RETRY_NS (10ull * 1000000000ull)
+/*
+ * A fork inherits the events its parent had when the kernel copied the
+ * parent's perf context, a moment before the fork record's time stamp: a
+ * fork stamped this long after the parent's events were opened surely
+ * carries them, and gets no events of its own.
+ */
+#define INHERIT_MARGIN_NS (1000ull * 1000000ull)
 
 struct tls_proc {
 	uint32_t pid;
 	uint8_t state; /* PS_* */
 	uint64_t first_ns;
 	struct bpf_link *links[NPROBES]; /* libbpf's per-pid probes, without tracefs */
-	int fds[NPROBES];                /* inherited perf events on the library's tracefs probes */
+	int fds[NPROBES];                /* its perf events on the library's tracefs probes, inherited by its forks */
+	uint32_t owner;                  /* whose fds it carries: its own pid, or an ancestor's (inherited) */
+	uint64_t inherits_ns;            /* its forks stamped from then on carry the probes; 0: none do */
 };
 
 enum { PS_PENDING = 0, PS_ATTACHED, PS_NONE, PS_UNREADABLE, PS_NO_LIBSSL };
@@ -102,11 +111,14 @@ struct tlsattach {
 };
 
 /* What the daemon asks the helper, and its answer: the totals after it. */
-enum { OP_ATTACH = 1, OP_FORGET, OP_RETRY, OP_UNREAD };
+enum { OP_ATTACH = 1, OP_FORGET, OP_RETRY, OP_UNREAD, OP_FORK };
 struct msg {
 	uint64_t now_ns;
 	uint32_t op;
 	uint32_t pid;
+	uint32_t ppid; /* OP_FORK: the parent */
+	uint32_t pad;
+	uint64_t ts_ns; /* OP_FORK: the fork record's time stamp */
 };
 struct reply {
 	int32_t ret;
@@ -420,7 +432,15 @@ static struct tls_lib *lib_get(struct tlsattach *t, const char *path)
 	return nl->ok ? nl : NULL;
 }
 
-/* The process's inherited events on the library's probes. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The process's own events on the library's probes, inherited by what it forks. */
 static int attach_inherited(struct tls_proc *tp, const struct tls_lib *l)
 {
 	for (size_t k = 0; k < NPROBES; k++) {
@@ -435,6 +455,8 @@ static int attach_inherited(struct tls_proc *tp, const struct tls_lib *l)
 			return -1;
 		}
 	}
+	tp->owner = tp->pid;
+	tp->inherits_ns = mono_ns() + INHERIT_MARGIN_NS;
 	return 0;
 }
 
@@ -521,6 +543,29 @@ static int h_attach(struct tlsattach *t, uint32_t pid)
 }
 
 /*
+ * pid was forked by ppid at ts: it carries its parent's probes if the parent
+ * had inherited ones well before (no events of its own: a worker recycled
+ * under load costs no attach); else it is attached on its own.
+ */
+static int h_fork(struct tlsattach *t, uint32_t pid, uint32_t ppid, uint64_t ts)
+{
+	struct tls_proc *parent = find(t, ppid), *tp;
+	uint32_t owner;
+
+	if (!parent || parent->state != PS_ATTACHED || !parent->inherits_ns || ts < parent->inherits_ns ||
+	    find(t, pid))
+		return h_attach(t, pid);
+	owner = parent->owner;
+	tp = h_proc(t, pid);
+	if (!tp)
+		return 0;
+	tp->state = PS_ATTACHED;
+	tp->owner = owner;
+	tp->inherits_ns = 1; /* from its birth on */
+	return 1;
+}
+
+/*
  * pid wrote a TLS record where HTTP was expected: a connection whose TLS was
  * not read. Why: its probes came after the connection's start, its libssl
  * cannot be probed, or it maps none (OpenSSL linked in statically, BoringSSL,
@@ -582,12 +627,35 @@ static void *closer(void *arg)
 	return NULL;
 }
 
+/*
+ * Closing an event also takes its inherited copies off every process that
+ * carries them: those still running get events of their own first.
+ */
+static void hand_over(struct tlsattach *t, uint32_t owner)
+{
+	char lib[4200];
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct tls_proc *tp = &t->procs[i];
+		struct tls_lib *l;
+
+		if (tp->pid == owner || tp->owner != owner || tp->state != PS_ATTACHED)
+			continue;
+		tp->owner = 0;
+		tp->inherits_ns = 0;
+		if (libssl_of(tp->pid, lib, sizeof(lib)) != 1 || !(l = lib_get(t, lib)) || attach_inherited(tp, l))
+			tp->state = PS_NONE; /* gone, or no longer to be had */
+	}
+}
+
 static void h_forget(struct tlsattach *t, uint32_t pid)
 {
 	struct tls_proc *tp = find(t, pid);
 
 	if (!tp)
 		return;
+	if (tp->owner == pid)
+		hand_over(t, pid);
 	pthread_mutex_lock(&gone_mu);
 	for (size_t i = 0; i < NPROBES; i++) {
 		if (!tp->links[i] && tp->fds[i] < 0)
@@ -670,7 +738,7 @@ static void h_reply(struct tlsattach *t, int fd, int ret)
 
 	for (size_t i = 0; i < t->n; i++) {
 		r.attached += t->procs[i].state == PS_ATTACHED;
-		r.inheriting += t->procs[i].state == PS_ATTACHED && t->procs[i].fds[1] >= 0;
+		r.inheriting += t->procs[i].state == PS_ATTACHED && t->procs[i].inherits_ns;
 	}
 	memcpy(r.unreadable, t->unreadable, sizeof(r.unreadable));
 	memcpy(r.unread, t->unread, sizeof(r.unread));
@@ -701,6 +769,9 @@ static void helper_loop(struct tlsattach *t, int fd)
 			break;
 		case OP_UNREAD:
 			ret = h_unread(t, m.pid);
+			break;
+		case OP_FORK:
+			ret = h_fork(t, m.pid, m.ppid, m.ts_ns);
 			break;
 		}
 		h_reply(t, fd, ret);
@@ -783,16 +854,29 @@ struct tlsattach_client *tlsattach_new(const struct tls_progs *p)
 	return c;
 }
 
-static int ask(struct tlsattach_client *c, uint32_t op, uint32_t pid, uint64_t now_ns)
+static int ask_msg(struct tlsattach_client *c, const struct msg *m)
 {
-	struct msg m = { .now_ns = now_ns, .op = op, .pid = pid };
 	struct reply r;
 
-	if (c->fd < 0 || send(c->fd, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m) ||
+	if (c->fd < 0 || send(c->fd, m, sizeof(*m), MSG_NOSIGNAL) != sizeof(*m) ||
 	    recv(c->fd, &r, sizeof(r), 0) != sizeof(r))
 		return 0;
 	c->last = r;
 	return r.ret;
+}
+
+static int ask(struct tlsattach_client *c, uint32_t op, uint32_t pid, uint64_t now_ns)
+{
+	struct msg m = { .now_ns = now_ns, .op = op, .pid = pid };
+
+	return ask_msg(c, &m);
+}
+
+int tlsattach_fork(struct tlsattach_client *c, uint32_t pid, uint32_t ppid, uint64_t ts_ns)
+{
+	struct msg m = { .op = OP_FORK, .pid = pid, .ppid = ppid, .ts_ns = ts_ns };
+
+	return ask_msg(c, &m);
 }
 
 int tlsattach_pid(struct tlsattach_client *c, uint32_t pid)

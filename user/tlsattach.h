@@ -40,6 +40,12 @@ struct tlsattach_client *tlsattach_new(const struct tls_progs *p);
  * tlsattach_retry for a while), -1 it cannot be read (counted, logged once).
  */
 int tlsattach_pid(struct tlsattach_client *t, uint32_t pid);
+/*
+ * pid was forked by ppid (the fork record's time stamp): it carries the
+ * parent's probes if they are inherited, else it is attached as by
+ * tlsattach_pid. -> as tlsattach_pid.
+ */
+int tlsattach_fork(struct tlsattach_client *t, uint32_t pid, uint32_t ppid, uint64_t ts_ns);
 /* The process exited: its probes go. */
 void tlsattach_forget(struct tlsattach_client *t, uint32_t pid);
 /* Retry processes that had no libssl mapped when first seen (a few seconds at most). */
