@@ -21,11 +21,12 @@ from .sysstat import children_pids, proc_cpu_ns, wait_still
 from .stats import g, median
 from .wrk import run_wrk
 
-# An untraced process's SSL calls, alone: a client and a server SSL object in
+# A process's SSL calls, alone: a client and a server SSL object in
 # one Python process, joined by memory BIOs (no socket, no syscall), trading
 # 64 B each way. Each round trip is four SSL calls (SSL_write_ex, SSL_read_ex
 # on each side), each of which would take a breakpoint trap if the probes
-# were on the library for the whole node.
+# were on the library for the whole node. Run traced too (wsgitrace --pid
+# naming it), it shows what the probes cost a traced server per SSL call.
 SSL_LOOP = r"""
 import json, ssl, sys, time
 cert, key, n, best = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -61,6 +62,8 @@ def loop():
         c.read(64)
     return (time.perf_counter_ns() - t) / n
 
+if sys.argv[5:] == ["wait"]:
+    sys.stdin.readline()  # its probes attached
 loop()
 rt = min(loop() for _ in range(best))
 print(json.dumps({"roundtrip_ns": rt, "ssl_call_ns": rt / 4}))
@@ -110,12 +113,32 @@ def wait_probes(wt, n):
              what="the SSL probes on %d processes" % n)
 
 
+def traced_loop(run, cpu, cert, key, n, best):
+    """The SSL loop as a traced process: wsgitrace --pid names it; it loops once its probes are on."""
+    p = subprocess.Popen(["taskset", "-c", cpu, PY, "-c", SSL_LOOP, cert, key, str(n), str(best), "wait"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    wt = None
+    try:
+        wt = Wsgitrace(run.procs, [p.pid], run.wt)
+        wait_probes(wt, 1)
+        out, _ = p.communicate("go\n", timeout=600)
+        if p.returncode:
+            raise BenchError("the traced SSL loop failed (%d)" % p.returncode)
+        return out
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if wt:
+            wt.detach()
+
+
 def untraced_client(run, cert, key):
     """ns per SSL call of an untraced process, nothing attached vs wsgitrace attached to a
-    traced TLS gunicorn whose probes are live on the same libssl."""
+    traced TLS gunicorn whose probes are live on the same libssl; and of the same loop traced."""
     args, procs = run.args, run.procs
     n, best = args.tls_calls, args.syscall_best_of
-    configs = ["nothing"] + (["wsgitrace"] if run.wt else [])
+    configs = ["nothing"] + (["wsgitrace", "traced"] if run.wt else [])
     srv = start_tls_server(procs, cert, key)
     per = {c: [] for c in configs}
     cpu = "1" if os.cpu_count() > 1 else "0"
@@ -129,11 +152,14 @@ def untraced_client(run, cert, key):
                     if name == "wsgitrace":
                         wt = Wsgitrace(procs, [srv.pid], run.wt)
                         wait_probes(wt, 3)
-                    out = subprocess.run(["taskset", "-c", cpu, PY, "-c", SSL_LOOP, cert, key, str(n), str(best)],
-                                         capture_output=True, text=True, check=True, timeout=600)
-                    per[name].append(json.loads(out.stdout))
+                    if name == "traced":
+                        out = traced_loop(run, cpu, cert, key, n, best)
+                    else:
+                        out = subprocess.run(["taskset", "-c", cpu, PY, "-c", SSL_LOOP, cert, key, str(n), str(best)],
+                                             capture_output=True, text=True, check=True, timeout=600).stdout
+                    per[name].append(json.loads(out))
                     per[name][-1]["foreign_wsgitrace"] = len(other_wsgitraces(procs))
-                    log("  " + out.stdout.strip())
+                    log("  " + out.strip())
                 except FAILURES + (subprocess.SubprocessError, ValueError) as e:
                     log("  FAILED: %s" % e)
                     per[name].append({"error": str(e)[:2000]})
@@ -212,10 +238,12 @@ def tls_report(R):
          "trip (`SSL_write_ex`, `SSL_read_ex` on each side), no syscall. With wsgitrace attached, a "
          "TLS gunicorn is traced meanwhile and the SSL probes are live on its processes, on the same "
          "`libssl.so.3`; the looping process must not take their breakpoint. Pinned to CPU %s, best of "
-         "%d loops of %d round trips, %d interleaved rounds (medians of the bests).\n"
+         "%d loops of %d round trips, %d interleaved rounds (medians of the bests). The last row is "
+         "what the probes cost a traced server per SSL call (an entry and a return probe).\n"
          % (u["pinned_cpu"], u["best_of"], u["calls_per_round"], u["rounds"]),
          "| configuration | ns per SSL call | added |", "|---|---|---|"]
-    for name, desc in (("nothing", "nothing attached"), ("wsgitrace", "wsgitrace attached, TLS gunicorn traced")):
+    for name, desc in (("nothing", "nothing attached"), ("wsgitrace", "wsgitrace attached, TLS gunicorn traced"),
+                       ("traced", "the looping process itself traced (`--pid`): its SSL probes hit")):
         s = g(u, "summary", name)
         if s:
             L.append("| %s | %s | %s |" % (desc, fmt(s.get("ssl_call_ns"), "%.0f"),
