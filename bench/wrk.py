@@ -15,9 +15,9 @@ def _ms(tok):
     return float(m.group(1)) * UNIT[m.group(2)] if m else None
 
 
-def run_wrk(port, path, duration, conns=DEFAULTS["conns"], threads=DEFAULTS["threads"]):
+def run_wrk(port, path, duration, conns=DEFAULTS["conns"], threads=DEFAULTS["threads"], scheme="http"):
     argv = [WRK, "-c%d" % conns, "-t%d" % threads, "-d%ds" % max(1, int(round(duration))),
-            "--latency", "--timeout", "10s", "http://127.0.0.1:%d%s" % (port, path)]
+            "--latency", "--timeout", "10s", "%s://127.0.0.1:%d%s" % (scheme, port, path)]
     r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=duration + 60, start_new_session=True)
     out = r.stdout
