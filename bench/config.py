@@ -74,18 +74,25 @@ PAIRED = [("sync", "sync", "/test/", ["none", "wsgitrace", "no_queue", "filter",
           ("gthread", "gthread", "/test/", ["none", "wsgitrace"]),
           ("uwsgi", "uwsgi", "/test/", ["none", "wsgitrace"]),
           ("sync_1ms", "sync", "/cpu/1000", ["none", "wsgitrace"]),
-          ("uvicorn", "uvicorn", "/test/", ["none", "wsgitrace"])]
+          ("uvicorn", "uvicorn", "/test/", ["none", "wsgitrace"]),
+          ("sync_traceparent", "sync", "/test/", ["none", "wsgitrace", "no_exemplars"])]
 PAIRED_DESC = {"sync_1ms": "gunicorn sync, 2 workers, `GET /cpu/1000` (1 ms of CPU per request)",
-               "uvicorn": "uvicorn --workers 2, FastAPI (async `GET /test/`)"}
+               "uvicorn": "uvicorn --workers 2, FastAPI (async `GET /test/`)",
+               "sync_traceparent": "gunicorn sync, 2 workers, every request with a W3C `traceparent`"}
+# Request headers wrk sends on a paired server: a traced request (a valid
+# traceparent) makes wsgitrace keep an exemplar for every observation, the
+# worst case of what exemplars cost.
+PAIRED_HEADERS = {"sync_traceparent": ["traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]}
 # The app each server kind serves from bench/apps: the Flask app, or for an
 # ASGI server the FastAPI app with the same route.
 SERVER_APP = {"uvicorn": "asgi_app"}
 STAGE_ARGS = {"wsgitrace": [], "filter": ["--bench-stage=filter"], "no_records": ["--bench-stage=no-records"],
-              "no_queue": ["--bench-stage=no-queue"]}
+              "no_queue": ["--bench-stage=no-queue"], "no_exemplars": ["--no-exemplars"]}
 STAGE_NAMES = {"wsgitrace": "wsgitrace",
                "filter": "programs attached, return after the traced-process check",
                "no_records": "all kernel-side work, no connection record sent to the daemon",
-               "no_queue": "wsgitrace without queue time (no handshake notes)"}
+               "no_queue": "wsgitrace without queue time (no handshake notes)",
+               "no_exemplars": "wsgitrace --no-exemplars"}
 PAIRED_SECONDS = 2             # per run on the shared server
 PAIRED_LOAD_S = 1              # load every configuration gets before it is measured
 

@@ -10,7 +10,7 @@ from .sysstat import proc_cpu_ns, worker_balance, worker_pids
 from .wrk import run_wrk
 
 
-def paired_round(run, kind, configs, seed, path="/test/"):
+def paired_round(run, kind, configs, seed, path="/test/", headers=()):
     """One server start; every configuration measured run.args.paired_segments
     times, in a shuffled order in each segment, wsgitrace started by --pid
     before its runs and stopped after. -> {config: [rps per segment]}."""
@@ -24,7 +24,7 @@ def paired_round(run, kind, configs, seed, path="/test/"):
     # per run: the workers' balance and wsgitrace's own CPU, to explain outliers
     detail = {c: [] for c in configs}
     try:
-        run_wrk(srv.port, path, args.warmup)
+        run_wrk(srv.port, path, args.warmup, headers=headers)
         kids = worker_pids(srv.pid)
         for _ in range(args.paired_segments):
             order = list(configs)
@@ -32,13 +32,16 @@ def paired_round(run, kind, configs, seed, path="/test/"):
             for c in order:
                 wt = Wsgitrace(procs, [srv.pid], run.wt, extra=STAGE_ARGS[c]) if c != "none" else None
                 try:
-                    run_wrk(srv.port, path, PAIRED_LOAD_S)
+                    run_wrk(srv.port, path, PAIRED_LOAD_S, headers=headers)
                     k0 = [proc_cpu_ns(p) or 0 for p in kids]
                     w0 = proc_cpu_ns(wt.pid) if wt else 0
-                    out[c].append(run_wrk(srv.port, path, args.paired_seconds)["rps"])
+                    res = run_wrk(srv.port, path, args.paired_seconds, headers=headers)
+                    out[c].append(res["rps"])
                     b = worker_balance(kids, k0)
+                    wt_ns = (proc_cpu_ns(wt.pid) or 0) - w0 if wt else 0
                     detail[c].append({"balance": round(b, 2) if b is not None else None,
-                                      "wt_cpu_ms": round(((proc_cpu_ns(wt.pid) or 0) - w0) / 1e6, 1) if wt else 0})
+                                      "wt_cpu_ms": round(wt_ns / 1e6, 1),
+                                      "wt_us_per_req": round(wt_ns / 1e3 / res["requests"], 3) if wt else None})
                 finally:
                     if wt:
                         wt.detach()
@@ -68,4 +71,8 @@ def summarize_paired(rounds):
             k[c] = {"ratio": median(ratios), "mean": statistics.mean(ratios), "n": len(ratios),
                     "ci95": list(ci) if ci else None,
                     "round_ratios": [median(rr) for rr in per_round if rr]}
+            wt_us = [d["wt_us_per_req"] for r in ok for d in r.get("detail", {}).get(c, [])
+                     if d.get("wt_us_per_req") is not None]
+            if wt_us:
+                k[c]["wt_cpu_us_per_req"] = median(wt_us)
     return out

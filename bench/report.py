@@ -113,17 +113,22 @@ def paired_table(tp):
          "CPU per request: wsgitrace's cost is per request, so its share shrinks as requests "
          "get heavier. uvicorn `--workers 2` serves the FastAPI app's async `GET /test/`, "
          "attached by its supervisor's pid like gunicorn's master; its workers share one "
-         "listening socket, so wrk's keep-alive connections may all land on one of them.\n" % (tp["paired"]["segments_per_round"], tp["paired"]["segments_per_round"],
+         "listening socket, so wrk's keep-alive connections may all land on one of them. "
+         "The traceparent row sends the same valid W3C `traceparent` on every request, so "
+         "every observation replaces its bucket's exemplar: what exemplars cost at most, "
+         "beside the same server with `--no-exemplars`; the last column is wsgitrace's own "
+         "CPU per request in those runs.\n" % (tp["paired"]["segments_per_round"], tp["paired"]["segments_per_round"],
                              tp["paired"]["seconds"], PAIRED_LOAD_S),
-         "| server | configuration | ratio (median) | 95% CI of the median | mean | runs | per-round medians |",
-         "|---|---|---|---|---|---|---|"]
+         "| server | configuration | ratio (median) | 95% CI of the median | mean | runs | per-round medians | wsgitrace CPU us/req (median) |",
+         "|---|---|---|---|---|---|---|---|"]
     for kind, kdesc in [(k, d) for k, d, _ in SERVERS] + list(PAIRED_DESC.items()):
-        for c in ("wsgitrace", "no_queue", "no_records", "filter"):
+        for c in ("wsgitrace", "no_exemplars", "no_queue", "no_records", "filter"):
             v = g(pp, kind, c)
             if v:
-                L.append("| %s | %s | %.3f | %s | %.3f | %d | %s |" % (
+                L.append("| %s | %s | %.3f | %s | %.3f | %d | %s | %s |" % (
                     kdesc, STAGE_NAMES[c], v["ratio"], "%.3f-%.3f" % tuple(v["ci95"]) if v.get("ci95") else "-",
-                    v["mean"], v["n"], " ".join("%.3f" % x for x in v["round_ratios"])))
+                    v["mean"], v["n"], " ".join("%.3f" % x for x in v["round_ratios"]),
+                    "%.2f" % v["wt_cpu_us_per_req"] if v.get("wt_cpu_us_per_req") is not None else ""))
     return L + [""]
 
 

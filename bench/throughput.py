@@ -10,7 +10,7 @@ from wtlib.exposition import metric_sum, parse_exposition
 from wtlib.net import free_port
 from wtlib.paths import PY
 
-from .config import APPS, NOTES, PAIRED, SERVERS, WRK
+from .config import APPS, NOTES, PAIRED, PAIRED_HEADERS, SERVERS, WRK
 from .errors import FAILURES, log
 from .paired import paired_round, summarize_paired
 from .procs import Wsgitrace, other_wsgitraces, start_server, wait_quiet
@@ -206,7 +206,7 @@ def section_throughput(run):
             for key, kind, path, cfgs in PAIRED:
                 log("throughput round %d/%d: %s %s, one server, %s attached in turn" % (
                     r + 1, args.rounds, kind, path, "/".join(cfgs[1:])))
-                res = attempt(paired_round, run, kind, cfgs, r, path)
+                res = attempt(paired_round, run, kind, cfgs, r, path, PAIRED_HEADERS.get(key, ()))
                 if res.get("none"):
                     log("  " + "  ".join("%s %s" % (c, " ".join("%.0f" % x for x in v))
                                          for c, v in res.items() if c != "detail"))

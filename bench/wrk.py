@@ -15,9 +15,12 @@ def _ms(tok):
     return float(m.group(1)) * UNIT[m.group(2)] if m else None
 
 
-def run_wrk(port, path, duration, conns=DEFAULTS["conns"], threads=DEFAULTS["threads"], scheme="http"):
+def run_wrk(port, path, duration, conns=DEFAULTS["conns"], threads=DEFAULTS["threads"], scheme="http", headers=()):
     argv = [WRK, "-c%d" % conns, "-t%d" % threads, "-d%ds" % max(1, int(round(duration))),
-            "--latency", "--timeout", "10s", "%s://127.0.0.1:%d%s" % (scheme, port, path)]
+            "--latency", "--timeout", "10s"]
+    for h in headers:
+        argv += ["-H", h]
+    argv.append("%s://127.0.0.1:%d%s" % (scheme, port, path))
     r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=duration + 60, start_new_session=True)
     out = r.stdout
