@@ -26,11 +26,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
-from .config import PROGCOST
+from .config import PROGCOST, STAGE_ARGS
 from .errors import BenchError, log
 from .procs import Procs, Wsgitrace, start_server
-from .sysstat import bpf_prog_ids, bpf_prog_stats, children_pids, proc_cpu_ns, wait_still
+from .sysstat import bpf_prog_ids, bpf_prog_stats, children_pids, proc_cpu_ns
 
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
 
@@ -61,6 +62,21 @@ def server_cpu_ns(srv):
     return sum(proc_cpu_ns(p) or 0 for p in [srv.pid] + children_pids(srv.pid))
 
 
+def caught_up_cpu_ns(pid, timeout=10.0, idle_share=0.02, interval=0.1):
+    """The daemon's CPU once it has drained what the load left in the ring (it
+    drains on a timer): when it uses less than idle_share of a CPU, only its
+    own polling is left, whose cost is not the requests'."""
+    deadline = time.monotonic() + timeout
+    prev = proc_cpu_ns(pid)
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        cur = proc_cpu_ns(pid)
+        if cur - prev < idle_share * interval * 1e9:
+            return cur
+        prev = cur
+    return prev
+
+
 def measured(srv, ab, wt=None):
     """One measured ab run: {server_ns, machine_ns[, progs, daemon_ns]}."""
     ids = bpf_prog_ids(wt.pid) if wt else set()
@@ -72,9 +88,7 @@ def measured(srv, ab, wt=None):
     res = {"server_ns": s1 - s0, "machine_ns": m1 - m0}
     if wt:
         ps1 = bpf_prog_stats(ids)
-        # The daemon drains the ring on a timer: its CPU counts once it has caught up.
-        wait_still(lambda: proc_cpu_ns(wt.pid), timeout=10, polls=4, interval=0.1)
-        res["daemon_ns"] = proc_cpu_ns(wt.pid) - d0
+        res["daemon_ns"] = caught_up_cpu_ns(wt.pid) - d0
         res["progs"] = {n: (ps1[n][0] - ps0[n][0], ps1[n][1] - ps0[n][1]) for n in ps1 if n in ps0}
     return res
 
@@ -83,26 +97,30 @@ def kind_rounds(run, kind, keepalive, rounds, n):
     procs, conc, path = run.procs, PROGCOST["conc"], PROGCOST["path"]
     srv = start_server(procs, kind, "plain_app")
     ab = lambda k=n: run_ab(srv.port, path, conc, k, keepalive)  # noqa: E731
-    out = {"none": [], "wsgitrace": []}
+    # filter: the programs attached, returning after the traced-process
+    # check (a bench stage): what running them at all costs, counting nothing.
+    out = {"none": [], "wsgitrace": [], "filter": []}
     try:
         ab(2000)
         for _ in range(rounds):
-            order = ["none", "wsgitrace"]
+            order = list(out)
             random.shuffle(order)
             for c in order:
                 if c == "none":
                     out[c].append(measured(srv, ab))
                     continue
-                wt = Wsgitrace(procs, [srv.pid], run.wt, extra=["--bpf-stats"])
+                extra = ["--bpf-stats"] + (STAGE_ARGS[c] if c != "wsgitrace" else [])
+                wt = Wsgitrace(procs, [srv.pid], run.wt, extra=extra)
                 try:
                     ab(200)  # the daemon has seen the workers
                     c0 = wt.wait_settled(timeout=10)
                     r = measured(srv, ab, wt)
-                    r["counted"] = wt.wait_settled(expect=c0 + n, timeout=20) - c0
+                    if c == "wsgitrace":
+                        r["counted"] = wt.wait_settled(expect=c0 + n, timeout=20) - c0
                     out[c].append(r)
                 finally:
                     wt.detach()
-                if r["counted"] != n:
+                if c == "wsgitrace" and r["counted"] != n:
                     raise BenchError("%s: wsgitrace counted %d of %d requests" % (kind, r["counted"], n))
     finally:
         procs.stop(srv)
@@ -125,7 +143,9 @@ def summarize(rs, n):
                        "ns_per_run": spread([t / c if c else 0 for c, t in rows]),
                        "us_per_req": spread([t / n / 1e3 for _, t in rows])}
     kernel = [sum(t for _, t in r["progs"].values()) / n / 1e3 for r in wt]
+    floor = [sum(t for _, t in r["progs"].values()) / n / 1e3 for r in rs["filter"]]
     return {"requests": n, "rounds": len(wt), "progs": progs,
+            "filter_us_per_req": spread(floor) if floor else None,
             "kernel_us_per_req": spread(kernel),
             "daemon_us_per_req": spread([r["daemon_ns"] / n / 1e3 for r in wt]),
             "total_us_per_req": spread([k + r["daemon_ns"] / n / 1e3 for k, r in zip(kernel, wt)]),
@@ -165,9 +185,13 @@ def progcost_section(R):
          "`GET %s` against one server of each kind, %d rounds; in each round the same server also runs "
          "the same load with no tracer, in a shuffled order. Medians over the rounds, [min-max]. Runs "
          "count every process on the machine: ab's own sockets pass the same hooks and return at "
-         "the first check. The daemon's CPU is its on-CPU time (schedstat) until it has caught up. "
+         "the first check. The daemon's CPU is its on-CPU time (schedstat) from the load's start "
+         "until it has drained the ring (its idle polling afterwards left out). "
          "The untraced request's CPU is what the same request costs with no tracer: the server's "
-         "processes (schedstat), and the whole machine (/proc/stat, ab and softirq included).\n" % (
+         "processes (schedstat), and the whole machine (/proc/stat, ab and softirq included). The "
+         "filter stage's row is the same load with every program attached but returning at once: what "
+         "the kernel's running them costs before any work (the tracepoint's dispatch, and the "
+         "statistics' own clock reads, which the kernel counts in the run time).\n" % (
              pc["conc"], pc["requests"], pc["path"], pc["rounds"]),
          "| server | program | runs per request | ns per run | us per request |", "|---|---|---|---|---|"]
     for kind, desc, _ in KINDS:
@@ -178,6 +202,9 @@ def progcost_section(R):
             L.append("| %s | %s | %.2f | %s | %s |" % (desc, name, v["runs_per_req"], cell(v["ns_per_run"], "%.0f"),
                                                       cell(v["us_per_req"])))
         L.append("| %s | **all programs** | | | **%s** |" % (desc, cell(k["kernel_us_per_req"])))
+        if k.get("filter_us_per_req"):
+            L.append("| %s | all programs, returning after the traced-process check (`--bench-stage=filter`) "
+                     "| | | %s |" % (desc, cell(k["filter_us_per_req"])))
         L.append("| %s | the daemon | | | %s |" % (desc, cell(k["daemon_us_per_req"])))
         L.append("| %s | **wsgitrace in all** | | | **%s** |" % (desc, cell(k["total_us_per_req"])))
         L.append("| %s | untraced request: server processes / whole machine | | | %s / %s |" % (
