@@ -20,6 +20,7 @@ from .errors import FAILURES, log
 from .notes import collect_notes
 from .paired import summarize_paired
 from .procs import Procs
+from .progcost import section_progcost
 from .report import render_report
 from .scale import conns_client, section_conns, section_series
 from .stats import g
@@ -29,7 +30,7 @@ from .throughput import section_throughput, summarize_throughput
 from .wrk import WRK
 
 RUN = {"throughput": section_throughput, "syscalls": section_syscalls, "accuracy": section_accuracy,
-       "series": section_series, "conns": section_conns}
+       "series": section_series, "conns": section_conns, "progcost": section_progcost}
 
 
 class Run:

@@ -10,7 +10,7 @@ RESULTS = os.path.join(BENCH, "results.json")
 CHART = os.path.join(BENCH, "throughput.png")
 REPORT = os.path.join(ROOT, "BENCHMARKS.md")
 
-SECTIONS = ("throughput", "syscalls", "accuracy", "series", "conns")
+SECTIONS = ("throughput", "syscalls", "accuracy", "series", "conns", "progcost")
 
 # Defaults of a full run and of --quick.
 PROFILES = {
@@ -104,5 +104,9 @@ SC_CONFIGS = [("nothing", None), ("wsgitrace", []), ("wsgitrace_syscalls", ["--h
 # Accuracy: the saturated phase's routes and connections, the bounded client's threads.
 ACCURACY_WRK = [("/test/", 8), ("/sleep/5", 2)]
 ACCURACY_THREADS = 8
+
+# What each BPF program costs per request (bench/progcost.py): ab's load per run.
+PROGCOST = {"conc": 8, "path": "/test/", "full": {"rounds": 5, "requests": 20000},
+            "quick": {"rounds": 2, "requests": 3000}}
 
 SCALE = {"series": BUDGET["series"], "conns": 100000, "conns_timeout": 300, "series_threads": 4}

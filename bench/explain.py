@@ -68,6 +68,23 @@ def programs(sw):
                 for n, v in sorted(bp.items()) if v["runs_per_req"] >= 0.01)))
 
 
+def progcost_note(R):
+    """The per-program section's bottom line for sync, if it was run."""
+    k = g(R, "progcost", "kinds", "sync")
+    if not k:
+        return ""
+    txt = (" [What each program costs per request](#what-each-program-costs-per-request) has it per "
+           "program from the kernel's accounting: a gunicorn sync request on a new connection costs "
+           "%.1f us in the programs and %.1f us in the daemon, %.1f us in all, next to %.0f us the "
+           "untraced request costs the whole machine" % (
+               k["kernel_us_per_req"]["median"], k["daemon_us_per_req"]["median"],
+               k["total_us_per_req"]["median"], k["untraced_machine_us_per_req"]["median"]))
+    if k.get("filter_us_per_req"):
+        txt += ("; %.1f us of the programs' time is their running at all (the same programs returning "
+                "at once)" % k["filter_us_per_req"]["median"])
+    return txt + "."
+
+
 def request_cost(R):
     """What wsgitrace costs one request, where it goes and what a heavier request pays."""
     sw = g(R, "throughput", "summary", "sync/wsgitrace") or {}
@@ -92,9 +109,11 @@ def request_cost(R):
             "and has no cheaper replacement among the tracepoints wsgitrace can use; a few ring records; "
             "and a connection-table insert and delete per connection. About half of those runs are the "
             "load generator's own sockets, because wrk shares the machine here (behind a real network "
-            "they do not exist), but they return at their first check and are the cheap half. Those "
+            "they do not exist); they return at their first check, but even a run that returns at once "
+            "costs the kernel its dispatch. Those "
             "records and the connection table are what keep the counts exact with keep-alive, slow "
             "readers and reused sockets.")
+    txt += progcost_note(R)
     if req:
         txt += (" On this app, whose requests cost only ~%.0f us of CPU each, that fixed cost is what "
                 "the budget line sees; the same ~%.0f us per request is about %.1f%% of a request that "

@@ -1,13 +1,20 @@
 """What wsgitrace's BPF programs cost per request, from the kernel's own accounting.
 
-One server stays up (gunicorn sync, 2 workers, by default); each round attaches
-every given wsgitrace binary by --pid in a shuffled order, runs
-`ab -c CONC -n N` (a new connection per request) and reads the run_time_ns and
-run_cnt that the kernel keeps for each of that daemon's programs while
-kernel.bpf_stats_enabled is 1. run_time_ns is the CPU time of the program
-itself, so other load on the machine moves it less than it moves throughput;
-the medians over rounds are reported with their range.
+A `make bench` section (`--only progcost`) and a command-line A/B of builds.
 
+The section starts one server of each kind (gunicorn sync and uWSGI with a new
+connection per request, gunicorn gthread over keep-alive) and, in each round,
+runs `ab -c 8` against it once with no tracer and once with wsgitrace attached
+by --pid with --bpf-stats, in a shuffled order. With the tracer it reads the
+run_time_ns and run_cnt the kernel keeps for each of the daemon's programs
+(bpftool) and the daemon's own CPU; without it, what the request costs the
+server's processes and the whole machine. run_time_ns is the CPU time of the
+program itself, so other load on the machine moves it less than it moves
+throughput; medians over rounds are reported with their range.
+
+The command line compares builds on one server (gunicorn sync by default):
+
+    make OUT=/tmp/wt-x BPF_CFLAGS=-DMY_KNOB /tmp/wt-x/wsgitrace
     /usr/bin/python3 -m bench.progcost build/wsgitrace /tmp/wt-x/wsgitrace --rounds 5
 """
 import argparse
@@ -19,64 +26,208 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
+from .config import PROGCOST, STAGE_ARGS
+from .errors import BenchError, log
 from .procs import Procs, Wsgitrace, start_server
+from .sysstat import bpf_prog_ids, bpf_prog_stats, children_pids, proc_cpu_ns
 
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
 
-
-def prog_ids(pid):
-    """ids of the BPF programs a process holds (program and link fds)."""
-    ids = set()
-    d = "/proc/%d/fdinfo" % pid
-    for fd in os.listdir(d):
-        try:
-            with open(os.path.join(d, fd)) as f:
-                m = re.search(r"^prog_id:\s*(\d+)", f.read(), re.M)
-        except OSError:
-            continue
-        if m:
-            ids.add(int(m.group(1)))
-    return ids
+# (kind, description, ab keeps connections alive)
+KINDS = [("sync", "gunicorn sync, 2 workers, a new connection per request", False),
+         ("gthread", "gunicorn gthread, 2 workers x 4 threads, keep-alive", True),
+         ("uwsgi", "uWSGI --http-socket, 2 processes, a new connection per request", False)]
 
 
-def prog_stats(ids):
-    """{name: (run_time_ns, run_cnt)} of the given program ids, from bpftool."""
-    import json
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], check=True, capture_output=True, text=True).stdout
-    res = {}
-    for p in json.loads(out):
-        if p["id"] in ids:
-            t, c = res.get(p["name"], (0, 0))
-            res[p["name"]] = (t + p.get("run_time_ns", 0), c + p.get("run_cnt", 0))
+def machine_busy_ns():
+    """All CPUs' time not idle (user, nice, system, irq, softirq) from /proc/stat:
+    loopback traffic's softirq work is part of what a request costs the machine."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]] + [0] * 8
+    return (v[0] + v[1] + v[2] + v[5] + v[6]) * 1e9 / os.sysconf("SC_CLK_TCK")
+
+
+def run_ab(port, path, conc, n, keepalive=False):
+    argv = ["ab", "-q", "-c", str(conc), "-n", str(n)] + (["-k"] if keepalive else [])
+    out = subprocess.run(argv + ["http://127.0.0.1:%d%s" % (port, path)],
+                         check=True, capture_output=True, text=True).stdout
+    failed = int(re.search(r"Failed requests:\s+(\d+)", out).group(1))
+    if failed or re.search(r"Non-2xx responses:\s+(\d+)", out):
+        raise BenchError("ab: failed requests\n" + out)
+
+
+def server_cpu_ns(srv):
+    return sum(proc_cpu_ns(p) or 0 for p in [srv.pid] + children_pids(srv.pid))
+
+
+def caught_up_cpu_ns(pid, timeout=10.0, idle_share=0.02, interval=0.1):
+    """The daemon's CPU once it has drained what the load left in the ring (it
+    drains on a timer): when it uses less than idle_share of a CPU, only its
+    own polling is left, whose cost is not the requests'."""
+    deadline = time.monotonic() + timeout
+    prev = proc_cpu_ns(pid)
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        cur = proc_cpu_ns(pid)
+        if cur - prev < idle_share * interval * 1e9:
+            return cur
+        prev = cur
+    return prev
+
+
+def measured(srv, ab, wt=None):
+    """One measured ab run: {server_ns, machine_ns[, progs, daemon_ns]}."""
+    ids = bpf_prog_ids(wt.pid) if wt else set()
+    ps0 = bpf_prog_stats(ids)
+    d0 = proc_cpu_ns(wt.pid) if wt else 0
+    s0, m0 = server_cpu_ns(srv), machine_busy_ns()
+    ab()
+    s1, m1 = server_cpu_ns(srv), machine_busy_ns()
+    res = {"server_ns": s1 - s0, "machine_ns": m1 - m0}
+    if wt:
+        ps1 = bpf_prog_stats(ids)
+        res["daemon_ns"] = caught_up_cpu_ns(wt.pid) - d0
+        res["progs"] = {n: (ps1[n][0] - ps0[n][0], ps1[n][1] - ps0[n][1]) for n in ps1 if n in ps0}
     return res
 
 
-def run_ab(port, path, conc, n):
-    out = subprocess.run(["ab", "-q", "-c", str(conc), "-n", str(n), "http://127.0.0.1:%d%s" % (port, path)],
-                         check=True, capture_output=True, text=True).stdout
-    failed = int(re.search(r"Failed requests:\s+(\d+)", out).group(1))
-    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", out)
-    if failed or non2xx:
-        raise RuntimeError("ab: failed requests\n" + out)
+def kind_rounds(run, kind, keepalive, rounds, n):
+    procs, conc, path = run.procs, PROGCOST["conc"], PROGCOST["path"]
+    srv = start_server(procs, kind, "plain_app")
+    ab = lambda k=n: run_ab(srv.port, path, conc, k, keepalive)  # noqa: E731
+    # filter: the programs attached, returning after the traced-process
+    # check (a bench stage): what running them at all costs, counting nothing.
+    out = {"none": [], "wsgitrace": [], "filter": []}
+    try:
+        ab(2000)
+        for _ in range(rounds):
+            order = list(out)
+            random.shuffle(order)
+            for c in order:
+                if c == "none":
+                    out[c].append(measured(srv, ab))
+                    continue
+                extra = ["--bpf-stats"] + (STAGE_ARGS[c] if c != "wsgitrace" else [])
+                wt = Wsgitrace(procs, [srv.pid], run.wt, extra=extra)
+                try:
+                    ab(200)  # the daemon has seen the workers
+                    c0 = wt.wait_settled(timeout=10)
+                    r = measured(srv, ab, wt)
+                    if c == "wsgitrace":
+                        r["counted"] = wt.wait_settled(expect=c0 + n, timeout=20) - c0
+                    out[c].append(r)
+                finally:
+                    wt.detach()
+                if c == "wsgitrace" and r["counted"] != n:
+                    raise BenchError("%s: wsgitrace counted %d of %d requests" % (kind, r["counted"], n))
+    finally:
+        procs.stop(srv)
+    return out
+
+
+def spread(xs):
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+
+
+def summarize(rs, n):
+    """Per request, over the rounds: each program's runs and us, the daemon, the untraced request."""
+    wt, none = rs["wsgitrace"], rs["none"]
+    progs = {}
+    for name in sorted({k for r in wt for k in r["progs"]}):
+        rows = [r["progs"].get(name, (0, 0)) for r in wt]
+        if not any(c for c, _ in rows):
+            continue
+        progs[name] = {"runs_per_req": statistics.median(c / n for c, _ in rows),
+                       "ns_per_run": spread([t / c if c else 0 for c, t in rows]),
+                       "us_per_req": spread([t / n / 1e3 for _, t in rows])}
+    kernel = [sum(t for _, t in r["progs"].values()) / n / 1e3 for r in wt]
+    floor = [sum(t for _, t in r["progs"].values()) / n / 1e3 for r in rs["filter"]]
+    return {"requests": n, "rounds": len(wt), "progs": progs,
+            "filter_us_per_req": spread(floor) if floor else None,
+            "kernel_us_per_req": spread(kernel),
+            "daemon_us_per_req": spread([r["daemon_ns"] / n / 1e3 for r in wt]),
+            "total_us_per_req": spread([k + r["daemon_ns"] / n / 1e3 for k, r in zip(kernel, wt)]),
+            "untraced_server_us_per_req": spread([r["server_ns"] / n / 1e3 for r in none]),
+            "untraced_machine_us_per_req": spread([r["machine_ns"] / n / 1e3 for r in none]),
+            "traced_server_us_per_req": spread([r["server_ns"] / n / 1e3 for r in wt]),
+            "traced_machine_us_per_req": spread([r["machine_ns"] / n / 1e3 for r in wt])}
+
+
+def section_progcost(run):
+    """`make bench --only progcost`: the per-program table for each server kind."""
+    if not run.wt:
+        return {"skipped": "build/wsgitrace not built"}
+    prof = PROGCOST["quick" if run.args.quick else "full"]
+    rounds, n = prof["rounds"], prof["requests"]
+    res = {"rounds": rounds, "requests": n, "conc": PROGCOST["conc"], "path": PROGCOST["path"], "kinds": {}}
+    for kind, _, keepalive in KINDS:
+        log("  progcost %s: %d rounds of %d requests" % (kind, rounds, n))
+        res["kinds"][kind] = summarize(kind_rounds(run, kind, keepalive, rounds, n), n)
+    return res
+
+
+def cell(s, f="%.2f"):
+    return (f + " [" + f + "-" + f + "]") % (s["median"], s["min"], s["max"]) if s else "-"
+
+
+def progcost_section(R):
+    """BENCHMARKS.md's per-program table (report.py's part)."""
+    pc = R.get("progcost")
+    if not pc:
+        return []
+    if "kinds" not in pc:
+        return ["## What each program costs per request\n\nNot run: %s\n" % (pc.get("skipped") or pc.get("error"))]
+    L = ["## What each program costs per request\n",
+         "The kernel's own accounting of wsgitrace's BPF programs (`run_time_ns` and `run_cnt`, on while "
+         "wsgitrace runs with `--bpf-stats`, as `bpftool prog show` prints them), over `ab -c %d -n %d` "
+         "`GET %s` against one server of each kind, %d rounds; in each round the same server also runs "
+         "the same load with no tracer, in a shuffled order. Medians over the rounds, [min-max]. Runs "
+         "count every process on the machine: ab's own sockets pass the same hooks and return at "
+         "the first check. The daemon's CPU is its on-CPU time (schedstat) from the load's start "
+         "until it has drained the ring (its idle polling afterwards left out). "
+         "The untraced request's CPU is what the same request costs with no tracer: the server's "
+         "processes (schedstat), and the whole machine (/proc/stat, ab and softirq included). The "
+         "filter stage's row is the same load with every program attached but returning at once: what "
+         "the kernel's running them costs before any work (the tracepoint's dispatch, and the "
+         "statistics' own clock reads, which the kernel counts in the run time).\n" % (
+             pc["conc"], pc["requests"], pc["path"], pc["rounds"]),
+         "| server | program | runs per request | ns per run | us per request |", "|---|---|---|---|---|"]
+    for kind, desc, _ in KINDS:
+        k = pc["kinds"].get(kind)
+        if not k:
+            continue
+        for name, v in k["progs"].items():
+            L.append("| %s | %s | %.2f | %s | %s |" % (desc, name, v["runs_per_req"], cell(v["ns_per_run"], "%.0f"),
+                                                      cell(v["us_per_req"])))
+        L.append("| %s | **all programs** | | | **%s** |" % (desc, cell(k["kernel_us_per_req"])))
+        if k.get("filter_us_per_req"):
+            L.append("| %s | all programs, returning after the traced-process check (`--bench-stage=filter`) "
+                     "| | | %s |" % (desc, cell(k["filter_us_per_req"])))
+        L.append("| %s | the daemon | | | %s |" % (desc, cell(k["daemon_us_per_req"])))
+        L.append("| %s | **wsgitrace in all** | | | **%s** |" % (desc, cell(k["total_us_per_req"])))
+        L.append("| %s | untraced request: server processes / whole machine | | | %s / %s |" % (
+            desc, cell(k["untraced_server_us_per_req"], "%.0f"), cell(k["untraced_machine_us_per_req"], "%.0f")))
+    return L + [""]
 
 
 def one_round(procs, srv, binary, args, check=True):
     wt = Wsgitrace(procs, [srv.pid], binary)
     try:
-        ids = prog_ids(wt.pid)
-        run_ab(srv.port, args.path, args.conc, 200)  # the daemon has seen the workers
+        ids = bpf_prog_ids(wt.pid)
+        run_ab(srv.port, args.path, args.conc, 200, args.keepalive)  # the daemon has seen the workers
         base_count = wt.wait_settled(timeout=10) if check else 0
-        before = prog_stats(ids)
-        run_ab(srv.port, args.path, args.conc, args.requests)
-        after = prog_stats(ids)
+        before = bpf_prog_stats(ids)
+        run_ab(srv.port, args.path, args.conc, args.requests, args.keepalive)
+        after = bpf_prog_stats(ids)
         if check:
             count = wt.wait_settled(expect=base_count + args.requests, timeout=20) - base_count
     finally:
         wt.detach()
     if check and count != args.requests:
         raise RuntimeError("%s counted %d of %d requests" % (binary, count, args.requests))
-    return {name: (after[name][0] - before.get(name, (0, 0))[0], after[name][1] - before.get(name, (0, 0))[1])
+    return {name: (after[name][1] - before.get(name, (0, 0))[1], after[name][0] - before.get(name, (0, 0))[0])
             for name in after}
 
 
@@ -88,6 +239,7 @@ def main():
     ap.add_argument("--conc", type=int, default=8)
     ap.add_argument("--path", default="/test/")
     ap.add_argument("--kind", default="sync", choices=("sync", "gthread", "uwsgi"))
+    ap.add_argument("--keepalive", action="store_true", help="ab -k")
     ap.add_argument("--uncounted", action="append", default=[],
                     help="a binary that counts nothing on purpose (--bench-stage=no-records): no count check")
     args = ap.parse_args()
@@ -104,7 +256,7 @@ def main():
         with open(STATS_SYSCTL, "w") as f:
             f.write("1")
         srv = start_server(procs, args.kind, "plain_app")
-        run_ab(srv.port, args.path, args.conc, 2000)
+        run_ab(srv.port, args.path, args.conc, 2000, args.keepalive)
         for r in range(args.rounds):
             order = list(binaries)
             random.shuffle(order)

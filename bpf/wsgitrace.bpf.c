@@ -41,6 +41,7 @@
 #define MSG_PEEK 2
 #define EPIPE 32
 #define E2BIG 7
+#define EEXIST 17
 #define ECONNRESET 104
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -112,17 +113,80 @@ struct {
 	__type(value, struct wt_conn);
 } unix_conns SEC(".maps");
 
-static __always_inline void *conns_of(__u32 flags)
+/*
+ * How many `conns` entries hash to each slot. A zero tells that a socket is
+ * not in the table without a lookup: most questions asked of the table are
+ * about sockets it does not hold (every TCP state change after a close, a
+ * traced process's own outbound connections), and a lookup that misses still
+ * costs a cold bucket of a table sized for the largest server. 2^14 slots
+ * (64 KiB) stay in cache; a slot shared with a tracked connection only costs
+ * the lookup. Every insert and delete of `conns` goes through conns_insert()
+ * and conns_delete(), which keep the counts.
+ */
+#define TRACKED_SHIFT 14
+__u32 tracked_slots[1 << TRACKED_SHIFT];
+
+static __always_inline __u32 *tracked_slot(__u64 key)
 {
-	return (flags & WT_F_UNIX) ? (void *)&unix_conns : (void *)&conns;
+	/* Fibonacci hashing: sk addresses differ in their middle bits. */
+	return &tracked_slots[((key * 0x9E3779B97F4A7C15ULL) >> (64 - TRACKED_SHIFT)) &
+			      ((1 << TRACKED_SHIFT) - 1)];
+}
+
+static __always_inline bool maybe_tracked(__u64 key)
+{
+	return *tracked_slot(key) != 0;
+}
+
+/*
+ * Insert or (BPF_ANY) replace a `conns` entry. The count goes up before the
+ * entry exists, so no one who finds a zero can miss an entry being added.
+ */
+static __always_inline long conns_insert(__u64 *key, struct wt_conn *v, __u64 flags)
+{
+	__u32 *slot = tracked_slot(*key);
+	long err;
+
+	__sync_fetch_and_add(slot, 1);
+	err = bpf_map_update_elem(&conns, key, v, BPF_NOEXIST);
+	if (err) {
+		__sync_fetch_and_sub(slot, 1);
+		if (err == -EEXIST && flags == BPF_ANY)
+			err = bpf_map_update_elem(&conns, key, v, BPF_ANY);
+	}
+	return err;
+}
+
+static __always_inline void conns_delete(__u64 *key)
+{
+	if (bpf_map_delete_elem(&conns, key) == 0)
+		__sync_fetch_and_sub(tracked_slot(*key), 1);
+}
+
+static __always_inline struct wt_conn *conns_lookup(__u64 *key)
+{
+	return maybe_tracked(*key) ? bpf_map_lookup_elem(&conns, key) : NULL;
 }
 
 /* Either table: for paths that do not know the family. */
 static __always_inline struct wt_conn *conn_find(__u64 *key)
 {
-	struct wt_conn *c = bpf_map_lookup_elem(&conns, key);
+	struct wt_conn *c = conns_lookup(key);
 
 	return c ? c : bpf_map_lookup_elem(&unix_conns, key);
+}
+
+static __always_inline struct wt_conn *conn_of(__u64 *key, __u32 flags)
+{
+	return (flags & WT_F_UNIX) ? bpf_map_lookup_elem(&unix_conns, key) : conns_lookup(key);
+}
+
+static __always_inline void conn_forget(__u64 *key, __u32 flags)
+{
+	if (flags & WT_F_UNIX)
+		bpf_map_delete_elem(&unix_conns, key);
+	else
+		conns_delete(key);
 }
 
 /*
@@ -221,11 +285,11 @@ struct {
 __u64 traced_bits[TRACED_WORDS];
 
 /*
- * Local ports of the TCP connections ever tracked: the servers' ports.
- * inet_sock_set_state fires about ten times per connection on the node,
- * clients' and servers' alike; a bit test here is cheaper than the map lookup
- * that would miss, a cold bucket of a big table. Bits are never cleared: a
- * stale one only costs that lookup.
+ * Local ports of the TCP connections ever tracked: the servers' ports, whose
+ * completed handshakes are noted for queue time. Every passive open on the
+ * node passes that check; a bit test is cheaper than an insert that would
+ * only be deleted again. Bits are never cleared: a stale one only costs that
+ * insert.
  */
 #define PORT_WORDS (65536 / 64)
 __u64 server_ports[PORT_WORDS];
@@ -582,7 +646,7 @@ static __always_inline struct wt_conn *conn_lookup(struct io *io)
 	struct wt_conn *c;
 
 	/* TCP first: a miss reads the family, which a new connection needs anyway. */
-	c = bpf_map_lookup_elem(&conns, &io->key);
+	c = conns_lookup(&io->key);
 	if (!c) {
 		io->family = sock_family(io->sk);
 		if (io->family == AF_UNIX)
@@ -612,7 +676,7 @@ static __always_inline bool conn_reused(struct io *io, struct wt_conn *c)
 	io->family = (io->flags & WT_F_UNIX) ? AF_UNIX : AF_INET;
 	if (((io->flags & WT_F_UNIX) || io->dir == WT_DIR_RECV) && sock_ino(io->sk) != io->ino) {
 		emit_close(io->key, c, WT_EV_CLOSE, 0, 0);
-		bpf_map_delete_elem(conns_of(io->flags), &io->key);
+		conn_forget(&io->key, io->flags);
 		io->family = sock_family(io->sk);
 		return true;
 	}
@@ -702,7 +766,8 @@ static __always_inline bool conn_track(struct io *io)
 		io->hs->tgid = io->tgid;
 		io->hs->flags = io->flags;
 		io->hs->ino = io->ino;
-	} else if (bpf_map_update_elem(conns_of(io->flags), &io->key, &nc, BPF_ANY)) {
+	} else if (io->family == AF_UNIX ? bpf_map_update_elem(&unix_conns, &io->key, &nc, BPF_ANY)
+					 : conns_insert(&io->key, &nc, BPF_ANY)) {
 		/* On a server port the handshake's refusal counted it already. */
 		if (io->family == AF_UNIX || !server_port(port))
 			kstat_inc(WT_KS_CONN_FULL);
@@ -727,7 +792,7 @@ static __always_inline bool relay_claim_as_receiver(struct io *io)
 	flow_of(io->sk, io->family, &f, true);
 	if (!flow_claim(&f, &me))
 		return false;
-	relay_mute(&f, bpf_map_lookup_elem(conns_of(io->flags), &io->key));
+	relay_mute(&f, conn_of(&io->key, io->flags));
 	return true;
 }
 
@@ -936,7 +1001,7 @@ static __always_inline int handshake_done(struct sock *sk)
 		return 0;
 	nc.est_ns = bpf_ktime_get_ns();
 	/* Counted here, once: every later call on it would be refused again. */
-	if (bpf_map_update_elem(&conns, &key, &nc, BPF_NOEXIST) == -E2BIG)
+	if (conns_insert(&key, &nc, BPF_NOEXIST) == -E2BIG)
 		kstat_inc(WT_KS_CONN_FULL);
 	return 0;
 }
@@ -977,18 +1042,13 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 	case WT_TCP_NEW_SYN_RECV:
 		return 0;
 	}
-	/*
-	 * inet_sport, not skc_num: a move to CLOSE (a reset, an abort) releases
-	 * the port first (inet_put_port zeroes inet_num) and then reports it.
-	 */
-	if (!server_port(bpf_ntohs(BPF_CORE_READ((struct inet_sock *)key, inet_sport))))
-		return 0;
-	c = bpf_map_lookup_elem(&conns, &key);
+	/* Every other socket's changes (clients', closed ones') end here, at a slot count. */
+	c = conns_lookup(&key);
 	if (!c)
 		return 0;
 	if (c->ino == 0) {
 		/* Closed in the backlog: its server never read it, the daemon never heard of it. */
-		bpf_map_delete_elem(&conns, &key);
+		conns_delete(&key);
 		return 0;
 	}
 	if (c->flags & WT_CONN_CLOSING) {
@@ -997,7 +1057,7 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 		 * everything up to our FIN (or reset): the response has arrived.
 		 */
 		emit_close(key, c, WT_EV_ACKED, 0, 0);
-		bpf_map_delete_elem(&conns, &key);
+		conns_delete(&key);
 		return 0;
 	}
 	/* The server's close() moves the socket to one of these, in its context. */
@@ -1010,7 +1070,7 @@ int tcp_state(struct bpf_raw_tracepoint_args *ctx)
 		c->flags |= WT_CONN_CLOSING;
 		return 0;
 	}
-	bpf_map_delete_elem(&conns, &key);
+	conns_delete(&key);
 	return 0;
 }
 
