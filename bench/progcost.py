@@ -31,9 +31,7 @@ import time
 from .config import PROGCOST, STAGE_ARGS
 from .errors import BenchError, log
 from .procs import Procs, Wsgitrace, start_server
-from .sysstat import bpf_prog_ids, bpf_prog_stats, children_pids, proc_cpu_ns
-
-STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+from .sysstat import BPF_STATS_SYSCTL, bpf_prog_ids, bpf_prog_stats, children_pids, proc_cpu_ns, stat_cpu_ns
 
 # (kind, description, ab keeps connections alive)
 KINDS = [("sync", "gunicorn sync, 2 workers, a new connection per request", False),
@@ -44,9 +42,7 @@ KINDS = [("sync", "gunicorn sync, 2 workers, a new connection per request", Fals
 def machine_busy_ns():
     """All CPUs' time not idle (user, nice, system, irq, softirq) from /proc/stat:
     loopback traffic's softirq work is part of what a request costs the machine."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]] + [0] * 8
-    return (v[0] + v[1] + v[2] + v[5] + v[6]) * 1e9 / os.sysconf("SC_CLK_TCK")
+    return stat_cpu_ns(("user", "nice", "system", "irq", "softirq"))
 
 
 def run_ab(port, path, conc, n, keepalive=False):
@@ -250,10 +246,10 @@ def main():
     res = {b: [] for b in binaries}
     workdir = tempfile.mkdtemp(prefix="wt-progcost-")
     procs = Procs(workdir)
-    with open(STATS_SYSCTL) as f:
+    with open(BPF_STATS_SYSCTL) as f:
         stats_was = f.read().strip()
     try:
-        with open(STATS_SYSCTL, "w") as f:
+        with open(BPF_STATS_SYSCTL, "w") as f:
             f.write("1")
         srv = start_server(procs, args.kind, "plain_app")
         run_ab(srv.port, args.path, args.conc, 2000, args.keepalive)
@@ -265,7 +261,7 @@ def main():
                 print("round %d %s %s" % (r + 1, b, res[b][-1]), flush=True)
     finally:
         procs.stop_all()
-        with open(STATS_SYSCTL, "w") as f:
+        with open(BPF_STATS_SYSCTL, "w") as f:
             f.write(stats_was)
         shutil.rmtree(workdir, ignore_errors=True)
     n = args.requests

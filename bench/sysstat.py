@@ -41,13 +41,22 @@ def proc_status_kib(pid, field):
     return None
 
 
+# /proc/stat's "cpu" line: the fields, in their order.
+STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def stat_cpu_ns(fields):
+    """All CPUs' time so far in these /proc/stat fields (ns)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]] + [0] * len(STAT_FIELDS)
+    return sum(v[STAT_FIELDS.index(k)] for k in fields) * 1e9 / CLK_TCK
+
+
 def system_busy_ns():
     """All CPUs' user+nice+system+steal time so far, from /proc/stat (ns).
     irq/softirq are left out: loopback traffic's softirq time belongs to
     the benchmark itself but is not in any task's own CPU time."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]] + [0] * 8
-    return (v[0] + v[1] + v[2] + v[7]) * 1e9 / CLK_TCK
+    return stat_cpu_ns(("user", "nice", "system", "steal"))
 
 
 def children_cpu_ns():
@@ -79,9 +88,12 @@ def worker_pids(pid):
     return out
 
 
+BPF_STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+
+
 def bpf_stats_enabled():
     try:
-        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+        with open(BPF_STATS_SYSCTL) as f:
             return f.read().strip() == "1"
     except OSError:
         return None
