@@ -41,6 +41,7 @@
 #define MSG_PEEK 2
 #define EPIPE 32
 #define E2BIG 7
+#define ENOENT 2
 #define EEXIST 17
 #define ECONNRESET 104
 #define S_IFMT 00170000
@@ -138,22 +139,36 @@ static __always_inline bool maybe_tracked(__u64 key)
 	return *tracked_slot(key) != 0;
 }
 
+/* A new `conns` entry, counted in its slot before it exists. */
+static __always_inline long conns_add(__u64 *key, struct wt_conn *v, __u32 *slot)
+{
+	long err;
+
+	/* Up first: no one who finds a zero can miss an entry being added. */
+	__sync_fetch_and_add(slot, 1);
+	err = bpf_map_update_elem(&conns, key, v, BPF_NOEXIST);
+	if (err)
+		__sync_fetch_and_sub(slot, 1);
+	return err;
+}
+
 /*
- * Insert or (BPF_ANY) replace a `conns` entry. The count goes up before the
- * entry exists, so no one who finds a zero can miss an entry being added.
+ * Insert or (BPF_ANY) replace a `conns` entry. A replacement only ever
+ * touches an entry that exists, whose count is its own: an entry deleted
+ * by another CPU in between is added anew, counted, never re-created
+ * behind a slot count already taken back.
  */
 static __always_inline long conns_insert(__u64 *key, struct wt_conn *v, __u64 flags)
 {
 	__u32 *slot = tracked_slot(*key);
 	long err;
 
-	__sync_fetch_and_add(slot, 1);
-	err = bpf_map_update_elem(&conns, key, v, BPF_NOEXIST);
-	if (err) {
-		__sync_fetch_and_sub(slot, 1);
-		if (err == -EEXIST && flags == BPF_ANY)
-			err = bpf_map_update_elem(&conns, key, v, BPF_ANY);
-	}
+	err = conns_add(key, v, slot);
+	if (err != -EEXIST || flags != BPF_ANY)
+		return err;
+	err = bpf_map_update_elem(&conns, key, v, BPF_EXIST);
+	if (err == -ENOENT)
+		err = conns_add(key, v, slot);
 	return err;
 }
 
