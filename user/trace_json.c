@@ -104,6 +104,20 @@ int trace_json_format(struct strbuf *sb, const struct wt_request *rq, const char
 	sb_put_u64(sb, rq->req_bytes);
 	sb_puts(sb, ",\"resp_bytes\":");
 	sb_put_u64(sb, rq->resp_bytes);
+	/* The request's own W3C trace, as its exemplar carries it; null without a valid one. */
+	if (rq->trace_state == WT_TRACE_OK) {
+		char tid[TRACE_ID_HEX + 1], sid[SPAN_ID_HEX + 1];
+
+		traceparent_hex(rq->trace.trace_id, sizeof(rq->trace.trace_id), tid);
+		traceparent_hex(rq->trace.span_id, sizeof(rq->trace.span_id), sid);
+		sb_puts(sb, ",\"trace_id\":\"");
+		sb_puts(sb, tid);
+		sb_puts(sb, "\",\"span_id\":\"");
+		sb_puts(sb, sid);
+		sb_putc(sb, '"');
+	} else {
+		sb_puts(sb, ",\"trace_id\":null,\"span_id\":null");
+	}
 	sb_puts(sb, ",\"conn\":\"");
 	put_hex(sb, rq->sk);
 	sb_puts(sb, "\",\"flags\":[");

@@ -66,10 +66,12 @@ def query(port, q):
 
 
 class PrometheusCase(unittest.TestCase):
+    trace = False
+
     def setUp(self):
         self.server = h.gunicorn("native-gunicorn", "-w", "2", workers=2)
         self.addCleanup(self.server.cleanup)
-        self.tracer = h.Tracer("--pid", str(self.server.pid))
+        self.tracer = h.Tracer("--pid", str(self.server.pid), trace=self.trace)
         self.addCleanup(self.tracer.cleanup)
 
     def prometheus(self, *flags):
@@ -139,6 +141,8 @@ class TestNativeHistograms(PrometheusCase):
 
 
 class TestExemplars(PrometheusCase):
+    trace = True
+
     def test_openmetrics_exemplars(self):
         slow, fast = "0af7651916cd43dd8448eb211c80319c", "4bf92f3577b34da6a3ce929d0e0e4736"
         t0 = time.time()
@@ -181,6 +185,10 @@ class TestExemplars(PrometheusCase):
         self.assertEqual(out.stdout.strip(), repr(sorted([slow, fast])), out.stderr)
         # The classic text format has none.
         self.assertNotIn(" # {", scrape(self.tracer.mport))
+        # --trace shows each request's own ids, and none where its traceparent was not valid.
+        h.wait_for(lambda: len(self.tracer.traces()) >= 6, timeout=30, what="six --trace lines")
+        ids = sorted((t["trace_id"] or "", t["span_id"] or "") for t in self.tracer.traces())
+        self.assertEqual(ids, sorted([("", "")] * 4 + [(slow, "b7ad6b7169203331"), (fast, "00f067aa0ba902b7")]))
 
     def test_prometheus_stores_exemplars(self):
         """Exemplar storage on: the trace id of a slow request comes back from
@@ -218,7 +226,7 @@ class TestExemplarsUwsgiProtocol(unittest.TestCase):
         self.server = h.uwsgi("exemplar-uwsgi", "--socket", "127.0.0.1:%d" % self.port, "--processes", "2",
                               port=self.port, workers=2)
         self.addCleanup(self.server.cleanup)
-        self.tracer = h.Tracer("--pid", str(self.server.pid))
+        self.tracer = h.Tracer("--pid", str(self.server.pid), trace=self.trace)
         self.addCleanup(self.tracer.cleanup)
 
     def send(self, *pairs):

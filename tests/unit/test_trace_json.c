@@ -35,7 +35,7 @@ static void test_line(void **state)
 	assert_string_equal(sb.buf, "{\"pid\":812,\"tid\":813,\"service\":\"app\",\"proto\":\"http\",\"method\":\"GET\","
 				    "\"route\":\"/users/{id}\",\"path\":\"/users/42\",\"status\":200,\"duration_seconds\":0.001234567,"
 				    "\"queue_seconds\":null,\"start_ns\":1000000000000,\"end_ns\":1000001234567,\"req_bytes\":78,"
-				    "\"resp_bytes\":1532,\"conn\":\"ffff8f0b2c4d1200\",\"flags\":[]}\n");
+				    "\"resp_bytes\":1532,\"trace_id\":null,\"span_id\":null,\"conn\":\"ffff8f0b2c4d1200\",\"flags\":[]}\n");
 	sb_reset(&sb);
 	rq.proto = WT_PROTO_UWSGI;
 	rq.flags = WT_RQ_FRAMING_LOST | WT_RQ_PATH_TRUNCATED;
@@ -49,7 +49,18 @@ static void test_line(void **state)
 	assert_string_equal(sb.buf, "{\"pid\":812,\"tid\":813,\"service\":null,\"proto\":\"uwsgi\",\"method\":\"_OTHER\","
 				    "\"route\":\"/users/42\",\"path\":\"/users/42\",\"status\":0,\"duration_seconds\":12.000000000,"
 				    "\"queue_seconds\":2.000000001,\"start_ns\":5,\"end_ns\":12000000005,\"req_bytes\":78,"
-				    "\"resp_bytes\":1532,\"conn\":\"0\",\"flags\":[\"framing_lost\",\"path_truncated\"]}\n");
+				    "\"resp_bytes\":1532,\"trace_id\":null,\"span_id\":null,\"conn\":\"0\","
+				    "\"flags\":[\"framing_lost\",\"path_truncated\"]}\n");
+	/* A valid traceparent's ids; a malformed one has none to show. */
+	sb_reset(&sb);
+	assert_int_equal(traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 55, &rq.trace), 0);
+	rq.trace_state = WT_TRACE_OK;
+	trace_json_format(&sb, &rq, "x", 1);
+	assert_non_null(strstr(sb.buf, ",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"span_id\":\"00f067aa0ba902b7\","));
+	sb_reset(&sb);
+	rq.trace_state = WT_TRACE_MALFORMED;
+	trace_json_format(&sb, &rq, "x", 1);
+	assert_non_null(strstr(sb.buf, ",\"trace_id\":null,\"span_id\":null,"));
 	/* End before start: 0, never a huge unsigned difference. */
 	sb_reset(&sb);
 	rq.end_ns = 1;
