@@ -50,14 +50,21 @@ struct {
 } ssl_calls SEC(".maps");
 
 /*
- * SSL object -> its socket, for calls served from OpenSSL's buffer. LRU: SSL
- * objects are freed unseen; a reused address is re-tied by the first socket
- * call of its new connection (its handshake).
+ * SSL object -> its socket, for calls served from OpenSSL's buffer. Keyed by
+ * process too: workers forked from one master allocate their SSL objects at
+ * the same addresses. LRU: SSL objects are freed unseen; a reused address is
+ * re-tied by the first socket call of its new connection (its handshake).
  */
+struct ssl_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, __u64);
+	__type(key, struct ssl_key);
 	__type(value, __u64);
 } ssl_socks SEC(".maps");
 
@@ -122,8 +129,10 @@ static __always_inline bool tls_ciphertext(struct io *io)
 	if (!call || call->id != id)
 		return false;
 	if (call->sk != io->key) {
+		struct ssl_key k = { .ssl = call->ssl, .tgid = id >> 32 };
+
 		call->sk = io->key;
-		bpf_map_update_elem(&ssl_socks, &call->ssl, &io->key, BPF_ANY);
+		bpf_map_update_elem(&ssl_socks, &k, &io->key, BPF_ANY);
 	}
 	c = conn_lookup(io);
 	if (c && !conn_reused(io, c)) {
@@ -179,7 +188,9 @@ static __always_inline int tls_plaintext(long rc)
 	if (n == 0 || n > 0x7fffffff)
 		return 0;
 	if (!call.sk) {
-		skp = bpf_map_lookup_elem(&ssl_socks, &call.ssl);
+		struct ssl_key k = { .ssl = call.ssl, .tgid = tgid };
+
+		skp = bpf_map_lookup_elem(&ssl_socks, &k);
 		if (!skp) {
 			kstat_inc(WT_KS_TLS_UNTIED);
 			return 0;

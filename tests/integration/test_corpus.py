@@ -111,8 +111,25 @@ def split_segments(data, rng):
     return out
 
 
-def exchange(port, data, split, seed, idle=None):
+def tcp_connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=READ_TIMEOUT)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def has_data(s):
+    """Whether the server has sent something the client has not read yet."""
+    f = getattr(s, "has_data", None)
+    return f() if f else bool(select.select([s], [], [], 0)[0])
+
+
+def exchange(port, data, split, seed, idle=None, connect=tcp_connect):
     """Sends data (whole or in 1-7 byte segments, 1 ms apart), half-closes, reads until the server closes.
+
+    connect(port) gives the client's socket, or an object that acts as one
+    (sendall, shutdown(SHUT_WR), recv giving b"" at the server's close,
+    fileno, getsockname, close; has_data() where select() on its fileno
+    would not tell).
 
     idle: None to half-close once everything is sent; else idle(client_port)
     says whether the server waits for this client, and the half-close waits
@@ -120,8 +137,7 @@ def exchange(port, data, split, seed, idle=None):
     Returns (bytes received, error, early): early when the server's answer
     was there before the last segment went out.
     """
-    s = socket.create_connection(("127.0.0.1", port), timeout=READ_TIMEOUT)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s = connect(port)
     cport = s.getsockname()[1]
     err, early, shut = None, False, False
     try:
@@ -130,7 +146,7 @@ def exchange(port, data, split, seed, idle=None):
             for i, seg in enumerate(segments):
                 if i:
                     time.sleep(0.001)  # a slow client: the server reads what has arrived so far
-                    early = early or bool(select.select([s], [], [], 0)[0])
+                    early = early or has_data(s)
                 s.sendall(seg)
             if idle is None:
                 s.shutdown(socket.SHUT_WR)
@@ -282,10 +298,10 @@ def skip_chunked(data, pos):
             return pos
 
 
-def replay(port, cases, split, idle=None):
-    """{case name: Reply}, CONCURRENCY connections at a time; idle as for exchange()."""
+def replay(port, cases, split, idle=None, connect=tcp_connect):
+    """{case name: Reply}, CONCURRENCY connections at a time; idle and connect as for exchange()."""
     def one(case):
-        got, err, early = exchange(port, case.data, split, "%d:%s" % (SEED, case.name), idle)
+        got, err, early = exchange(port, case.data, split, "%d:%s" % (SEED, case.name), idle, connect)
         r = parse_replies(got, case)
         r.error = err
         r.early = early
@@ -381,6 +397,12 @@ class CorpusReplay:
     server = ()  # ("gunicorn", "uwsgi", "waitress", "uvicorn", "hypercorn" or "daphne", options...): the first word is the key of a case's app_differs
     workers = 2  # processes below the server once it is ready
     hold_half_close = False  # the server drops a connection on the client's half-close: wait until it waits
+    connect = staticmethod(tcp_connect)  # the client's transport, as for exchange()
+    request = staticmethod(h.request)  # one request on a new connection: (status, body)
+
+    @staticmethod
+    def server_argv(server, port):
+        return server_argv(server, port)
 
     @classmethod
     def setUpClass(cls):
@@ -389,7 +411,7 @@ class CorpusReplay:
         cls.name = cls.__name__
         cls.family = cls.server[0]
         cls.port = h.free_port()
-        cls.proc = h.Server(server_argv(cls.server, cls.port), cls.name, port=cls.port, workers=cls.workers)
+        cls.proc = h.Server(cls.server_argv(cls.server, cls.port), cls.name, port=cls.port, workers=cls.workers)
         cls.idle = ServerIdle(cls.proc.pid, cls.port) if cls.hold_half_close else None
         try:
             cls.tracer = h.Tracer("--pid", str(cls.proc.pid), "--no-fold-ids", trace=True)
@@ -407,7 +429,7 @@ class CorpusReplay:
 
     def settle(self, tag, expected):
         """Counts after everything sent so far was processed; expected includes the settle request."""
-        st, _ = h.request(self.port, "/_settle/%s" % tag)
+        st, _ = self.request(self.port, "/_settle/%s" % tag)
         self.assertEqual(st, 200)
         mark = ("GET", "/_settle/%s" % tag, "200")
         # The tracer reads its ring buffer in order: once the settle request,
@@ -425,7 +447,7 @@ class CorpusReplay:
     def run_phase(self, split, before, traces_before):
         tag = "split" if split else "whole"
         t0 = time.monotonic()
-        replies = replay(self.port, self.cases, split, self.idle)
+        replies = replay(self.port, self.cases, split, self.idle, self.connect)
         exp, per_case = expected_counts(self.cases, replies)
         exp[("GET", "/_settle/%s" % tag, "200")] += 1
         want = collections.Counter(before)

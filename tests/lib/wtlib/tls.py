@@ -1,0 +1,135 @@
+"""TLS for the tests: a throwaway certificate made by openssl, and a client
+connection that encrypts in memory, so the test decides where its bytes go.
+
+The client's half-close is its TCP FIN alone, as on a plain socket: a
+close_notify that uWSGI finds unread when it closes makes its kernel reset
+the connection, and the client never reads the answer that was on its way.
+"""
+import os
+import select
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+
+
+class Certs:
+    """A self-signed certificate for CN=localhost; cleanup() removes it."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="wt-tls-")
+        self.cert = os.path.join(self.dir, "cert.pem")
+        self.key = os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=localhost", "-keyout", self.key, "-out", self.cert],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def context(self):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        ctx.check_hostname = False
+        return ctx
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class TLSConn:
+    """A TLS client over a TCP socket, socket-like for sendall, shutdown(SHUT_WR),
+    recv (b"" once the server has closed), fileno, getsockname, close. Each
+    sendall() is one TLS record of exactly its bytes."""
+
+    def __init__(self, ctx, port, timeout):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = ctx.wrap_bio(self.inc, self.out, server_hostname="localhost")
+        self.eof = False
+        self.plain = b""  # decrypted, not yet returned by recv()
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                if not self._pull():
+                    raise ConnectionError("the server closed during the TLS handshake")
+        self._flush()
+
+    def _flush(self):
+        data = self.out.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _pull(self):
+        """More of the server's bytes into the TLS object; False at its close."""
+        data = self.sock.recv(65536)
+        if not data:
+            self.inc.write_eof()
+            self.eof = True
+            return False
+        self.inc.write(data)
+        return True
+
+    def sendall(self, data):
+        self.tls.write(data)
+        self._flush()
+
+    def shutdown(self, how):
+        self.sock.shutdown(how)
+
+    def _decrypt(self):
+        """Whatever plaintext the bytes received so far hold; False at the server's close."""
+        while True:
+            try:
+                data = self.tls.read(65536)
+                if not data:  # the server's close_notify
+                    return False
+                self.plain += data
+            except ssl.SSLWantReadError:
+                return not self.eof
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return False
+
+    def has_data(self):
+        """Whether the server has sent plaintext not yet read (its session
+        tickets, which make the socket readable, are no answer)."""
+        while not self.eof and select.select([self.sock], [], [], 0)[0]:
+            self._pull()
+        self._decrypt()
+        return bool(self.plain)
+
+    def recv(self, n):
+        while not self.plain:
+            if not self._decrypt() or self.plain:
+                break
+            if not self._pull():
+                self._decrypt()
+                break
+        out, self.plain = self.plain[:n], self.plain[n:]
+        return out
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def getsockname(self):
+        return self.sock.getsockname()
+
+    def close(self):
+        self.sock.close()
+
+
+def tls_request(ctx, port, path, method="GET", timeout=30):
+    """One HTTPS request on a new connection, read to the server's close: (status, body)."""
+    c = TLSConn(ctx, port, timeout)
+    try:
+        c.sendall(("%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % (method, path)).encode())
+        data = b""
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        c.close()
+    return int(data.split(b" ", 2)[1]), data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
