@@ -18,6 +18,7 @@ from .chart import render_chart
 from .config import CHART, PAIRED_SECONDS, PROFILES, REPORT, RESULTS, SCALE, SECTIONS
 from .errors import FAILURES, log
 from .notes import collect_notes
+from .helpercost import section_helpercost
 from .paired import summarize_paired
 from .procs import Procs
 from .progcost import section_progcost
@@ -30,7 +31,8 @@ from .throughput import section_throughput, summarize_throughput
 from .wrk import WRK
 
 RUN = {"throughput": section_throughput, "syscalls": section_syscalls, "accuracy": section_accuracy,
-       "series": section_series, "conns": section_conns, "progcost": section_progcost}
+       "series": section_series, "conns": section_conns, "progcost": section_progcost,
+       "helpercost": section_helpercost}
 
 
 class Run:

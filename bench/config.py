@@ -10,7 +10,7 @@ RESULTS = os.path.join(BENCH, "results.json")
 CHART = os.path.join(BENCH, "throughput.png")
 REPORT = os.path.join(ROOT, "BENCHMARKS.md")
 
-SECTIONS = ("throughput", "syscalls", "accuracy", "series", "conns", "progcost")
+SECTIONS = ("throughput", "syscalls", "accuracy", "series", "conns", "progcost", "helpercost")
 
 # Defaults of a full run and of --quick.
 PROFILES = {
@@ -108,5 +108,9 @@ ACCURACY_THREADS = 8
 # What each BPF program costs per request (bench/progcost.py): ab's load per run.
 PROGCOST = {"conc": 8, "path": "/test/", "full": {"rounds": 5, "requests": 20000},
             "quick": {"rounds": 2, "requests": 3000}}
+# What each BPF operation costs (bench/helpercost.py): sends per program per round,
+# and the requests per round of wsgitrace's programs on a C server loop.
+HELPERCOST = {"full": {"sends": 30000, "rounds": 5, "requests": 10000},
+              "quick": {"sends": 5000, "rounds": 2, "requests": 2000}}
 
 SCALE = {"series": BUDGET["series"], "conns": 100000, "conns_timeout": 300, "series_threads": 4}

@@ -5,6 +5,7 @@ import os
 from .budget import budget
 from .config import APPROACHES, CHART, PAIRED_DESC, PAIRED_LOAD_S, REPORT, SC_TESTS, SECTIONS, SERVERS, STAGE_NAMES
 from .explain import explain_fail, request_cost
+from .helpercost import helpercost_section
 from .progcost import progcost_section
 from .stats import g
 
@@ -315,8 +316,8 @@ def notes_section(R):
     return ["## Notes\n"] + ["- " + n for n in notes] + [""]
 
 
-PARTS = [header, budget_section, cost_section, progcost_section, throughput_section, syscalls_section,
-         accuracy_section, scale_section, notes_section]
+PARTS = [header, budget_section, cost_section, progcost_section, helpercost_section, throughput_section,
+         syscalls_section, accuracy_section, scale_section, notes_section]
 
 
 def render_report(R, path=REPORT):
