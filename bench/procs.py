@@ -25,9 +25,11 @@ class Procs:
     def __init__(self, workdir):
         self.workdir = workdir
         self.live = []
+        self.groups = set()  # every process group this run started, stopped or not
 
     def add(self, p):
         self.live.append(p)
+        self.groups.add(p.pid)  # each starts a session of its own: its pid is its group
         return p
 
     def start(self, name, argv, env=None, stdout=None):
@@ -49,16 +51,19 @@ class Procs:
 
 def other_wsgitraces(procs):
     """wsgitrace daemons on the machine that this run did not start (another
-    user's tests, say): in discovery mode they trace our servers too."""
-    ours = {p.pid for p in procs.live}
+    user's tests, say): in discovery mode they trace our servers too. A
+    daemon's helper processes, and a daemon of ours still exiting, are in
+    a process group this run started."""
     out = []
     for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) in ours:
+        if not d.isdigit():
             continue
         try:
             with open("/proc/%s/comm" % d) as f:
-                if f.read().strip() == "wsgitrace":
-                    out.append(int(d))
+                if f.read().strip() != "wsgitrace":
+                    continue
+            if os.getpgid(int(d)) not in procs.groups:
+                out.append(int(d))
         except OSError:
             pass
     return out
