@@ -2,7 +2,7 @@
 /*
  * TLS plaintext of traced processes: attach the SSL uprobes (bpf/tls.bpf.h)
  * to each traced process's own libssl, never to the library for the whole
- * node, and detach them when it exits.
+ * node, inherited by what it forks, and detach them when it exits.
  */
 #ifndef WT_TLSATTACH_H
 #define WT_TLSATTACH_H
@@ -18,9 +18,15 @@ struct tls_progs {
 	struct bpf_program *read, *read_ex, *write, *write_ex, *handshake, *exit;
 };
 
-/* Why a process's TLS cannot be read (wsgitrace_tls_unreadable_processes_total's reason). */
-enum tls_unreadable {
+/*
+ * Why TLS is not read: a process's (wsgitrace_tls_unreadable_processes_total)
+ * or a connection's (wsgitrace_tls_unread_connections_total) reason.
+ */
+enum tls_reason {
 	TLS_NO_SYMBOLS = 0, /* a libssl is mapped, but its SSL functions cannot be found or probed */
+	TLS_NO_LIBSSL,      /* TLS served with no libssl mapped: static OpenSSL, BoringSSL, another library */
+	TLS_PROC_REASONS,
+	TLS_BEFORE_ATTACH = TLS_PROC_REASONS, /* a connection begun before its process's probes */
 	TLS_REASONS,
 };
 
@@ -34,10 +40,22 @@ struct tlsattach_client *tlsattach_new(const struct tls_progs *p);
  * tlsattach_retry for a while), -1 it cannot be read (counted, logged once).
  */
 int tlsattach_pid(struct tlsattach_client *t, uint32_t pid);
+/*
+ * pid was forked by ppid (the fork record's time stamp): it carries the
+ * parent's probes if they are inherited, else it is attached as by
+ * tlsattach_pid. -> as tlsattach_pid.
+ */
+int tlsattach_fork(struct tlsattach_client *t, uint32_t pid, uint32_t ppid, uint64_t ts_ns);
 /* The process exited: its probes go. */
 void tlsattach_forget(struct tlsattach_client *t, uint32_t pid);
 /* Retry processes that had no libssl mapped when first seen (a few seconds at most). */
 void tlsattach_retry(struct tlsattach_client *t, uint64_t now_ns);
+/*
+ * pid wrote a TLS record where an HTTP response was expected: its TLS was
+ * not read. -> why (counted; a process found to serve TLS without libssl is
+ * named once in the log).
+ */
+enum tls_reason tlsattach_unread(struct tlsattach_client *t, uint32_t pid);
 /* wsgitrace_tls_* families; untied: the kernel side's WT_KS_TLS_UNTIED. */
 void tlsattach_render(const struct tlsattach_client *t, uint64_t untied, struct strbuf *sb);
 void tlsattach_free(struct tlsattach_client *t);
