@@ -722,6 +722,7 @@ static const struct strbuf *render_extra(struct app *a)
 
 	sb_reset(&a->extra);
 	sb_append(&a->extra, svc->buf, svc->len);
+	tlsattach_pump(a->tls);
 	progstats_render(&a->extra, ps, n, capture_stats_on(a->cap));
 	tlsattach_render(a->tls, capture_stats(a->cap)->ks[WT_KS_TLS_UNTIED], &a->extra);
 	return &a->extra;
@@ -898,17 +899,18 @@ int main(int argc, char **argv)
 		ho.web && webconfig_has_users(ho.web) ? " (basic authentication)" : "");
 
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = httpd_fd(a.httpd), .events = POLLIN },
 			{ .fd = capture_fd(a.cap), .events = POLLIN },
+			{ .fd = tlsattach_fd(a.tls), .events = tlsattach_poll_events(a.tls) },
 		};
 		int timeout = env.poll_ms, ht = httpd_timeout_ms(a.httpd);
 		uint64_t now;
 
 		if (ht >= 0 && ht < timeout)
 			timeout = ht;
-		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+		if (poll(pfd, 4, timeout) < 0 && errno != EINTR) {
 			fprintf(stderr, "wsgitrace: poll: %s\n", strerror(errno));
 			goto cleanup;
 		}
@@ -920,6 +922,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "wsgitrace: ring buffer: %s\n", strerror(errno));
 			a.last_drain_ns = now;
 		}
+		tlsattach_pump(a.tls);
 		if (now - last_tick >= 100000000ull) {
 			conntrack_tick(a.ct, now);
 			scripted_tick(a.scripted, now, holds_listener, on_scripted, &a);

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -110,7 +111,12 @@ struct tlsattach {
 	uint64_t now_ns;
 };
 
-/* What the daemon asks the helper, and its answer: the totals after it. */
+/*
+ * What the daemon tells the helper, one way: the daemon never waits for the
+ * helper (attaching or closing a probe can take a grace period of RCU, on a
+ * busy node seconds), so a slow helper never holds up the reading of the
+ * ring buffer, plain HTTP's included.
+ */
 enum { OP_ATTACH = 1, OP_FORGET, OP_RETRY, OP_UNREAD, OP_FORK };
 struct msg {
 	uint64_t now_ns;
@@ -120,20 +126,29 @@ struct msg {
 	uint32_t pad;
 	uint64_t ts_ns; /* OP_FORK: the fork record's time stamp */
 };
-struct reply {
-	int32_t ret;
+/* The helper's totals, sent back whenever it has caught up with the daemon's notices. */
+struct status {
 	uint32_t attached;
 	uint32_t inheriting; /* of those, processes whose forks inherit the probes (tracefs) */
-	uint32_t pad;
 	uint64_t unreadable[TLS_REASONS];
 	uint64_t unread[TLS_REASONS];
 };
 
-/* The daemon's handle: the helper's socket and its last answer. */
+/*
+ * Notices the helper's socket had no room for wait here, in order; beyond
+ * this many the helper has fallen too far behind and they are counted as
+ * dropped (wsgitrace_tls_notices_dropped_total) instead.
+ */
+#define QUEUE_MAX 8192
+
+/* The daemon's handle: the helper's socket, notices not yet sent, and the helper's last totals. */
 struct tlsattach_client {
 	pid_t helper;
 	int fd;
-	struct reply last;
+	struct status last;
+	struct msg *queue; /* a ring of QUEUE_MAX */
+	size_t qhead, qlen;
+	uint64_t dropped;
 };
 
 static struct bpf_program *entry_prog(const struct tlsattach *t, size_t i)
@@ -732,49 +747,61 @@ static void h_free(struct tlsattach *t)
 	free(t);
 }
 
-static void h_reply(struct tlsattach *t, int fd, int ret)
+/* Send the totals if they changed; false once the daemon is gone. */
+static bool h_status(struct tlsattach *t, int fd)
 {
-	struct reply r = { .ret = ret };
+	static struct status sent;
+	struct status st = {};
 
 	for (size_t i = 0; i < t->n; i++) {
-		r.attached += t->procs[i].state == PS_ATTACHED;
-		r.inheriting += t->procs[i].state == PS_ATTACHED && t->procs[i].inherits_ns;
+		st.attached += t->procs[i].state == PS_ATTACHED;
+		st.inheriting += t->procs[i].state == PS_ATTACHED && t->procs[i].inherits_ns;
 	}
-	memcpy(r.unreadable, t->unreadable, sizeof(r.unreadable));
-	memcpy(r.unread, t->unread, sizeof(r.unread));
-	if (send(fd, &r, sizeof(r), MSG_NOSIGNAL) != sizeof(r))
-		_exit(0);
+	memcpy(st.unreadable, t->unreadable, sizeof(st.unreadable));
+	memcpy(st.unread, t->unread, sizeof(st.unread));
+	if (!memcmp(&st, &sent, sizeof(st)))
+		return true;
+	sent = st;
+	return send(fd, &st, sizeof(st), MSG_NOSIGNAL) == sizeof(st);
 }
 
+static void h_do(struct tlsattach *t, const struct msg *m)
+{
+	t->now_ns = m->now_ns;
+	switch (m->op) {
+	case OP_ATTACH:
+		h_attach(t, m->pid);
+		break;
+	case OP_FORGET:
+		h_forget(t, m->pid);
+		break;
+	case OP_RETRY:
+		h_retry(t, m->now_ns);
+		break;
+	case OP_UNREAD:
+		h_unread(t, m->pid);
+		break;
+	case OP_FORK:
+		h_fork(t, m->pid, m->ppid, m->ts_ns);
+		break;
+	}
+}
+
+/* Every notice waiting is handled before the totals go back: one answer per batch. */
 static void helper_loop(struct tlsattach *t, int fd)
 {
 	struct msg m;
 
 	for (;;) {
 		ssize_t n = recv(fd, &m, sizeof(m), 0);
-		int ret = 0;
 
 		if (n != sizeof(m))
 			break; /* the daemon is gone */
-		t->now_ns = m.now_ns;
-		switch (m.op) {
-		case OP_ATTACH:
-			ret = h_attach(t, m.pid);
+		h_do(t, &m);
+		while ((n = recv(fd, &m, sizeof(m), MSG_DONTWAIT)) == sizeof(m))
+			h_do(t, &m);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || !h_status(t, fd))
 			break;
-		case OP_FORGET:
-			h_forget(t, m.pid);
-			break;
-		case OP_RETRY:
-			h_retry(t, m.now_ns);
-			break;
-		case OP_UNREAD:
-			ret = h_unread(t, m.pid);
-			break;
-		case OP_FORK:
-			ret = h_fork(t, m.pid, m.ppid, m.ts_ns);
-			break;
-		}
-		h_reply(t, fd, ret);
 	}
 	h_free(t);
 	_exit(0);
@@ -807,9 +834,12 @@ struct tlsattach_client *tlsattach_new(const struct tls_progs *p)
 	struct bpf_program *progs[] = { p->read, p->read_ex, p->write, p->write_ex, p->handshake, p->exit };
 	int sv[2], keep[7];
 
-	if (!c)
+	if (!c || !(c->queue = calloc(QUEUE_MAX, sizeof(*c->queue)))) {
+		free(c);
 		return NULL;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		free(c->queue);
 		free(c);
 		return NULL;
 	}
@@ -817,6 +847,7 @@ struct tlsattach_client *tlsattach_new(const struct tls_progs *p)
 	if (c->helper < 0) {
 		close(sv[0]);
 		close(sv[1]);
+		free(c->queue);
 		free(c);
 		return NULL;
 	}
@@ -854,51 +885,85 @@ struct tlsattach_client *tlsattach_new(const struct tls_progs *p)
 	return c;
 }
 
-static int ask_msg(struct tlsattach_client *c, const struct msg *m)
+/* Send what is queued, oldest first, as far as the socket takes it. */
+static void flush(struct tlsattach_client *c)
 {
-	struct reply r;
-
-	if (c->fd < 0 || send(c->fd, m, sizeof(*m), MSG_NOSIGNAL) != sizeof(*m) ||
-	    recv(c->fd, &r, sizeof(r), 0) != sizeof(r))
-		return 0;
-	c->last = r;
-	return r.ret;
+	while (c->qlen) {
+		if (send(c->fd, &c->queue[c->qhead], sizeof(struct msg), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+		    sizeof(struct msg))
+			return;
+		c->qhead = (c->qhead + 1) % QUEUE_MAX;
+		c->qlen--;
+	}
 }
 
-static int ask(struct tlsattach_client *c, uint32_t op, uint32_t pid, uint64_t now_ns)
+/* Never waits: what the socket cannot take now is queued, and past QUEUE_MAX counted. */
+static void notify(struct tlsattach_client *c, const struct msg *m)
 {
-	struct msg m = { .now_ns = now_ns, .op = op, .pid = pid };
-
-	return ask_msg(c, &m);
+	if (!c || c->fd < 0)
+		return;
+	flush(c);
+	if (!c->qlen && send(c->fd, m, sizeof(*m), MSG_NOSIGNAL | MSG_DONTWAIT) == sizeof(*m))
+		return;
+	if (c->qlen == QUEUE_MAX) {
+		c->dropped++;
+		return;
+	}
+	c->queue[(c->qhead + c->qlen++) % QUEUE_MAX] = *m;
 }
 
-int tlsattach_fork(struct tlsattach_client *c, uint32_t pid, uint32_t ppid, uint64_t ts_ns)
+void tlsattach_fork(struct tlsattach_client *c, uint32_t pid, uint32_t ppid, uint64_t ts_ns)
 {
-	struct msg m = { .op = OP_FORK, .pid = pid, .ppid = ppid, .ts_ns = ts_ns };
-
-	return ask_msg(c, &m);
+	notify(c, &(struct msg){ .op = OP_FORK, .pid = pid, .ppid = ppid, .ts_ns = ts_ns });
 }
 
-int tlsattach_pid(struct tlsattach_client *c, uint32_t pid)
+void tlsattach_pid(struct tlsattach_client *c, uint32_t pid)
 {
-	return ask(c, OP_ATTACH, pid, 0);
+	notify(c, &(struct msg){ .op = OP_ATTACH, .pid = pid });
 }
 
 void tlsattach_forget(struct tlsattach_client *c, uint32_t pid)
 {
-	ask(c, OP_FORGET, pid, 0);
+	notify(c, &(struct msg){ .op = OP_FORGET, .pid = pid });
 }
 
 void tlsattach_retry(struct tlsattach_client *c, uint64_t now_ns)
 {
-	ask(c, OP_RETRY, 0, now_ns);
+	/* A helper still busy with earlier notices retries when it gets to the next tick's. */
+	if (c && !c->qlen)
+		notify(c, &(struct msg){ .op = OP_RETRY, .now_ns = now_ns });
 }
 
-enum tls_reason tlsattach_unread(struct tlsattach_client *c, uint32_t pid)
+void tlsattach_unread(struct tlsattach_client *c, uint32_t pid)
 {
-	int r = ask(c, OP_UNREAD, pid, 0);
+	notify(c, &(struct msg){ .op = OP_UNREAD, .pid = pid });
+}
 
-	return r >= 0 && r < TLS_REASONS ? (enum tls_reason)r : TLS_BEFORE_ATTACH;
+int tlsattach_fd(const struct tlsattach_client *c)
+{
+	return c ? c->fd : -1;
+}
+
+short tlsattach_poll_events(const struct tlsattach_client *c)
+{
+	return c && c->fd >= 0 ? (short)(POLLIN | (c->qlen ? POLLOUT : 0)) : 0;
+}
+
+void tlsattach_pump(struct tlsattach_client *c)
+{
+	struct status st;
+	ssize_t n;
+
+	if (!c || c->fd < 0)
+		return;
+	flush(c);
+	while ((n = recv(c->fd, &st, sizeof(st), MSG_DONTWAIT)) == sizeof(st))
+		c->last = st;
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		/* The helper is gone: nothing more is attached, and its totals stay as they were. */
+		close(c->fd);
+		c->fd = -1;
+	}
 }
 
 void tlsattach_render(const struct tlsattach_client *t, uint64_t untied, struct strbuf *sb)
@@ -930,6 +995,12 @@ void tlsattach_render(const struct tlsattach_client *t, uint64_t untied, struct 
 	for (size_t r = 0; r < TLS_REASONS; r++)
 		sb_printf(sb, "wsgitrace_tls_unread_connections_total{reason=\"%s\"} %llu\n", reasons[r],
 			  (unsigned long long)t->last.unread[r]);
+	promtext_family(sb, "wsgitrace_tls_notices_dropped_total", "counter",
+		      "Forks, execs and exits of traced processes the TLS helper was not told of because it had "
+		      "fallen too far behind (it attaches the SSL probes; plain HTTP never waits for it): a "
+		      "process among them may have its TLS unread, counted in "
+		      "wsgitrace_tls_unread_connections_total.");
+	sb_printf(sb, "wsgitrace_tls_notices_dropped_total %llu\n", (unsigned long long)t->dropped);
 	promtext_family(sb, "wsgitrace_tls_untied_calls_total", "counter",
 		      "SSL reads and writes whose socket could not be found (no socket call inside them and "
 		      "their SSL object never seen on one, as with asyncio's memory buffers): not counted.");
@@ -945,5 +1016,6 @@ void tlsattach_free(struct tlsattach_client *c)
 		close(c->fd);
 	if (c->helper > 0)
 		waitpid(c->helper, NULL, WNOHANG);
+	free(c->queue);
 	free(c);
 }
