@@ -475,7 +475,7 @@ static int attach_inherited(struct tls_proc *tp, const struct tls_lib *l)
 	return 0;
 }
 
-/* libbpf's per-pid probes: not inherited by a fork. */
+/* libbpf's per-pid probes: not inherited by a fork. -> 0, else 1 + errno + 256 * the function it failed on. */
 static int attach_pid(struct tlsattach *t, struct tls_proc *tp, const char *lib)
 {
 	for (size_t i = 0; i < NFUNCS; i++) {
@@ -487,10 +487,10 @@ static int attach_pid(struct tlsattach *t, struct tls_proc *tp, const char *lib)
 		if (tp->links[2 * i + 1])
 			tp->links[2 * i] = bpf_program__attach_uprobe_opts(entry_prog(t, i), (pid_t)tp->pid, lib, 0, &o);
 		if (!tp->links[2 * i] && funcs[i].needed) {
-			fprintf(stderr, "wsgitrace: process %u: cannot probe %s in %s (%s): its TLS is not read\n",
-				tp->pid, funcs[i].fn, lib, strerror(errno));
+			int e = errno;
+
 			detach(tp);
-			return -1;
+			return (int)i * 256 + (e & 255) + 1; /* which function, and why */
 		}
 		if (!tp->links[2 * i]) {
 			bpf_link__destroy(tp->links[2 * i + 1]);
@@ -513,13 +513,29 @@ static int try_attach(struct tlsattach *t, struct tls_proc *tp)
 	if (r == 0)
 		return 0;
 	l = lib_get(t, lib);
-	if (!(l && attach_inherited(tp, l) == 0) && attach_pid(t, tp, lib)) {
-		tp->state = PS_UNREADABLE;
-		t->unreadable[TLS_NO_SYMBOLS]++;
-		return -1;
+	if (l && attach_inherited(tp, l) == 0) {
+		tp->state = PS_ATTACHED;
+		return 1;
 	}
-	tp->state = PS_ATTACHED;
-	return 1;
+	r = attach_pid(t, tp, lib);
+	if (!r) {
+		tp->state = PS_ATTACHED;
+		return 1;
+	}
+	/*
+	 * The helper hears of a process some time after the kernel does: one
+	 * that exited meanwhile (or is exiting: a zombie maps nothing) is gone,
+	 * not unreadable.
+	 */
+	if (libssl_of(tp->pid, lib, sizeof(lib)) != 1) {
+		tp->state = PS_NONE;
+		return 0;
+	}
+	fprintf(stderr, "wsgitrace: process %u: cannot probe %s in %s (%s): its TLS is not read\n", tp->pid,
+		funcs[(r - 1) / 256].fn, lib, strerror((r - 1) % 256));
+	tp->state = PS_UNREADABLE;
+	t->unreadable[TLS_NO_SYMBOLS]++;
+	return -1;
 }
 
 static struct tls_proc *h_proc(struct tlsattach *t, uint32_t pid)
@@ -795,6 +811,8 @@ static void helper_loop(struct tlsattach *t, int fd)
 	for (;;) {
 		ssize_t n = recv(fd, &m, sizeof(m), 0);
 
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n != sizeof(m))
 			break; /* the daemon is gone */
 		h_do(t, &m);
