@@ -84,6 +84,7 @@ struct tls_proc {
 	int fds[NPROBES];                /* its perf events on the library's tracefs probes, inherited by its forks */
 	uint32_t owner;                  /* whose fds it carries: its own pid, or an ancestor's (inherited) */
 	uint64_t inherits_ns;            /* its forks stamped from then on carry the probes; 0: none do */
+	bool tls_server;                 /* it or its server serves TLS: its probes are inherited */
 };
 
 enum { PS_PENDING = 0, PS_ATTACHED, PS_NONE, PS_UNREADABLE, PS_NO_LIBSSL };
@@ -455,8 +456,14 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The process's own events on the library's probes, inherited by what it forks. */
-static int attach_inherited(struct tls_proc *tp, const struct tls_lib *l)
+/*
+ * The process's own events on the library's probes; inherited by what it
+ * forks if it serves TLS. An inherited event is copied into every process
+ * and thread the process starts (on this 2-core VM a fork took +280 us and
+ * a thread start +250 us with the twelve), so a process not known to serve
+ * TLS gets events on itself alone: they cost its forks and threads nothing.
+ */
+static int attach_events(struct tls_proc *tp, const struct tls_lib *l)
 {
 	for (size_t k = 0; k < NPROBES; k++) {
 		/* The return probe first: an entry without its return would leave a call open. */
@@ -464,14 +471,14 @@ static int attach_inherited(struct tls_proc *tp, const struct tls_lib *l)
 
 		if (l->ids[i] < 0)
 			continue;
-		tp->fds[i] = perf_open_tp(l->ids[i], (pid_t)tp->pid, true);
+		tp->fds[i] = perf_open_tp(l->ids[i], (pid_t)tp->pid, tp->tls_server);
 		if (tp->fds[i] < 0) {
 			detach(tp);
 			return -1;
 		}
 	}
 	tp->owner = tp->pid;
-	tp->inherits_ns = mono_ns() + INHERIT_MARGIN_NS;
+	tp->inherits_ns = tp->tls_server ? mono_ns() + INHERIT_MARGIN_NS : 0;
 	return 0;
 }
 
@@ -500,6 +507,63 @@ static int attach_pid(struct tlsattach *t, struct tls_proc *tp, const char *lib)
 	return 0;
 }
 
+/* Does this command line serve TLS: a certificate or an HTTPS socket among its options? */
+static bool tls_args(uint32_t pid)
+{
+	static const char *const opts[] = {
+		"--certfile", "--keyfile",        /* gunicorn, hypercorn */
+		"--ssl-certfile", "--ssl-keyfile", /* uvicorn */
+		"--https", "--ssl-socket",         /* uWSGI: --https, --https-socket, --https2 */
+	};
+	char p[64], args[8192];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%u/cmdline", pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, args, sizeof(args) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	args[n] = 0;
+	for (const char *a = args; a < args + n; a += strlen(a) + 1)
+		for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+			if (!strncmp(a, opts[i], strlen(opts[i])))
+				return true;
+	return false;
+}
+
+static uint32_t ppid_of(uint32_t pid)
+{
+	char p[64], line[512], *e;
+	unsigned ppid = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%u/stat", pid);
+	f = fopen(p, "re");
+	if (!f)
+		return 0;
+	/* pid (comm) state ppid: comm may hold anything but ends at the last ')'. */
+	if (fgets(line, sizeof(line), f) && (e = strrchr(line, ')')))
+		sscanf(e + 1, " %*c %u", &ppid);
+	fclose(f);
+	return ppid;
+}
+
+/*
+ * Known to serve TLS by its command line or its parent's (a worker spawned
+ * with its own, as uvicorn's). A server configured from a file is found
+ * when its first TLS connection goes unread (promote).
+ */
+static bool tls_server_of(uint32_t pid)
+{
+	uint32_t pp = ppid_of(pid);
+
+	return tls_args(pid) || (pp > 1 && tls_args(pp));
+}
+
 static int try_attach(struct tlsattach *t, struct tls_proc *tp)
 {
 	char lib[4200];
@@ -513,7 +577,9 @@ static int try_attach(struct tlsattach *t, struct tls_proc *tp)
 	if (r == 0)
 		return 0;
 	l = lib_get(t, lib);
-	if (l && attach_inherited(tp, l) == 0) {
+	if (!tp->tls_server)
+		tp->tls_server = tls_server_of(tp->pid);
+	if (l && attach_events(tp, l) == 0) {
 		tp->state = PS_ATTACHED;
 		return 1;
 	}
@@ -584,8 +650,11 @@ static int h_fork(struct tlsattach *t, uint32_t pid, uint32_t ppid, uint64_t ts)
 	uint32_t owner;
 
 	if (!parent || parent->state != PS_ATTACHED || !parent->inherits_ns || ts < parent->inherits_ns ||
-	    find(t, pid))
+	    find(t, pid)) {
+		if (parent && parent->tls_server && (tp = h_proc(t, pid)))
+			tp->tls_server = true;
 		return h_attach(t, pid);
+	}
 	owner = parent->owner;
 	tp = h_proc(t, pid);
 	if (!tp)
@@ -593,37 +662,8 @@ static int h_fork(struct tlsattach *t, uint32_t pid, uint32_t ppid, uint64_t ts)
 	tp->state = PS_ATTACHED;
 	tp->owner = owner;
 	tp->inherits_ns = 1; /* from its birth on */
+	tp->tls_server = true;
 	return 1;
-}
-
-/*
- * pid wrote a TLS record where HTTP was expected: a connection whose TLS was
- * not read. Why: its probes came after the connection's start, its libssl
- * cannot be probed, or it maps none (OpenSSL linked in statically, BoringSSL,
- * another library: named once in the log). -> the reason.
- */
-static int h_unread(struct tlsattach *t, uint32_t pid)
-{
-	struct tls_proc *tp = h_proc(t, pid);
-	enum tls_reason why = TLS_BEFORE_ATTACH;
-
-	if (tp && (tp->state == PS_PENDING || tp->state == PS_NONE)) {
-		tp->state = PS_PENDING;
-		/* Still no libssl (and not gone): it has its TLS from elsewhere. */
-		if (try_attach(t, tp) == 0 && tp->state == PS_PENDING) {
-			tp->state = PS_NO_LIBSSL;
-			t->unreadable[TLS_NO_LIBSSL]++;
-			fprintf(stderr, "wsgitrace: process %u serves TLS but maps no libssl (OpenSSL linked in "
-				"statically, BoringSSL or another TLS library): its TLS connections are not read\n",
-				pid);
-		}
-	}
-	if (tp && tp->state == PS_UNREADABLE)
-		why = TLS_NO_SYMBOLS;
-	else if (tp && tp->state == PS_NO_LIBSSL)
-		why = TLS_NO_LIBSSL;
-	t->unread[why]++;
-	return (int)why;
 }
 
 /*
@@ -674,19 +714,14 @@ static void hand_over(struct tlsattach *t, uint32_t owner)
 			continue;
 		tp->owner = 0;
 		tp->inherits_ns = 0;
-		if (libssl_of(tp->pid, lib, sizeof(lib)) != 1 || !(l = lib_get(t, lib)) || attach_inherited(tp, l))
+		if (libssl_of(tp->pid, lib, sizeof(lib)) != 1 || !(l = lib_get(t, lib)) || attach_events(tp, l))
 			tp->state = PS_NONE; /* gone, or no longer to be had */
 	}
 }
 
-static void h_forget(struct tlsattach *t, uint32_t pid)
+/* Hand the process's links and events to the closer thread. */
+static void retire(struct tls_proc *tp)
 {
-	struct tls_proc *tp = find(t, pid);
-
-	if (!tp)
-		return;
-	if (tp->owner == pid)
-		hand_over(t, pid);
 	pthread_mutex_lock(&gone_mu);
 	for (size_t i = 0; i < NPROBES; i++) {
 		if (!tp->links[i] && tp->fds[i] < 0)
@@ -715,7 +750,89 @@ static void h_forget(struct tlsattach *t, uint32_t pid)
 	}
 	pthread_cond_signal(&gone_cv);
 	pthread_mutex_unlock(&gone_mu);
+}
+
+static void h_forget(struct tlsattach *t, uint32_t pid)
+{
+	struct tls_proc *tp = find(t, pid);
+
+	if (!tp)
+		return;
+	if (tp->owner == pid)
+		hand_over(t, pid);
+	retire(tp);
 	*tp = t->procs[--t->n];
+}
+
+/*
+ * The process served TLS with probes on itself alone (or none yet): it and
+ * its parent, the server that forks its workers, now get inherited ones,
+ * so that workers forked from now on are read from their first request.
+ */
+static void promote(struct tlsattach *t, uint32_t pid)
+{
+	struct tls_proc *tp = find(t, pid), old;
+	char lib[4200];
+	struct tls_lib *l;
+
+	if (!tp || tp->tls_server)
+		return;
+	tp->tls_server = true;
+	if (tp->state != PS_ATTACHED || tp->owner != tp->pid || !t->tracefs ||
+	    libssl_of(tp->pid, lib, sizeof(lib)) != 1 || !(l = lib_get(t, lib)))
+		return;
+	/* The new events first: the process is never without probes. */
+	old = *tp;
+	for (size_t i = 0; i < NPROBES; i++) {
+		tp->fds[i] = -1;
+		tp->links[i] = NULL;
+	}
+	if (attach_events(tp, l)) {
+		for (size_t i = 0; i < NPROBES; i++) {
+			tp->fds[i] = old.fds[i];
+			tp->links[i] = old.links[i];
+		}
+		tp->inherits_ns = 0;
+		return;
+	}
+	retire(&old);
+}
+
+/*
+ * pid wrote a TLS record where HTTP was expected: a connection whose TLS was
+ * not read. Why: its probes came after the connection's start, its libssl
+ * cannot be probed, or it maps none (OpenSSL linked in statically, BoringSSL,
+ * another library: named once in the log). -> the reason.
+ */
+static int h_unread(struct tlsattach *t, uint32_t pid)
+{
+	struct tls_proc *tp = h_proc(t, pid);
+	enum tls_reason why = TLS_BEFORE_ATTACH;
+
+	if (tp && (tp->state == PS_PENDING || tp->state == PS_NONE)) {
+		tp->state = PS_PENDING;
+		/* Still no libssl (and not gone): it has its TLS from elsewhere. */
+		if (try_attach(t, tp) == 0 && tp->state == PS_PENDING) {
+			tp->state = PS_NO_LIBSSL;
+			t->unreadable[TLS_NO_LIBSSL]++;
+			fprintf(stderr, "wsgitrace: process %u serves TLS but maps no libssl (OpenSSL linked in "
+				"statically, BoringSSL or another TLS library): its TLS connections are not read\n",
+				pid);
+		}
+	}
+	if (tp && tp->state == PS_UNREADABLE)
+		why = TLS_NO_SYMBOLS;
+	else if (tp && tp->state == PS_NO_LIBSSL)
+		why = TLS_NO_LIBSSL;
+	t->unread[why]++;
+	if (why == TLS_BEFORE_ATTACH) {
+		uint32_t pp = ppid_of(pid);
+
+		promote(t, pid);
+		if (pp > 1)
+			promote(t, pp);
+	}
+	return (int)why;
 }
 
 static void h_retry(struct tlsattach *t, uint64_t now_ns)
