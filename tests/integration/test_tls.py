@@ -272,6 +272,9 @@ class TestPlainAndTLSSideBySide(TLSChecks, unittest.TestCase):
     def test_counts(self):
         plain, tls = self.servers
         wait_attached(self.tracer, 4)  # both masters and both workers map libssl
+        # Only the TLS server's processes inherit their probes: the plain one's forks and
+        # threads copy none.
+        self.assertEqual(self.tracer.self_metric("wsgitrace_tls_processes_inheriting"), 2)
         exp = {}
         for _ in range(7):
             self.assertEqual(h.request(plain.port, "/test/")[0], 200)
