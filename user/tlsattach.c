@@ -459,9 +459,9 @@ static uint64_t mono_ns(void)
 /*
  * The process's own events on the library's probes; inherited by what it
  * forks if it serves TLS. An inherited event is copied into every process
- * and thread the process starts (on this 2-core VM a fork took +280 us and
- * a thread start +250 us with the twelve), so a process not known to serve
- * TLS gets events on itself alone: they cost its forks and threads nothing.
+ * and thread the process starts (with the twelve, a fork and a thread start
+ * took some 300 us more on a 2-core VM), so a process not known to serve TLS
+ * gets events on itself alone, which its forks and threads do not copy.
  */
 static int attach_events(struct tls_proc *tp, const struct tls_lib *l)
 {
