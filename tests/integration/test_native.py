@@ -226,7 +226,7 @@ class TestExemplarsUwsgiProtocol(unittest.TestCase):
         self.server = h.uwsgi("exemplar-uwsgi", "--socket", "127.0.0.1:%d" % self.port, "--processes", "2",
                               port=self.port, workers=2)
         self.addCleanup(self.server.cleanup)
-        self.tracer = h.Tracer("--pid", str(self.server.pid), trace=self.trace)
+        self.tracer = h.Tracer("--pid", str(self.server.pid))
         self.addCleanup(self.tracer.cleanup)
 
     def send(self, *pairs):
