@@ -14,40 +14,61 @@ import tempfile
 import unittest
 
 import harness as h
-import wtlib.tls as wtls
-from wtlib.tls import Certs
 from workload import BODY, merge
 
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps")
 PODMAN = ["podman", "--runtime=runc", "--cgroup-manager=cgroupfs"]
 
-CERTS = None
+CERT_DIR = None
 
 
 def setUpModule():
-    global CERTS
-    CERTS = Certs()
+    global CERT_DIR
+    CERT_DIR = tempfile.mkdtemp(prefix="wt-tls-")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-keyout", os.path.join(CERT_DIR, "key.pem"),
+                    "-out", os.path.join(CERT_DIR, "cert.pem")],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def tearDownModule():
-    CERTS.cleanup()
+    shutil.rmtree(CERT_DIR, ignore_errors=True)
 
 
 def cert():
-    return CERTS.cert
+    return os.path.join(CERT_DIR, "cert.pem")
 
 
 def key():
-    return CERTS.key
+    return os.path.join(CERT_DIR, "key.pem")
 
 
 def context():
-    return CERTS.context()
+    ctx = ssl.create_default_context(cafile=cert())
+    ctx.check_hostname = False
+    return ctx
 
 
-def tls_request(port, path, **kw):
+def tls_request(port, path, method="GET", body=None, headers=None, version="1.1"):
     """One HTTPS request on a new connection, read to its close; (status, body)."""
-    return wtls.tls_request(context(), port, path, **kw)
+    s = context().wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30))
+    hd = {"Host": "localhost", "Connection": "close"}
+    if body is not None:
+        hd["Content-Length"] = str(len(body))
+    hd.update(headers or {})
+    head = "%s %s HTTP/%s\r\n" % (method, path, version) + "".join("%s: %s\r\n" % kv for kv in hd.items())
+    s.sendall(head.encode() + b"\r\n" + (body or b""))
+    data = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ssl.SSLEOFError:  # a server that closes without close_notify
+            break
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return int(data.split(b" ", 2)[1]), data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
 
 
 def expect_100_continue(port):
@@ -458,7 +479,7 @@ class TestContainerOwnLibssl(TLSChecks, unittest.TestCase):
         cls.tracer = h.Tracer(trace=True)
         try:
             subprocess.run(PODMAN + ["run", "--detach", "--name", cls.name] + limit_args() +
-                           ["--network=host", "-v", "%s:/app:ro" % APPS, "-v", "%s:/certs:ro" % CERTS.dir,
+                           ["--network=host", "-v", "%s:/app:ro" % APPS, "-v", "%s:/certs:ro" % CERT_DIR,
                             "-v", "%s:%s:ro" % (cls.copy, cls.LIB), "--workdir", "/app", "--rootfs", "/:O",
                             h.PY, h.GUNICORN, "-b", "127.0.0.1:%d" % cls.port, "-w", "2", "--log-level", "warning",
                             "--certfile", "/certs/cert.pem", "--keyfile", "/certs/key.pem", "flask_app:app"],
