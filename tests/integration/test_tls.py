@@ -2,67 +2,42 @@
 --https-socket): the TLS plaintext is read by the SSL probes and counted
 exactly as plain HTTP, against the client's own tallies."""
 import http.client
-import os
-import shutil
 import socket
 import ssl
-import subprocess
-import tempfile
 import unittest
 
 import harness as h
+import wtlib.tls as wtls
+from wtlib.tls import Certs
 from workload import BODY, merge
 
-CERT_DIR = None
+CERTS = None
 
 
 def setUpModule():
-    global CERT_DIR
-    CERT_DIR = tempfile.mkdtemp(prefix="wt-tls-")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-keyout", os.path.join(CERT_DIR, "key.pem"),
-                    "-out", os.path.join(CERT_DIR, "cert.pem")],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    global CERTS
+    CERTS = Certs()
 
 
 def tearDownModule():
-    shutil.rmtree(CERT_DIR, ignore_errors=True)
+    CERTS.cleanup()
 
 
 def cert():
-    return os.path.join(CERT_DIR, "cert.pem")
+    return CERTS.cert
 
 
 def key():
-    return os.path.join(CERT_DIR, "key.pem")
+    return CERTS.key
 
 
 def context():
-    ctx = ssl.create_default_context(cafile=cert())
-    ctx.check_hostname = False
-    return ctx
+    return CERTS.context()
 
 
-def tls_request(port, path, method="GET", body=None, headers=None, version="1.1"):
+def tls_request(port, path, **kw):
     """One HTTPS request on a new connection, read to its close; (status, body)."""
-    s = context().wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30))
-    hd = {"Host": "localhost", "Connection": "close"}
-    if body is not None:
-        hd["Content-Length"] = str(len(body))
-    hd.update(headers or {})
-    head = "%s %s HTTP/%s\r\n" % (method, path, version) + "".join("%s: %s\r\n" % kv for kv in hd.items())
-    s.sendall(head.encode() + b"\r\n" + (body or b""))
-    data = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except ssl.SSLEOFError:  # a server that closes without close_notify
-            break
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return int(data.split(b" ", 2)[1]), data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+    return wtls.tls_request(context(), port, path, **kw)
 
 
 def expect_100_continue(port):

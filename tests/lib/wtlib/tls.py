@@ -119,17 +119,23 @@ class TLSConn:
         self.sock.close()
 
 
-def tls_request(ctx, port, path, method="GET", timeout=30):
+def tls_request(ctx, port, path, method="GET", body=None, headers=None, version="1.1", timeout=30):
     """One HTTPS request on a new connection, read to the server's close: (status, body)."""
-    c = TLSConn(ctx, port, timeout)
-    try:
-        c.sendall(("%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % (method, path)).encode())
-        data = b""
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        c.close()
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=timeout))
+    hd = {"Host": "localhost", "Connection": "close"}
+    if body is not None:
+        hd["Content-Length"] = str(len(body))
+    hd.update(headers or {})
+    head = "%s %s HTTP/%s\r\n" % (method, path, version) + "".join("%s: %s\r\n" % kv for kv in hd.items())
+    s.sendall(head.encode() + b"\r\n" + (body or b""))
+    data = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ssl.SSLEOFError:  # a server that closes without close_notify
+            break
+        if not chunk:
+            break
+        data += chunk
+    s.close()
     return int(data.split(b" ", 2)[1]), data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
