@@ -19,8 +19,12 @@ import harness as h
 
 CLIENTS = 8
 SLEEP_MS = 100
-# The median request's queue time and the clients' wait minus the app's agree within this.
-AGREE_MS = 3
+# The median request's queue time and the clients' wait minus the app's agree within this:
+# what is left is the worker's own time from its read to the app, under a millisecond
+# mostly, but on a shared 2-core machine a uWSGI worker was seen taking 3-9 ms for five
+# of eight requests. A queue time measured from the wrong moment would be off by a sleep
+# (100 ms), which this and the check against half a sleep still catch.
+AGREE_MS = 10
 
 
 def timed_request(port, ms, route="sleep"):
