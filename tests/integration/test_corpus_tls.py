@@ -10,9 +10,8 @@ FIN (see wtlib.tls).
 import functools
 import unittest
 
-import harness as h
-from test_corpus import READ_TIMEOUT, CorpusReplay, server_argv
-from wtlib.tls import Certs, TLSConn, tls_request
+from test_corpus import CorpusReplay, server_argv, tcp_connect
+from wtlib.tls import Certs, TLSConn, tls_request, wait_attached
 
 CERTS = None
 
@@ -30,13 +29,11 @@ class TLSCorpusReplay(CorpusReplay):
     @classmethod
     def setUpClass(cls):
         ctx = CERTS.context()
-        cls.connect = staticmethod(lambda port: TLSConn(ctx, port, READ_TIMEOUT))
+        cls.connect = staticmethod(lambda port: TLSConn(ctx, tcp_connect(port)))
         cls.request = staticmethod(functools.partial(tls_request, ctx))
         super().setUpClass()
         try:
-            # The SSL probes are attached per process once the daemon has seen it.
-            h.wait_for(lambda: cls.tracer.self_metric("wsgitrace_tls_processes_attached") >= cls.workers,
-                       timeout=60, what="the SSL probes on the %d workers" % cls.workers)
+            wait_attached(cls.tracer, cls.workers)
         except Exception:
             super().tearDownClass()
             raise

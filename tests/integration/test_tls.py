@@ -8,7 +8,7 @@ import unittest
 
 import harness as h
 import wtlib.tls as wtls
-from wtlib.tls import Certs
+from wtlib.tls import Certs, wait_attached
 from workload import BODY, merge
 
 CERTS = None
@@ -111,13 +111,6 @@ def keepalive_workload(port):
     assert r.status == 200 and len(r.read()) == 256 * 1024
     c.close()
     return {("GET", "/test/", "200"): 6, ("POST", "/echo", "200"): 1, ("GET", "/file", "200"): 1}
-
-
-def wait_attached(tracer, n):
-    """The probes are attached per process, once the daemon has seen it (and its libssl)."""
-    # Each attach parses the process's libssl for its links: seconds on a loaded machine.
-    h.wait_for(lambda: tracer.self_metric("wsgitrace_tls_processes_attached") >= n, timeout=60,
-               what="the SSL probes on %d processes" % n)
 
 
 def tls_gunicorn(name, *args, workers):

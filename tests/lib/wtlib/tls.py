@@ -13,6 +13,8 @@ import ssl
 import subprocess
 import tempfile
 
+from .net import wait_for
+
 
 class Certs:
     """A self-signed certificate for CN=localhost; cleanup() removes it."""
@@ -35,13 +37,12 @@ class Certs:
 
 
 class TLSConn:
-    """A TLS client over a TCP socket, socket-like for sendall, shutdown(SHUT_WR),
-    recv (b"" once the server has closed), fileno, getsockname, close. Each
-    sendall() is one TLS record of exactly its bytes."""
+    """A TLS client over a connected TCP socket, socket-like for sendall,
+    shutdown(SHUT_WR), recv (b"" once the server has closed), fileno,
+    getsockname, close. Each sendall() is one TLS record of exactly its bytes."""
 
-    def __init__(self, ctx, port, timeout):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, ctx, sock):
+        self.sock = sock
         self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.tls = ctx.wrap_bio(self.inc, self.out, server_hostname="localhost")
         self.eof = False
@@ -139,3 +140,10 @@ def tls_request(ctx, port, path, method="GET", body=None, headers=None, version=
         data += chunk
     s.close()
     return int(data.split(b" ", 2)[1]), data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+
+
+def wait_attached(tracer, n):
+    """The SSL probes are attached per process, once the daemon has seen it (and its libssl)."""
+    # Each attach parses the process's libssl for its links: seconds on a loaded machine.
+    wait_for(lambda: tracer.self_metric("wsgitrace_tls_processes_attached") >= n, timeout=60,
+             what="the SSL probes on %d processes" % n)
