@@ -28,11 +28,12 @@ from .stats import g
 from .sysstat import machine_info
 from .syscalls import section_syscalls
 from .throughput import section_throughput, summarize_throughput
+from .tls import section_tls
 from .wrk import WRK
 
 RUN = {"throughput": section_throughput, "syscalls": section_syscalls, "accuracy": section_accuracy,
        "series": section_series, "conns": section_conns, "progcost": section_progcost,
-       "helpercost": section_helpercost}
+       "helpercost": section_helpercost, "tls": section_tls}
 
 
 class Run:

@@ -10,14 +10,16 @@ RESULTS = os.path.join(BENCH, "results.json")
 CHART = os.path.join(BENCH, "throughput.png")
 REPORT = os.path.join(ROOT, "BENCHMARKS.md")
 
-SECTIONS = ("throughput", "syscalls", "accuracy", "series", "conns", "progcost", "helpercost")
+SECTIONS = ("throughput", "syscalls", "accuracy", "series", "conns", "progcost", "helpercost", "tls")
 
 # Defaults of a full run and of --quick.
 PROFILES = {
     "full": {"rounds": 5, "duration": 10, "warmup": 2, "paired_segments": 6, "scrapes": 25,
-             "syscall_calls": 200000, "syscall_best_of": 5, "accuracy_per_thread": 1000},
+             "syscall_calls": 200000, "syscall_best_of": 5, "accuracy_per_thread": 1000,
+             "tls_calls": 20000},
     "quick": {"rounds": 2, "duration": 3, "warmup": 1, "paired_segments": 1, "scrapes": 10,
-              "syscall_calls": 100000, "syscall_best_of": 3, "accuracy_per_thread": 250},
+              "syscall_calls": 100000, "syscall_best_of": 3, "accuracy_per_thread": 250,
+              "tls_calls": 5000},
 }
 
 # The performance budget. Every line of the Budget table and the chart's
@@ -93,6 +95,10 @@ STAGE_NAMES = {"wsgitrace": "wsgitrace",
                "no_exemplars": "wsgitrace --no-exemplars"}
 PAIRED_SECONDS = 2             # per run on the shared server
 PAIRED_LOAD_S = 1              # load every configuration gets before it is measured
+
+# HTTPS (bench/tls.py): the server kind served with --certfile/--keyfile, and its same-server configurations.
+TLS_SERVER = "sync"
+TLS_CONFIGS = ["none", "wsgitrace"]
 
 # (test, description, is a socket call pair) of bench/syscall_cost.c
 SC_TESTS = [("getpid", "getpid()", False), ("write_null", "write 1 B to /dev/null", False),

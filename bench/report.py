@@ -8,6 +8,7 @@ from .explain import explain_fail, request_cost
 from .helpercost import helpercost_section
 from .progcost import progcost_section
 from .stats import g
+from .tls import tls_report
 
 
 def fmt(v, f="%.2f", none="-"):
@@ -317,7 +318,7 @@ def notes_section(R):
 
 
 PARTS = [header, budget_section, cost_section, progcost_section, helpercost_section, throughput_section,
-         syscalls_section, accuracy_section, scale_section, notes_section]
+         syscalls_section, tls_report, accuracy_section, scale_section, notes_section]
 
 
 def render_report(R, path=REPORT):

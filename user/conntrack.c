@@ -602,6 +602,9 @@ static void on_send(struct conntrack *ct, struct conn *c, const struct wt_conn_e
 		/* An HTTP/2 server's first frame is SETTINGS (type 4) on stream 0 (RFC 9113 3.4). */
 		if (cap >= 9 && d[3] == 4 && !d[5] && !d[6] && !d[7] && !d[8])
 			ct->st.http2++;
+		/* A TLS record (handshake or alert, SSL 3.0 to TLS 1.3) whose plaintext was not read. */
+		else if (cap >= 3 && (d[0] == 0x16 || d[0] == 0x15) && d[1] == 3 && d[2] <= 4 && ct->o.tls_unread)
+			ct->o.tls_unread(e->tgid, ct->o.tls_ctx);
 		not_http(ct, c);
 		return;
 	}

@@ -31,6 +31,8 @@
  * server-first protocol): the kernel side may stop sending its records.
  */
 typedef void (*conntrack_ignore_cb)(uint64_t sk, uint64_t ino, void *ctx);
+/* A connection of tgid's whose server wrote a TLS record first: TLS that was not read. */
+typedef void (*conntrack_tls_cb)(uint32_t tgid, void *ctx);
 
 /* Why a request read by a server got no response. */
 enum wt_unanswered {
@@ -55,6 +57,8 @@ struct conntrack_opts {
 	void *ignore_ctx;
 	conntrack_unanswered_cb unanswered; /* may be NULL */
 	void *unanswered_ctx;
+	conntrack_tls_cb tls_unread; /* may be NULL */
+	void *tls_ctx;
 };
 
 /* Counters only go up, except conns_active. */

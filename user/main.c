@@ -441,6 +441,14 @@ static void on_ignore(uint64_t sk, uint64_t ino, void *ctx)
 		capture_ignore_conn(a->cap, sk, ino);
 }
 
+/* A traced process served TLS that was not read: the helper says why and counts it. */
+static void on_tls_unread(uint32_t tgid, void *ctx)
+{
+	struct app *a = ctx;
+
+	tlsattach_unread(a->tls, tgid);
+}
+
 /* root: a server's master; the processes it forks are its workers. */
 static void add_proc(struct app *a, uint32_t pid, const char *service, bool root)
 {
@@ -490,6 +498,9 @@ static void on_exec(struct app *a, const struct wt_proc_event *e)
 	if (n > WT_ARGS_LEN)
 		n = WT_ARGS_LEN;
 	server = service_is_server(e->args, n);
+	/* Its SSL probes went with its old image: the new one is looked at anew. */
+	if (server || proctab_get(a->procs, e->pid))
+		tlsattach_forget(a->tls, e->pid);
 	if (server) {
 		if (env.npids == 0 && capture_trace_pid(a->cap, e->pid, e->pid) && env.verbose)
 			fprintf(stderr, "wsgitrace: cannot trace new server %u\n", e->pid);
@@ -514,6 +525,8 @@ static void on_exec(struct app *a, const struct wt_proc_event *e)
 		if (is_mp_helper(e->args, n)) {
 			capture_untrace_pid(a->cap, e->pid);
 			proctab_del(a->procs, e->pid);
+		} else {
+			tlsattach_pid(a->tls, e->pid);
 		}
 	} else if (env.npids == 0 && service_is_python(e->args, n)) {
 		scripted_add(a->scripted, e->pid, now_ns(), SCRIPTED_FIRST_MS * 1000000ull);
@@ -556,8 +569,8 @@ static void on_record(const void *data, size_t size, void *ctx)
 	case WT_EV_FORK:
 		parent = proctab_get(a->procs, p->ppid);
 		add_proc(a, p->pid, parent ? parent : naming_of(&a->names, p->ppid), false);
-		/* Probes filter on the pid: a fork inherits none. */
-		tlsattach_pid(a->tls, p->pid);
+		/* It carries its parent's SSL probes if they are inherited; else its own. */
+		tlsattach_fork(a->tls, p->pid, p->ppid, p->ts_ns);
 		break;
 	case WT_EV_EXIT:
 		tlsattach_forget(a->tls, p->pid);
@@ -709,6 +722,7 @@ static const struct strbuf *render_extra(struct app *a)
 
 	sb_reset(&a->extra);
 	sb_append(&a->extra, svc->buf, svc->len);
+	tlsattach_pump(a->tls);
 	progstats_render(&a->extra, ps, n, capture_stats_on(a->cap));
 	tlsattach_render(a->tls, capture_stats(a->cap)->ks[WT_KS_TLS_UNTIED], &a->extra);
 	return &a->extra;
@@ -813,6 +827,8 @@ int main(int argc, char **argv)
 	cto.ignore_ctx = &a;
 	cto.unanswered = on_unanswered;
 	cto.unanswered_ctx = &a;
+	cto.tls_unread = on_tls_unread;
+	cto.tls_ctx = &a;
 	a.ct = conntrack_new(&cto, on_request, &a);
 	if (!a.procs || !a.ct || !a.scripted) {
 		fprintf(stderr, "wsgitrace: out of memory\n");
@@ -883,17 +899,18 @@ int main(int argc, char **argv)
 		ho.web && webconfig_has_users(ho.web) ? " (basic authentication)" : "");
 
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = httpd_fd(a.httpd), .events = POLLIN },
 			{ .fd = capture_fd(a.cap), .events = POLLIN },
+			{ .fd = tlsattach_fd(a.tls), .events = tlsattach_poll_events(a.tls) },
 		};
 		int timeout = env.poll_ms, ht = httpd_timeout_ms(a.httpd);
 		uint64_t now;
 
 		if (ht >= 0 && ht < timeout)
 			timeout = ht;
-		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+		if (poll(pfd, 4, timeout) < 0 && errno != EINTR) {
 			fprintf(stderr, "wsgitrace: poll: %s\n", strerror(errno));
 			goto cleanup;
 		}
@@ -905,6 +922,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "wsgitrace: ring buffer: %s\n", strerror(errno));
 			a.last_drain_ns = now;
 		}
+		tlsattach_pump(a.tls);
 		if (now - last_tick >= 100000000ull) {
 			conntrack_tick(a.ct, now);
 			scripted_tick(a.scripted, now, holds_listener, on_scripted, &a);

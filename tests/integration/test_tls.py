@@ -1,15 +1,25 @@
 """HTTPS served by the app server itself (gunicorn --certfile/--keyfile, uWSGI
---https-socket): the TLS plaintext is read by the SSL probes and counted
-exactly as plain HTTP, against the client's own tallies."""
+--https-socket and the --https router): the TLS plaintext is read by the SSL
+probes and counted exactly as plain HTTP, against the client's own tallies
+(and gunicorn's access log); workers recycled under TLS are read from their
+first request; a server whose TLS cannot be read is counted with the reason."""
 import http.client
+import os
+import re
+import shutil
 import socket
 import ssl
+import subprocess
+import tempfile
 import unittest
 
 import harness as h
 import wtlib.tls as wtls
 from wtlib.tls import Certs, wait_attached
 from workload import BODY, merge
+
+APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps")
+PODMAN = ["podman", "--runtime=runc", "--cgroup-manager=cgroupfs"]
 
 CERTS = None
 
@@ -121,7 +131,8 @@ class TLSChecks:
     def check_clean(self):
         for m in ("wsgitrace_events_lost_total", "wsgitrace_http_parse_errors_total",
                   "wsgitrace_not_http_connections_total", "wsgitrace_tls_untied_calls_total",
-                  "wsgitrace_tls_unreadable_processes_total", "wsgitrace_missed_requests_total",
+                  "wsgitrace_tls_unreadable_processes_total", "wsgitrace_tls_unread_connections_total",
+                  "wsgitrace_missed_requests_total",
                   "wsgitrace_orphan_responses_total"):
             self.assertEqual(self.tracer.self_metric(m), 0, m)
 
@@ -233,6 +244,9 @@ class TestPlainAndTLSSideBySide(TLSChecks, unittest.TestCase):
     def test_counts(self):
         plain, tls = self.servers
         wait_attached(self.tracer, 4)  # both masters and both workers map libssl
+        # Only the TLS server's processes inherit their probes: the plain one's forks and
+        # threads copy none.
+        self.assertEqual(self.tracer.self_metric("wsgitrace_tls_processes_inheriting"), 2)
         exp = {}
         for _ in range(7):
             self.assertEqual(h.request(plain.port, "/test/")[0], 200)
@@ -274,6 +288,196 @@ class TestUwsgiPlainAndHttpsSocket(TLSChecks, unittest.TestCase):
         exp = merge(exp, tls_workload(self.tls, expect100=False))
         self.tracer.wait_counts(exp)
         self.assertEqual(len({t["service"] for t in self.tracer.traces()}), 1)
+        self.check_clean()
+
+
+def by_reason(tracer, name):
+    """{reason: value} of a wsgitrace_tls_* family with a reason label."""
+    return {dict(labels)["reason"]: v for (n, labels), v in tracer.metrics().items() if n == name}
+
+
+ACCESS = re.compile(r'"(\S+) (\S+) HTTP/[\d.]+" (\d{3}) ')
+
+
+def access_counts(path):
+    """{(method, path, status): n} from gunicorn's access log (its default format)."""
+    out = {}
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = ACCESS.search(line)
+            if m:
+                k = (m.group(1), m.group(2), m.group(3))
+                out[k] = out.get(k, 0) + 1
+    return out
+
+
+class TestGunicornRecycledWorkers(TLSChecks, unittest.TestCase):
+    """Workers recycled under TLS load (--max-requests 3): every new worker carries its
+    master's probes from the fork on (tracefs probes, inherited), so the request it serves
+    within milliseconds of its fork is read too. Every request counted, against the client's
+    tallies and gunicorn's own access log."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tracer = h.Tracer(trace=True)
+        cls.logdir = tempfile.mkdtemp(prefix="wt-tls-access-")
+        cls.access = os.path.join(cls.logdir, "access.log")
+        try:
+            cls.server = tls_gunicorn(cls.__name__, "-w", "2", "--max-requests", "3",
+                                      "--access-logfile", cls.access, workers=2)
+        except Exception:
+            cls.tracer.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+        cls.tracer.cleanup()
+        shutil.rmtree(cls.logdir, ignore_errors=True)
+
+    def test_counts(self):
+        wait_attached(self.tracer, 3)
+        self.assertEqual(self.tracer.self_metric("wsgitrace_tls_processes_inheriting"),
+                         self.tracer.self_metric("wsgitrace_tls_processes_attached"))
+        first = set(h.children(self.server.pid))
+        routes = [("/test/", 200), ("/test1/", 500), ("/does-not-exist", 404)]
+        exp = {}
+        for i in range(45):
+            path, status = routes[i % len(routes)]
+            self.assertEqual(tls_request(self.server.port, path)[0], status)
+            k = ("GET", path, str(status))
+            exp[k] = exp.get(k, 0) + 1
+        self.tracer.wait_counts(exp)
+        h.wait_for(lambda: access_counts(self.access) == exp, timeout=20, what="gunicorn's access log")
+        # Served by a dozen workers forked while the load ran, each read from its first request.
+        recycled = {t["pid"] for t in self.tracer.traces()} - first
+        self.assertGreaterEqual(len(recycled), 10, recycled)
+        self.check_clean()
+
+
+class TestUwsgiHttpsRouter(TLSChecks, unittest.TestCase):
+    """uWSGI's --https router: the router process terminates TLS and relays each request
+    to a worker over uwsgi; counted once, at the router, from its plaintext, as the plain
+    --http router is."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tracer = h.Tracer(trace=True)
+        cls.port = h.free_port()
+        try:
+            cls.server = h.Server([h.UWSGI, "--plugin", "python3,http", "--module", "flask_app:app",
+                                   "--master", "--disable-logging", "--die-on-term", "--https",
+                                   "127.0.0.1:%d,%s,%s" % (cls.port, cert(), key()), "--processes", "2"],
+                                  cls.__name__, port=cls.port, workers=3)
+        except Exception:
+            cls.tracer.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+        cls.tracer.cleanup()
+
+    def test_counts(self):
+        wait_attached(self.tracer, 4)  # the master, the router and two workers map libssl
+        # The router closes each connection after its response (no --http-keepalive).
+        exp = tls_workload(self.port, expect100=False)
+        self.tracer.wait_counts(exp)
+        traces = self.tracer.traces(under=self.server.pid)
+        self.assertEqual({t["proto"] for t in traces}, {"http"})
+        # One process (the router) saw every request; the workers' uwsgi legs are withdrawn.
+        self.assertEqual(len({t["pid"] for t in traces}), 1)
+        self.assertGreater(self.tracer.self_metric("wsgitrace_relayed_connections_total"), 0)
+        self.check_clean()
+
+
+class TestStaticOpenSSL(unittest.TestCase):
+    """A server with OpenSSL linked in statically, its symbols hidden and stripped (as
+    standalone Python builds ship it): no libssl to probe. Its TLS connections are counted
+    unread with the reason no_libssl, the process once, and it is named once in the log."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="wt-static-tls-")
+        cls.binary = os.path.join(cls.tmp, "static-tls-server")
+        subprocess.run(["cc", "-O2", os.path.join(APPS, "static_tls_server.c"), "-o", cls.binary,
+                        "-Wl,-Bstatic", "-lssl", "-lcrypto", "-Wl,-Bdynamic", "-Wl,--exclude-libs,ALL", "-s"],
+                       check=True)
+        cls.port = h.free_port()
+        # Found at wsgitrace's start, by its command line: traced before any connection.
+        cls.server = h.Proc([cls.binary, str(cls.port), cert(), key()], cls.__name__)
+        try:
+            h.wait_for(lambda: h.port_open(cls.port) or not cls.server.alive(), what="static-tls-server")
+            ere = re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", cls.binary)  # POSIX ERE, as the flag takes
+            cls.tracer = h.Tracer("--server-cmdline", "(^| )%s( |$)" % ere, trace=True)
+        except Exception:
+            cls.server.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tracer.cleanup()
+        cls.server.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_counted_unread(self):
+        for _ in range(3):
+            self.assertEqual(tls_request(self.port, "/test/"), (200, b"ok"))
+        h.wait_for(lambda: by_reason(self.tracer, "wsgitrace_tls_unread_connections_total").get("no_libssl") == 3,
+                   timeout=20, what="3 connections counted unread (no_libssl)")
+        self.assertEqual(by_reason(self.tracer, "wsgitrace_tls_unreadable_processes_total"),
+                         {"no_symbols": 0, "no_libssl": 1})
+        self.assertEqual(self.tracer.self_metric("wsgitrace_tls_unread_connections_total"), 3)
+        self.assertEqual(self.tracer.self_metric("wsgitrace_not_http_connections_total"), 3)
+        self.assertEqual(self.tracer.counts(), {})
+        self.assertEqual(self.tracer.output_all().count("serves TLS but maps no libssl"), 1)
+
+
+class TestContainerOwnLibssl(TLSChecks, unittest.TestCase):
+    """A TLS gunicorn in a podman container whose Python loads the container's own libssl: a
+    copy of the library mounted over its path inside the container, so the file at that path
+    on the host is another one. The probes must go on the file the process maps, reached
+    through /proc/PID/root."""
+    LIB = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
+
+    @classmethod
+    def setUpClass(cls):
+        from test_image import limit_args  # podman's settings on this host
+        cls.tmp = tempfile.mkdtemp(prefix="wt-tls-ctr-")
+        cls.copy = os.path.join(cls.tmp, "libssl.so.3")
+        shutil.copy2(os.path.realpath(cls.LIB), cls.copy)
+        cls.port = h.free_port()
+        cls.name = "wt-tls-%d-%d" % (os.getpid(), cls.port)
+        cls.tracer = h.Tracer(trace=True)
+        try:
+            subprocess.run(PODMAN + ["run", "--detach", "--name", cls.name] + limit_args() +
+                           ["--network=host", "-v", "%s:/app:ro" % APPS, "-v", "%s:/certs:ro" % CERTS.dir,
+                            "-v", "%s:%s:ro" % (cls.copy, cls.LIB), "--workdir", "/app", "--rootfs", "/:O",
+                            h.PY, h.GUNICORN, "-b", "127.0.0.1:%d" % cls.port, "-w", "2", "--log-level", "warning",
+                            "--certfile", "/certs/cert.pem", "--keyfile", "/certs/key.pem", "flask_app:app"],
+                           check=True, capture_output=True, text=True)
+            h.wait_for(lambda: h.port_open(cls.port), timeout=60, what="gunicorn in a container")
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run(PODMAN + ["rm", "--force", "--time", "5", cls.name], capture_output=True)
+        cls.tracer.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_counts(self):
+        wait_attached(self.tracer, 3)
+        exp = tls_workload(self.port)
+        self.tracer.wait_counts(exp)
+        pids = {t["pid"] for t in self.tracer.traces()}
+        self.assertTrue(pids)
+        for pid in pids:
+            # The worker maps the container's copy, not the host's file at the same path.
+            mapped = os.stat("/proc/%d/root%s" % (pid, self.LIB))
+            self.assertEqual((mapped.st_dev, mapped.st_ino), (os.stat(self.copy).st_dev, os.stat(self.copy).st_ino))
+            self.assertNotEqual(mapped.st_ino, os.stat(self.LIB).st_ino)
         self.check_clean()
 
 

@@ -435,7 +435,20 @@ static void on_ignore(uint64_t sk, uint64_t ino, void *ctx)
 	assert_ptr_equal(ctx, &ignored_calls);
 }
 
-/* TLS on a TLS port: the server answers with TLS; the kernel is told to stop. */
+static uint32_t tls_tgid;
+static int tls_calls;
+
+static void on_tls_unread(uint32_t tgid, void *ctx)
+{
+	tls_tgid = tgid;
+	tls_calls++;
+	assert_ptr_equal(ctx, &tls_calls);
+}
+
+/*
+ * TLS on a TLS port whose plaintext is not read: the server answers with TLS;
+ * the kernel is told to stop, and the TLS is reported as unread (once).
+ */
 static void test_not_http_ignored(void **state)
 {
 	struct conntrack_opts o = opts;
@@ -444,12 +457,17 @@ static void test_not_http_ignored(void **state)
 
 	o.ignore = on_ignore;
 	o.ignore_ctx = &ignored_calls;
+	o.tls_unread = on_tls_unread;
+	o.tls_ctx = &tls_calls;
 	conntrack_free(ct);
 	ct = conntrack_new(&o, on_request, NULL);
 	ignored_calls = 0;
+	tls_calls = 0;
 	data_on(&c, WT_DIR_RECV, 100, 1, tls_hello, sizeof(tls_hello) - 1, 517);
 	data_on(&c, WT_DIR_SEND, 110, 1, server_hello, sizeof(server_hello) - 1, 1400);
 	assert_int_equal(ignored_calls, 1);
+	assert_int_equal(tls_calls, 1);
+	assert_int_equal(tls_tgid, TGID);
 	assert_int_equal(ignored_sk, 40);
 	assert_int_equal(ignored_ino, 4);
 	assert_int_equal(st()->not_http, 1);
@@ -467,6 +485,12 @@ static void test_not_http_ignored(void **state)
 	tx_on(&c, 200, 1, "220 mail ready\r\n");
 	assert_int_equal(ignored_calls, 2);
 	assert_int_equal(st()->not_http, 2);
+	assert_int_equal(tls_calls, 1); /* not TLS */
+	/* A TLS alert first (a handshake the server refused): TLS too. */
+	c.sk = 44;
+	data_on(&c, WT_DIR_SEND, 250, 1, "\x15\x03\x03\x00\x02\x02\x28", 7, 7);
+	assert_int_equal(tls_calls, 2);
+	assert_int_equal(st()->not_http, 3);
 	/* The same bytes on a plain HTTP port get a 400: counted. */
 	c.sk = 42;
 	data_on(&c, WT_DIR_RECV, 300, 1, tls_hello, sizeof(tls_hello) - 1, 517);
@@ -479,7 +503,7 @@ static void test_not_http_ignored(void **state)
 	c.sk = 43;
 	data_on(&c, WT_DIR_SEND, 400, 1, server_hello, sizeof(server_hello) - 1, 90);
 	assert_int_equal(st()->not_http, 1);
-	assert_int_equal(ignored_calls, 2);
+	assert_int_equal(ignored_calls, 3);
 }
 
 int main(void)
