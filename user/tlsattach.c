@@ -702,20 +702,25 @@ static void *closer(void *arg)
  * Closing an event also takes its inherited copies off every process that
  * carries them: those still running get events of their own first.
  */
-static void hand_over(struct tlsattach *t, uint32_t owner)
+static void own_events(struct tlsattach *t, struct tls_proc *tp)
 {
 	char lib[4200];
+	struct tls_lib *l;
 
+	tp->owner = 0;
+	tp->inherits_ns = 0;
+	if (libssl_of(tp->pid, lib, sizeof(lib)) != 1 || !(l = lib_get(t, lib)) || attach_events(tp, l))
+		tp->state = PS_NONE; /* gone, or no longer to be had */
+}
+
+static void hand_over(struct tlsattach *t, uint32_t owner)
+{
 	for (size_t i = 0; i < t->n; i++) {
 		struct tls_proc *tp = &t->procs[i];
-		struct tls_lib *l;
 
 		if (tp->pid == owner || tp->owner != owner || tp->state != PS_ATTACHED)
 			continue;
-		tp->owner = 0;
-		tp->inherits_ns = 0;
-		if (libssl_of(tp->pid, lib, sizeof(lib)) != 1 || !(l = lib_get(t, lib)) || attach_events(tp, l))
-			tp->state = PS_NONE; /* gone, or no longer to be had */
+		own_events(t, tp);
 	}
 }
 
@@ -819,6 +824,16 @@ static int h_unread(struct tlsattach *t, uint32_t pid)
 				"statically, BoringSSL or another TLS library): its TLS connections are not read\n",
 				pid);
 		}
+	}
+	/*
+	 * Carried its server's inherited probes, yet its TLS went unread: the
+	 * fork did not get them (seen rarely, under load; the kernel relies on
+	 * the fork's copy of its parent's breakpoints). Events of its own: its
+	 * next connections are read.
+	 */
+	if (tp && tp->state == PS_ATTACHED && tp->owner != tp->pid) {
+		tp->tls_server = true;
+		own_events(t, tp);
 	}
 	if (tp && tp->state == PS_UNREADABLE)
 		why = TLS_NO_SYMBOLS;
