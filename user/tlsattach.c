@@ -65,6 +65,19 @@ static const struct {
 #define NFUNCS (sizeof(funcs) / sizeof(funcs[0]))
 /* Probe 2i is function i's entry, 2i + 1 its return. */
 #define NPROBES (NFUNCS * 2)
+/*
+ * After the probes' events, a TLS server's process holds one event that its
+ * forks do not inherit (a dummy software event on it alone). A fork that
+ * inherits every event of its parent gets a perf context the kernel treats
+ * as a clone of the parent's, and on a context switch between the two it
+ * swaps the contexts instead of switching their events: the parent's own
+ * events then sit in the worker's context and go with the worker when it
+ * exits. Under load a recycled worker forked after such a swap went without
+ * its probes (a fork in four, a server recycling its workers on a busy
+ * 2-core VM); with one event not inherited the contexts are never clones.
+ */
+#define FD_SOLO NPROBES
+#define NFDS (NPROBES + 1)
 
 /* Processes with no libssl mapped when first seen are looked at again for this long. */
 #define RETRY_NS (10ull * 1000000000ull)
@@ -80,8 +93,8 @@ struct tls_proc {
 	uint32_t pid;
 	uint8_t state; /* PS_* */
 	uint64_t first_ns;
-	struct bpf_link *links[NPROBES]; /* libbpf's per-pid probes, without tracefs */
-	int fds[NPROBES];                /* its perf events on the library's tracefs probes, inherited by its forks */
+	struct bpf_link *links[NFDS];    /* libbpf's per-pid probes, without tracefs (FD_SOLO: none) */
+	int fds[NFDS];                   /* its perf events on the library's tracefs probes, inherited by its forks */
 	uint32_t owner;                  /* whose fds it carries: its own pid, or an ancestor's (inherited) */
 	uint64_t inherits_ns;            /* its forks stamped from then on carry the probes; 0: none do */
 	bool tls_server;                 /* it or its server serves TLS: its probes are inherited */
@@ -167,7 +180,7 @@ static struct tls_proc *find(struct tlsattach *t, uint32_t pid)
 
 static void detach(struct tls_proc *tp)
 {
-	for (size_t i = 0; i < NPROBES; i++) {
+	for (size_t i = 0; i < NFDS; i++) {
 		bpf_link__destroy(tp->links[i]);
 		tp->links[i] = NULL;
 		if (tp->fds[i] >= 0)
@@ -463,8 +476,25 @@ static uint64_t mono_ns(void)
  * took some 300 us more on a 2-core VM), so a process not known to serve TLS
  * gets events on itself alone, which its forks and threads do not copy.
  */
+/* The event the process's forks and threads do not inherit (FD_SOLO). */
+static int solo_event(struct tls_proc *tp)
+{
+	struct perf_event_attr a = {
+		.size = sizeof(a),
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_DUMMY,
+	};
+
+	if (tp->fds[FD_SOLO] < 0)
+		tp->fds[FD_SOLO] = (int)syscall(SYS_perf_event_open, &a, (pid_t)tp->pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	return tp->fds[FD_SOLO] < 0 ? -1 : 0;
+}
+
 static int attach_events(struct tls_proc *tp, const struct tls_lib *l)
 {
+	/* First, so that no fork ever inherits all of the process's events. */
+	if (tp->tls_server && solo_event(tp))
+		return -1;
 	for (size_t k = 0; k < NPROBES; k++) {
 		/* The return probe first: an entry without its return would leave a call open. */
 		size_t i = k ^ 1;
@@ -621,7 +651,7 @@ static struct tls_proc *h_proc(struct tlsattach *t, uint32_t pid)
 	}
 	tp = &t->procs[t->n++];
 	memset(tp, 0, sizeof(*tp));
-	for (size_t i = 0; i < NPROBES; i++)
+	for (size_t i = 0; i < NFDS; i++)
 		tp->fds[i] = -1;
 	tp->pid = pid;
 	tp->first_ns = t->now_ns;
@@ -663,6 +693,11 @@ static int h_fork(struct tlsattach *t, uint32_t pid, uint32_t ppid, uint64_t ts)
 	tp->owner = owner;
 	tp->inherits_ns = 1; /* from its birth on */
 	tp->tls_server = true;
+	/*
+	 * Its threads, started from now on, are not clones of it either (a
+	 * worker that has gone already closes nothing: the event is refused).
+	 */
+	solo_event(tp);
 	return 1;
 }
 
@@ -728,7 +763,7 @@ static void hand_over(struct tlsattach *t, uint32_t owner)
 static void retire(struct tls_proc *tp)
 {
 	pthread_mutex_lock(&gone_mu);
-	for (size_t i = 0; i < NPROBES; i++) {
+	for (size_t i = 0; i < NFDS; i++) {
 		if (!tp->links[i] && tp->fds[i] < 0)
 			continue;
 		if (ngone == gone_cap) {
@@ -788,12 +823,12 @@ static void promote(struct tlsattach *t, uint32_t pid)
 		return;
 	/* The new events first: the process is never without probes. */
 	old = *tp;
-	for (size_t i = 0; i < NPROBES; i++) {
+	for (size_t i = 0; i < NFDS; i++) {
 		tp->fds[i] = -1;
 		tp->links[i] = NULL;
 	}
 	if (attach_events(tp, l)) {
-		for (size_t i = 0; i < NPROBES; i++) {
+		for (size_t i = 0; i < NFDS; i++) {
 			tp->fds[i] = old.fds[i];
 			tp->links[i] = old.links[i];
 		}
