@@ -11,24 +11,13 @@ import functools
 import unittest
 
 from test_corpus import CorpusReplay, server_argv, tcp_connect
-from wtlib.tls import Certs, TLSConn, tls_request, wait_attached
-
-CERTS = None
-
-
-def setUpModule():
-    global CERTS
-    CERTS = Certs()
-
-
-def tearDownModule():
-    CERTS.cleanup()
+from wtlib.tls import TLSConn, certs, tls_request, wait_attached
 
 
 class TLSCorpusReplay(CorpusReplay):
     @classmethod
     def setUpClass(cls):
-        ctx = CERTS.context()
+        ctx = certs().context()
         cls.connect = staticmethod(lambda port: TLSConn(ctx, tcp_connect(port)))
         cls.request = staticmethod(functools.partial(tls_request, ctx))
         super().setUpClass()
@@ -44,7 +33,7 @@ class TestGunicornSyncTLS(TLSCorpusReplay, unittest.TestCase):
 
     @staticmethod
     def server_argv(server, port):
-        return server_argv(server + ("--certfile", CERTS.cert, "--keyfile", CERTS.key), port)
+        return server_argv(server + ("--certfile", certs().cert, "--keyfile", certs().key), port)
 
 
 class TestUwsgiHttpsSocket(TLSCorpusReplay, unittest.TestCase):
@@ -58,7 +47,7 @@ class TestUwsgiHttpsSocket(TLSCorpusReplay, unittest.TestCase):
     def server_argv(server, port):
         argv = server_argv(server, port)
         # The TLS listener names its certificate and key after the address.
-        return argv[:-1] + ["--https-socket", "%s,%s,%s" % (argv[-1], CERTS.cert, CERTS.key)]
+        return argv[:-1] + ["--https-socket", "%s,%s,%s" % (argv[-1], certs().cert, certs().key)]
 
 
 if __name__ == "__main__":

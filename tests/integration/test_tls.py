@@ -15,34 +15,22 @@ import unittest
 
 import harness as h
 import wtlib.tls as wtls
-from wtlib.tls import Certs, wait_attached
+from wtlib.tls import certs, wait_attached
 from workload import BODY, merge
 
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps")
 PODMAN = ["podman", "--runtime=runc", "--cgroup-manager=cgroupfs"]
 
-CERTS = None
-
-
-def setUpModule():
-    global CERTS
-    CERTS = Certs()
-
-
-def tearDownModule():
-    CERTS.cleanup()
-
-
 def cert():
-    return CERTS.cert
+    return certs().cert
 
 
 def key():
-    return CERTS.key
+    return certs().key
 
 
 def context():
-    return CERTS.context()
+    return certs().context()
 
 
 def tls_request(port, path, **kw):
@@ -452,7 +440,7 @@ class TestContainerOwnLibssl(TLSChecks, unittest.TestCase):
         cls.tracer = h.Tracer(trace=True)
         try:
             subprocess.run(PODMAN + ["run", "--detach", "--name", cls.name] + limit_args() +
-                           ["--network=host", "-v", "%s:/app:ro" % APPS, "-v", "%s:/certs:ro" % CERTS.dir,
+                           ["--network=host", "-v", "%s:/app:ro" % APPS, "-v", "%s:/certs:ro" % certs().dir,
                             "-v", "%s:%s:ro" % (cls.copy, cls.LIB), "--workdir", "/app", "--rootfs", "/:O",
                             h.PY, h.GUNICORN, "-b", "127.0.0.1:%d" % cls.port, "-w", "2", "--log-level", "warning",
                             "--certfile", "/certs/cert.pem", "--keyfile", "/certs/key.pem", "flask_app:app"],

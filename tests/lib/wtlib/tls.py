@@ -5,6 +5,7 @@ The client's half-close is its TCP FIN alone, as on a plain socket: a
 close_notify that uWSGI finds unread when it closes makes its kernel reset
 the connection, and the client never reads the answer that was on its way.
 """
+import atexit
 import os
 import select
 import shutil
@@ -34,6 +35,18 @@ class Certs:
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_CERTS = None
+
+
+def certs():
+    """The test run's certificate: made at first use, removed when the run exits."""
+    global _CERTS
+    if _CERTS is None:
+        _CERTS = Certs()
+        atexit.register(_CERTS.cleanup)
+    return _CERTS
 
 
 class TLSConn:
