@@ -15,7 +15,14 @@ throughput; medians over rounds are reported with their range.
 The command line compares builds on one server (gunicorn sync by default):
 
     make OUT=/tmp/wt-x BPF_CFLAGS=-DMY_KNOB /tmp/wt-x/wsgitrace
-    /usr/bin/python3 -m bench.progcost build/wsgitrace /tmp/wt-x/wsgitrace --rounds 5
+    /usr/bin/python3 -m bench.progcost build/wsgitrace /tmp/wt-x/wsgitrace --rounds 5 --idle 3
+
+Each round runs every build once, in a shuffled order, on the same server:
+per build, each program's cost and the daemon's own CPU per request; then
+each build less the first, round by round. --idle also measures the daemon's
+CPU with no load for that many seconds before each round's requests: its own
+wakeups, a fixed cost a second that each request shares the more of the fewer
+requests a second the server makes.
 """
 import argparse
 import os
@@ -208,23 +215,42 @@ def progcost_section(R):
     return L + [""]
 
 
+# The daemon's own CPU in a round's results: (ns, no runs).
+DAEMON = "(daemon)"
+# Its CPU with no load, ns a second (--idle).
+IDLE = "(daemon idle)"
+
+
 def one_round(procs, srv, binary, args, check=True):
     wt = Wsgitrace(procs, [srv.pid], binary)
     try:
         ids = bpf_prog_ids(wt.pid)
         run_ab(srv.port, args.path, args.conc, 200, args.keepalive)  # the daemon has seen the workers
         base_count = wt.wait_settled(timeout=10) if check else 0
+        idle = None
+        if args.idle:
+            # The daemon's CPU with nothing to trace: its own wakeups, whose
+            # share of a request's cost is the larger the fewer requests a second.
+            i0 = caught_up_cpu_ns(wt.pid)
+            time.sleep(args.idle)
+            idle = (proc_cpu_ns(wt.pid) - i0) / args.idle
         before = bpf_prog_stats(ids)
+        d0 = proc_cpu_ns(wt.pid)
         run_ab(srv.port, args.path, args.conc, args.requests, args.keepalive)
         after = bpf_prog_stats(ids)
+        daemon_ns = caught_up_cpu_ns(wt.pid) - d0
         if check:
             count = wt.wait_settled(expect=base_count + args.requests, timeout=20) - base_count
     finally:
         wt.detach()
     if check and count != args.requests:
         raise RuntimeError("%s counted %d of %d requests" % (binary, count, args.requests))
-    return {name: (after[name][1] - before.get(name, (0, 0))[1], after[name][0] - before.get(name, (0, 0))[0])
-            for name in after}
+    res = {name: (after[name][1] - before.get(name, (0, 0))[1], after[name][0] - before.get(name, (0, 0))[0])
+           for name in after}
+    res[DAEMON] = (daemon_ns, 0)
+    if idle is not None:
+        res[IDLE] = (idle, 0)
+    return res
 
 
 def main():
@@ -236,6 +262,8 @@ def main():
     ap.add_argument("--path", default="/test/")
     ap.add_argument("--kind", default="sync", choices=("sync", "gthread", "uwsgi"))
     ap.add_argument("--keepalive", action="store_true", help="ab -k")
+    ap.add_argument("--idle", type=float, default=0,
+                    help="also measure the daemon's CPU over this many seconds with no load, before each round")
     ap.add_argument("--uncounted", action="append", default=[],
                     help="a binary that counts nothing on purpose (--bench-stage=no-records): no count check")
     args = ap.parse_args()
@@ -269,7 +297,7 @@ def main():
         print("\n%s (%d rounds of %d requests; median [min-max])" % (b, args.rounds, n))
         print("| program | runs per request | ns per run | us per request |")
         print("|---|---|---|---|")
-        names = sorted({k for r in res[b] for k in r})
+        names = sorted({k for r in res[b] for k in r} - {DAEMON, IDLE})
         total = [0.0] * len(res[b])
         for name in names:
             rows = [r.get(name, (0, 0)) for r in res[b]]
@@ -284,6 +312,37 @@ def main():
                 name, statistics.median(rpr), statistics.median(npr), min(npr), max(npr),
                 statistics.median(upr), min(upr), max(upr)))
         print("| all | | | %.3f [%.3f-%.3f] |" % (statistics.median(total), min(total), max(total)))
+        daemon = [r[DAEMON][0] / n / 1000 for r in res[b]]
+        print("| the daemon | | | %.3f [%.3f-%.3f] |" % (statistics.median(daemon), min(daemon), max(daemon)))
+        if args.idle:
+            idle = [r[IDLE][0] / 1000 for r in res[b]]
+            print("| the daemon with no load, us a second | | | %.0f [%.0f-%.0f] |" % (
+                statistics.median(idle), min(idle), max(idle)))
+    if len(binaries) > 1:
+        paired(binaries, res, n)
+
+
+def per_round_us(rounds, n):
+    """Per round: all programs and the daemon, us per request; the idle daemon, us a second."""
+    return [(sum(t for k, (t, c) in r.items() if k not in (DAEMON, IDLE)) / n / 1000, r[DAEMON][0] / n / 1000,
+             r.get(IDLE, (0, 0))[0] / 1000) for r in rounds]
+
+
+def paired(binaries, res, n):
+    """Each build less the first, round by round: the rounds share the
+    machine's state, so their differences vary less than either build's own
+    figures do."""
+    base = per_round_us(res[binaries[0]], n)
+    print("\nless %s, per round (median [min-max] of the paired differences), us per request" % binaries[0])
+    print("| build | all programs | the daemon | the daemon with no load, us a second |")
+    print("|---|---|---|---|")
+    for b in binaries[1:]:
+        d = [tuple(p - q for p, q in zip(x, y)) for x, y in zip(per_round_us(res[b], n), base)]
+        cols = []
+        for i in (0, 1, 2):
+            v = [x[i] for x in d]
+            cols.append("%+.3f [%+.3f-%+.3f]" % (statistics.median(v), min(v), max(v)))
+        print("| %s | %s | %s | %s |" % (b, cols[0], cols[1], cols[2]))
 
 
 if __name__ == "__main__":
