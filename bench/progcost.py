@@ -322,27 +322,36 @@ def main():
         paired(binaries, res, n)
 
 
-def per_round_us(rounds, n):
-    """Per round: all programs and the daemon, us per request; the idle daemon, us a second."""
-    return [(sum(t for k, (t, c) in r.items() if k not in (DAEMON, IDLE)) / n / 1000, r[DAEMON][0] / n / 1000,
-             r.get(IDLE, (0, 0))[0] / 1000) for r in rounds]
+def per_round_us(rounds, n, names):
+    """Per round: each program's, all programs' and the daemon's us per
+    request, and the idle daemon's us a second."""
+    out = []
+    for r in rounds:
+        progs = [r.get(k, (0, 0))[0] / n / 1000 for k in names]
+        out.append(progs + [sum(t for k, (t, c) in r.items() if k not in (DAEMON, IDLE)) / n / 1000,
+                            r[DAEMON][0] / n / 1000, r.get(IDLE, (0, 0))[0] / 1000])
+    return out
 
 
 def paired(binaries, res, n):
     """Each build less the first, round by round: the rounds share the
     machine's state, so their differences vary less than either build's own
     figures do."""
-    base = per_round_us(res[binaries[0]], n)
-    print("\nless %s, per round (median [min-max] of the paired differences), us per request" % binaries[0])
-    print("| build | all programs | the daemon | the daemon with no load, us a second |")
-    print("|---|---|---|---|")
+    names = ["sock_recv", "sock_send", "tcp_state"]
+    cols = names + ["all programs", "the daemon", "the daemon with no load, us a second"]
+    base = per_round_us(res[binaries[0]], n, names)
+    print("\nless %s, per round (median [min-max] of the paired differences; rounds lower), us per request"
+          % binaries[0])
+    print("| build | " + " | ".join(cols) + " |")
+    print("|---" * (len(cols) + 1) + "|")
     for b in binaries[1:]:
-        d = [tuple(p - q for p, q in zip(x, y)) for x, y in zip(per_round_us(res[b], n), base)]
-        cols = []
-        for i in (0, 1, 2):
+        d = [[p - q for p, q in zip(x, y)] for x, y in zip(per_round_us(res[b], n, names), base)]
+        cells = []
+        for i in range(len(cols)):
             v = [x[i] for x in d]
-            cols.append("%+.3f [%+.3f-%+.3f]" % (statistics.median(v), min(v), max(v)))
-        print("| %s | %s | %s | %s |" % (b, cols[0], cols[1], cols[2]))
+            cells.append("%+.3f [%+.3f..%+.3f]; %d" % (statistics.median(v), min(v), max(v),
+                                                       sum(1 for x in v if x < 0)))
+        print("| %s | %s |" % (b, " | ".join(cells)))
 
 
 if __name__ == "__main__":
