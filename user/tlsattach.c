@@ -144,6 +144,8 @@ struct msg {
 struct status {
 	uint32_t attached;
 	uint32_t inheriting; /* of those, processes whose forks inherit the probes (tracefs) */
+	uint32_t pending;    /* processes with no libssl yet, looked at again on each retry */
+	uint32_t pad;
 	uint64_t unreadable[TLS_REASONS];
 	uint64_t unread[TLS_REASONS];
 };
@@ -939,6 +941,7 @@ static bool h_status(struct tlsattach *t, int fd)
 	for (size_t i = 0; i < t->n; i++) {
 		st.attached += t->procs[i].state == PS_ATTACHED;
 		st.inheriting += t->procs[i].state == PS_ATTACHED && t->procs[i].inherits_ns;
+		st.pending += t->procs[i].state == PS_PENDING;
 	}
 	memcpy(st.unreadable, t->unreadable, sizeof(st.unreadable));
 	memcpy(st.unread, t->unread, sizeof(st.unread));
@@ -1114,8 +1117,12 @@ void tlsattach_forget(struct tlsattach_client *c, uint32_t pid)
 
 void tlsattach_retry(struct tlsattach_client *c, uint64_t now_ns)
 {
-	/* A helper still busy with earlier notices retries when it gets to the next tick's. */
-	if (c && !c->qlen)
+	/*
+	 * Only while the helper has processes to look at again: an idle daemon
+	 * then wakes it for nothing. A helper still busy with earlier notices
+	 * retries when it gets to the next tick's.
+	 */
+	if (c && !c->qlen && c->last.pending)
 		notify(c, &(struct msg){ .op = OP_RETRY, .now_ns = now_ns });
 }
 
