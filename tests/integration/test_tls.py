@@ -116,6 +116,21 @@ def tls_gunicorn(name, *args, workers):
 
 
 class TLSChecks:
+    @classmethod
+    def start(cls, make_server, *tracer_args):
+        """wsgitrace first, then the server make_server() starts; the tracer goes if the server fails."""
+        cls.tracer = h.Tracer(*tracer_args, trace=True)
+        try:
+            cls.server = make_server()
+        except Exception:
+            cls.tracer.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+        cls.tracer.cleanup()
+
     def check_clean(self):
         for m in ("wsgitrace_events_lost_total", "wsgitrace_http_parse_errors_total",
                   "wsgitrace_not_http_connections_total", "wsgitrace_tls_untied_calls_total",
@@ -131,17 +146,7 @@ class TestGunicornSyncStartedAfter(TLSChecks, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tracer = h.Tracer(*cls.tracer_args, trace=True)
-        try:
-            cls.server = tls_gunicorn(cls.__name__, "-w", "2", workers=2)
-        except Exception:
-            cls.tracer.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
-        cls.tracer.cleanup()
+        cls.start(lambda: tls_gunicorn(cls.__name__, "-w", "2", workers=2), *cls.tracer_args)
 
     def test_counts(self):
         wait_attached(self.tracer, 3)  # the master maps libssl too
@@ -171,11 +176,6 @@ class TestGunicornGthreadStartedBefore(TLSChecks, unittest.TestCase):
             cls.server.cleanup()
             raise
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
-        cls.tracer.cleanup()
-
     def test_counts(self):
         wait_attached(self.tracer, 3)
         exp = merge(tls_workload(self.server.port), keepalive_workload(self.server.port))
@@ -188,17 +188,7 @@ class TestGunicornGevent(TLSChecks, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tracer = h.Tracer(trace=True)
-        try:
-            cls.server = tls_gunicorn(cls.__name__, "-w", "1", "-k", "gevent", workers=1)
-        except Exception:
-            cls.tracer.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
-        cls.tracer.cleanup()
+        cls.start(lambda: tls_gunicorn(cls.__name__, "-w", "1", "-k", "gevent", workers=1))
 
     def test_counts(self):
         wait_attached(self.tracer, 2)
@@ -251,21 +241,11 @@ class TestUwsgiPlainAndHttpsSocket(TLSChecks, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tracer = h.Tracer(trace=True)
         cls.plain, cls.tls = h.free_port(), h.free_port()
-        try:
-            cls.server = h.uwsgi(cls.__name__, "--processes", "2", "--threads", "2",
-                                 "--http-socket", "127.0.0.1:%d" % cls.plain,
-                                 "--https-socket", "127.0.0.1:%d,%s,%s" % (cls.tls, cert(), key()),
-                                 port=cls.tls, workers=2)
-        except Exception:
-            cls.tracer.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
-        cls.tracer.cleanup()
+        cls.start(lambda: h.uwsgi(cls.__name__, "--processes", "2", "--threads", "2",
+                                  "--http-socket", "127.0.0.1:%d" % cls.plain,
+                                  "--https-socket", "127.0.0.1:%d,%s,%s" % (cls.tls, cert(), key()),
+                                  port=cls.tls, workers=2))
 
     def test_counts(self):
         wait_attached(self.tracer, 3)
@@ -307,20 +287,14 @@ class TestGunicornRecycledWorkers(TLSChecks, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tracer = h.Tracer(trace=True)
         cls.logdir = tempfile.mkdtemp(prefix="wt-tls-access-")
         cls.access = os.path.join(cls.logdir, "access.log")
-        try:
-            cls.server = tls_gunicorn(cls.__name__, "-w", "2", "--max-requests", "3",
-                                      "--access-logfile", cls.access, workers=2)
-        except Exception:
-            cls.tracer.cleanup()
-            raise
+        cls.start(lambda: tls_gunicorn(cls.__name__, "-w", "2", "--max-requests", "3",
+                                       "--access-logfile", cls.access, workers=2))
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.cleanup()
-        cls.tracer.cleanup()
+        super().tearDownClass()
         shutil.rmtree(cls.logdir, ignore_errors=True)
 
     def test_counts(self):
@@ -351,21 +325,11 @@ class TestUwsgiHttpsRouter(TLSChecks, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tracer = h.Tracer(trace=True)
         cls.port = h.free_port()
-        try:
-            cls.server = h.Server([h.UWSGI, "--plugin", "python3,http", "--module", "flask_app:app",
-                                   "--master", "--disable-logging", "--die-on-term", "--https",
-                                   "127.0.0.1:%d,%s,%s" % (cls.port, cert(), key()), "--processes", "2"],
-                                  cls.__name__, port=cls.port, workers=3)
-        except Exception:
-            cls.tracer.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
-        cls.tracer.cleanup()
+        cls.start(lambda: h.Server([h.UWSGI, "--plugin", "python3,http", "--module", "flask_app:app",
+                                    "--master", "--disable-logging", "--die-on-term", "--https",
+                                    "127.0.0.1:%d,%s,%s" % (cls.port, cert(), key()), "--processes", "2"],
+                                   cls.__name__, port=cls.port, workers=3))
 
     def test_counts(self):
         wait_attached(self.tracer, 4)  # the master, the router and two workers map libssl
