@@ -530,24 +530,25 @@ class CorpusReplay:
             exact.subtract(lab for n in early for lab in ph["per_case"][n])
             missing = {k: v for k, v in delta(exact, got).items() if v > 0}
             extra = {k: -v for k, v in delta(exact, got).items() if v < 0}
-            for k in sorted(extra):
-                take = min(extra[k], wild[k[2]])
-                wild[k[2]] -= take
-                extra[k] -= take
             # Labels of cases listed below as not counted add nothing; the rest were counted under other labels.
             mislabelled = {k: v for k, v in missing.items()
                            if any(k in labs and n not in uncounted for n, labs in ph["per_case"].items())}
             # A case not counted under its name whose server answered what it had read by then (its
             # first read's empty line, say) is counted as _OTHER _unknown with the status it sent.
-            unnamed = collections.Counter()
-            for k, v in missing.items():
-                if k not in mislabelled:
-                    unnamed[k[2]] += v
             for k in sorted(extra):
-                if tuple(k[:2]) == UNKNOWN:
-                    take = min(extra[k], unnamed[k[2]])
-                    unnamed[k[2]] -= take
+                if tuple(k[:2]) != UNKNOWN:
+                    continue
+                for m in sorted(missing):
+                    if m in mislabelled or m[2] != k[2]:
+                        continue
+                    take = min(extra[k], missing[m])
                     extra[k] -= take
+                    missing[m] -= take
+            missing = {k: v for k, v in missing.items() if v}
+            for k in sorted(extra):
+                take = min(extra[k], wild[k[2]])
+                wild[k[2]] -= take
+                extra[k] -= take
             extra = {k: v for k, v in extra.items() if v}
             lines.append("  %s: %d connections, %d final responses (%s), counted %d (%s)%s" % (
                 tag, len(self.cases), sent_resp, fmt_counter(by_status_exp), counted, fmt_counter(by_status_got),
